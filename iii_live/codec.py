@@ -1,0 +1,66 @@
+"""JSON encoding shared by storage, events and every transport.
+
+One encoder for everything, so a value that was accepted at write time can always be
+serialized again at fan-out time (orjson refuses nesting deeper than 254 levels on output,
+so the same limit applies on input).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+_DUMPS_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+JSONDecodeError = orjson.JSONDecodeError
+
+
+class EncodeError(ValueError):
+    """A value cannot be represented as JSON."""
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON bytes; numpy scalars, datetimes and non-string keys are converted."""
+    try:
+        return orjson.dumps(value, default=_default, option=_DUMPS_OPTIONS)
+    except orjson.JSONEncodeError as exc:
+        raise EncodeError(f"value is not JSON-serializable: {exc}") from None
+
+
+def dumps_sorted(value: Any) -> bytes:
+    """Compact JSON bytes with object keys sorted, as the Rust engine writes them."""
+    try:
+        return orjson.dumps(value, default=_default, option=_DUMPS_OPTIONS | orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:
+        raise EncodeError(f"value is not JSON-serializable: {exc}") from None
+
+
+def loads(data: bytes | bytearray | memoryview | str) -> Any:
+    return orjson.loads(data)
+
+
+def normalize(value: Any) -> tuple[Any, bytes]:
+    """Return ``(json_value, json_bytes)``: a private copy of ``value`` as plain JSON types.
+
+    Storing the copy means later mutation of the caller's object cannot change stored
+    state behind the engine's back.
+    """
+    encoded = dumps(value)
+    return orjson.loads(encoded), encoded
+
+
+def _default(value: Any) -> Any:
+    """Fallback for types orjson does not know: pandas/numpy values and sets."""
+    isoformat = getattr(value, "isoformat", None)
+    if isoformat is not None:
+        return isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    item = getattr(value, "item", None)  # numpy scalars not covered by OPT_SERIALIZE_NUMPY
+    if item is not None:
+        return item()
+    tolist = getattr(value, "tolist", None)
+    if tolist is not None:
+        return tolist()
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")

@@ -1,0 +1,375 @@
+"""The engine: one stream module, its registries, its storage and its servers.
+
+``start()`` is the way in. An engine serves the stream port (iii stream protocol over
+WebSocket) and answers ``trigger()`` calls from Python, whichever thread they come from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+
+from .config import EngineConfig, load_config
+from .errors import InvocationError, PortInUseError
+from .functions import Function, FunctionRegistry, resolve
+from .runtime import Runtime
+from .server.stream_socket import StreamConnection
+from .stream_handle import StreamHandle
+from .streams.adapters import StreamAdapter, create_adapter
+from .streams.custom import custom_function_id, handlers_for
+from .streams.events import Event
+from .streams.hub import Hub, Subscription
+from .streams.module import StreamModule
+from .streams.triggers import Trigger, TriggerRegistry
+
+log = logging.getLogger("iii_live")
+
+DEFAULT_TIMEOUT_MS = 30_000
+
+_running: dict[tuple[str, int], Engine] = {}
+_running_lock = threading.Lock()
+
+
+def start(
+    config: Any = None,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    adapter: Any = None,
+    background: bool = False,
+    **options: Any,
+) -> Engine:
+    """Start an engine (host ``127.0.0.1`` and port ``3112`` unless configured) and return it.
+
+    In a Jupyter kernel or any running asyncio loop the engine serves on that loop; in a
+    plain script, or with ``background=True``, on its own thread (``run_forever()`` then
+    blocks until ``stop()``). ``port=0`` picks a free port. Starting again with the same
+    arguments returns the engine already running; with different ones it is restarted.
+    """
+    resolved = load_config(config).with_overrides(host=host, port=port, adapter=adapter, **options)
+    key = (resolved.host, resolved.port)
+    with _running_lock:
+        existing = _running.get(key) if resolved.port else None
+    if existing is not None:
+        if existing.config == resolved and existing.background == background:
+            log.info("iii-live engine already running on %s; reusing it", existing.stream_url)
+            return existing
+        log.info("restarting the iii-live engine on %s with the new settings", existing.stream_url)
+        existing.stop()
+    engine = Engine(resolved, background=background)
+    engine._start()
+    return engine
+
+
+class Engine:
+    """A running iii stream engine. Build it with :func:`iii_live.start`."""
+
+    def __init__(self, config: EngineConfig, *, background: bool = False) -> None:
+        self.config = config
+        self.background = background
+        self.functions = FunctionRegistry()
+        self.hub = Hub()
+        self.adapter: StreamAdapter = create_adapter(config.adapter)
+        self.runtime: Runtime | None = None
+        self.triggers = TriggerRegistry(self.functions.call)
+        self.streams = StreamModule(self.adapter, self.hub, self.functions, self.triggers, self._spawn)
+        self.streams.register_functions()
+        self.connections: set[StreamConnection] = set()
+        self.host = config.host
+        self.port = config.port
+        self._server: tornado.httpserver.HTTPServer | None = None
+        self._stopped = threading.Event()
+        self._running_key: tuple[str, int] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def _start(self) -> None:
+        sockets = _bind(self.config.host, self.config.port)
+        self.port = sockets[0].getsockname()[1]
+        runtime = None if self.background else Runtime.attach()
+        self.runtime = runtime or Runtime.start_thread()
+        self.hub.bind_loop(self.runtime.loop)
+        try:
+            self.adapter.open(self.hub)
+            self.runtime.call(lambda: self._listen(sockets))
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            self.runtime.stop()
+            raise
+        if self.config.port:
+            self._running_key = (self.config.host, self.config.port)
+            with _running_lock:
+                _running[self._running_key] = self
+        exposed = "loopback only" if self.host in ("127.0.0.1", "localhost", "::1") else "ALL INTERFACES"
+        log.info(
+            "iii-live engine: stream port %s (%s), adapter %r, %s",
+            self.stream_url,
+            exposed,
+            self.adapter,
+            "own thread" if self.runtime.owns_thread else "caller's event loop",
+        )
+
+    def _listen(self, sockets: list[socket.socket]) -> None:
+        from .server.app import make_app
+
+        app = make_app(self)
+        self._server = tornado.httpserver.HTTPServer(app)
+        self._server.add_sockets(sockets)
+
+    @property
+    def stream_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self.runtime is not None and not self._stopped.is_set()
+
+    def stop(self) -> None:
+        """Close every socket with 1001 (going away), flush storage, stop the loop thread."""
+        if self._stopped.is_set() or self.runtime is None:
+            return
+        self._stopped.set()
+        if self._running_key is not None:
+            with _running_lock:
+                if _running.get(self._running_key) is self:
+                    del _running[self._running_key]
+        runtime = self.runtime
+        if not runtime.loop.is_closed():
+            try:
+                runtime.call(self._close_sockets, timeout=10)
+            except (TimeoutError, RuntimeError):
+                log.warning("the engine loop did not answer; closing storage anyway")
+        self.adapter.close()
+        runtime.stop()
+        log.info("iii-live engine on port %s stopped", self.port)
+
+    def _close_sockets(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+        for connection in list(self.connections):
+            connection.handler.close_going_away()
+
+    def run_forever(self) -> None:
+        """Block until ``stop()`` is called (or Ctrl-C, which stops the engine)."""
+        if self.runtime is not None and not self.runtime.owns_thread:
+            raise RuntimeError("this engine serves on the caller's event loop; it already runs with it")
+        try:
+            while not self._stopped.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            self.stop()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<iii_live.Engine {state} {self.stream_url} adapter={self.adapter!r}>"
+
+    # -- calling functions -------------------------------------------------------------
+
+    def trigger(self, request: dict[str, Any] | str, payload: Any = None) -> Any:
+        """Call a function and return its result (iii ``trigger``), from any thread.
+
+        ``request`` is ``{"function_id", "payload", "action"?, "timeout_ms"?}``; a bare
+        function id with ``payload`` works too. With ``action={"type": "void"}`` the call
+        is fire-and-forget and returns None. A function that must wait on the engine's
+        loop cannot be awaited from that loop's own thread (a notebook cell with the
+        engine attached): use ``await engine.trigger_async(...)`` there.
+        """
+        function_id, payload, void, timeout = _parse_request(request, payload)
+        if void:
+            self._spawn(self._void_call(function_id, payload))
+            return None
+        result = self.functions.call(function_id, payload)
+        if not hasattr(result, "__await__"):
+            return result
+        runtime = self._require_runtime()
+        if runtime.in_loop():
+            result.close()
+            raise RuntimeError(
+                f"{function_id} has to wait on the engine's event loop, which this thread runs: "
+                f"use `await engine.trigger_async(...)`, or start the engine with background=True"
+            )
+        try:
+            return runtime.run(result, timeout)
+        except TimeoutError:
+            raise InvocationError(
+                "TIMEOUT", f"{function_id} did not answer within {timeout:g} s", function_id=function_id
+            ) from None
+
+    async def trigger_async(self, request: dict[str, Any] | str, payload: Any = None) -> Any:
+        """``trigger()`` for async code, on any event loop."""
+        function_id, payload, void, timeout = _parse_request(request, payload)
+        if void:
+            self._spawn(self._void_call(function_id, payload))
+            return None
+        result = self.functions.call(function_id, payload)
+        if not hasattr(result, "__await__"):
+            return result
+        runtime = self._require_runtime()
+        if runtime.in_loop():
+            return await asyncio.wait_for(resolve(result), timeout)
+        future = asyncio.run_coroutine_threadsafe(resolve(result), runtime.loop)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        except asyncio.TimeoutError:
+            raise InvocationError(
+                "TIMEOUT", f"{function_id} did not answer within {timeout:g} s", function_id=function_id
+            ) from None
+
+    async def _void_call(self, function_id: str, payload: Any) -> None:
+        try:
+            await resolve(self.functions.call(function_id, payload))
+        except InvocationError as exc:
+            log.error("void call to %s failed: %s", function_id, exc)
+
+    def _spawn(self, coro: Any) -> None:
+        self._require_runtime().spawn(coro)
+
+    def _require_runtime(self) -> Runtime:
+        if self.runtime is None:
+            raise RuntimeError("the engine is not started; use iii_live.start()")
+        return self.runtime
+
+    # -- registering ---------------------------------------------------------------------
+
+    def register_function(
+        self, function_id: str, fn: Callable[[Any], Any], *, description: str | None = None
+    ) -> Function:
+        """Make ``fn(payload)`` (sync or async) callable as ``function_id`` by every client."""
+        return self.functions.register(function_id, fn, description=description)
+
+    def unregister_function(self, function_id: str) -> bool:
+        return self.functions.unregister(function_id)
+
+    def register_trigger(self, trigger: dict[str, Any]) -> Trigger:
+        """Register a ``stream``, ``stream:join`` or ``stream:leave`` trigger.
+
+        ``{"type": "stream", "function_id": "on_change", "config": {"stream_name": ...,
+        "group_id"?: ..., "item_id"?: ..., "condition_function_id"?: ...}}``. The returned
+        trigger has ``unregister()``.
+        """
+        if not isinstance(trigger, dict):
+            raise TypeError("register_trigger takes a dict with type, function_id and config")
+        return self.triggers.register(
+            trigger.get("type"),  # type: ignore[arg-type]
+            trigger.get("function_id"),  # type: ignore[arg-type]
+            trigger.get("config"),
+            metadata=trigger.get("metadata"),
+        )
+
+    def create_stream(self, stream_name: str, adapter: Any) -> None:
+        """Serve ``stream_name`` from ``adapter`` (an object with get/set/delete/list/list_groups).
+
+        Events and triggers for the stream keep flowing as for any other stream.
+        """
+        for op, handler in handlers_for(adapter).items():
+            self.functions.register(custom_function_id(op, stream_name), handler)
+
+    # -- reading and subscribing -----------------------------------------------------------
+
+    def subscribe(
+        self,
+        stream_name: str,
+        group_id: str,
+        callback: Callable[[dict[str, Any]], Any],
+        item_id: str | None = None,
+    ) -> CallbackSubscription:
+        """Call ``callback(message)`` with every event of a group (or of one item).
+
+        The first call carries the ``sync`` event with the current state; then every
+        create/update/delete/event, as a WebSocket client receives them. The callback runs
+        on the writing thread and must not block; ``close()`` the handle to stop.
+        """
+        handle = CallbackSubscription(self, callback)
+        handle.subscription = Subscription(handle, stream_name, group_id, item_id)
+        try:
+            result = self.streams.attach(handle.subscription)
+        except InvocationError:
+            self.streams.detach(handle.subscription)
+            raise
+        if hasattr(result, "__await__"):
+            self._spawn(resolve(result))
+        return handle
+
+    def stream(self, stream_name: str) -> StreamHandle:
+        """Shortcuts for one stream: ``engine.stream("metrics").set(group, item, data)``."""
+        return StreamHandle(self, stream_name)
+
+    @property
+    def auth_function(self) -> str | None:
+        return self.config.auth_function
+
+
+class CallbackSubscription:
+    """An in-process subscriber (a hub subscriber off the loop); ``close()`` ends it."""
+
+    on_loop = False
+
+    def __init__(self, engine: Engine, callback: Callable[[dict[str, Any]], Any]) -> None:
+        self.engine = engine
+        self.callback = callback
+        self.subscription: Subscription | None = None
+
+    def deliver(self, event: Event) -> None:
+        self.callback(event.message)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        if self.subscription is not None:
+            self.engine.streams.detach(self.subscription)
+            self.subscription = None
+
+    def __enter__(self) -> CallbackSubscription:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _parse_request(request: dict[str, Any] | str, payload: Any) -> tuple[str, Any, bool, float]:
+    if isinstance(request, str):
+        return request, payload, False, DEFAULT_TIMEOUT_MS / 1000
+    if not isinstance(request, dict):
+        raise TypeError("trigger() takes {'function_id': ..., 'payload': ...} or a function id")
+    function_id = request.get("function_id")
+    if not isinstance(function_id, str) or not function_id:
+        raise InvocationError("deserialization_error", "trigger request needs a `function_id` string")
+    action = request.get("action")
+    action_type = action.get("type") if isinstance(action, dict) else getattr(action, "type", None)
+    if action is not None and action_type != "void":
+        raise InvocationError(
+            "invalid_action", f"action {action_type!r} is not supported; use {{'type': 'void'}} or none"
+        )
+    timeout_ms = request.get("timeout_ms") or DEFAULT_TIMEOUT_MS
+    return function_id, request.get("payload"), action is not None, timeout_ms / 1000
+
+
+def _bind(host: str, port: int) -> list[socket.socket]:
+    try:
+        return tornado.netutil.bind_sockets(port, address=host, reuse_port=False)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(
+                exc.errno,
+                f"port {port} on {host} is already in use (another engine or program listens "
+                f"there); pass port=0 to pick a free port, or choose another with port=...",
+            ) from None
+        raise

@@ -1,0 +1,27 @@
+"""The stream port's Tornado application: its routes and WebSocket settings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import tornado.web
+
+from .stream_socket import StreamSocketHandler
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+NAME = r"([^/]+)"
+
+
+def make_app(engine: Engine) -> tornado.web.Application:
+    args = {"engine": engine}
+    return tornado.web.Application(
+        [
+            (rf"/stream/{NAME}/{NAME}/{NAME}/?", StreamSocketHandler, args),
+            (rf"/stream/{NAME}/{NAME}/?", StreamSocketHandler, args),
+            (r"/", StreamSocketHandler, args),
+        ],
+        websocket_ping_interval=engine.config.ping_interval or None,
+        websocket_max_message_size=1024 * 1024,
+    )

@@ -1,0 +1,36 @@
+"""Which browser origins may open a WebSocket (cross-site WebSocket hijacking guard).
+
+Browsers attach cookies to WebSocket upgrades and CORS does not apply, so the Origin
+header is the only thing that stops a page from another site from reading the streams.
+Allowed: requests without an Origin (non-browser clients), pages served by the same host
+on any port (JupyterLab, Notebook, Voila next to the engine), and the configured list.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _hostname(netloc_or_url: str) -> str | None:
+    if "//" not in netloc_or_url:
+        netloc_or_url = "//" + netloc_or_url
+    try:
+        return urlsplit(netloc_or_url).hostname
+    except ValueError:
+        return None
+
+
+def origin_allowed(origin: str | None, host_header: str, allowed: list[str] | tuple[str, ...] = ()) -> bool:
+    if not origin:
+        return True
+    if "*" in allowed or origin.rstrip("/") in {a.rstrip("/") for a in allowed}:
+        return True
+    origin_host = _hostname(origin)
+    host = _hostname(host_header)
+    if origin_host is None or host is None:
+        return False
+    if origin_host == host:
+        return True
+    return origin_host in LOOPBACK and host in LOOPBACK

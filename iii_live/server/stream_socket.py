@@ -1,0 +1,229 @@
+"""The stream port's WebSocket endpoint: iii join/leave on ``/``, and path subscriptions.
+
+``/stream/{stream}/{group}[/{item}]`` subscribes on connect (the URL the iii docs promise;
+the Rust engine answers it with 404); join and leave work on every path.
+
+Outbound frames are prebuilt by the event (``Event.ws_frame``) and appended to the
+connection's pending list; the hub flushes each connection once per loop turn with one
+write. A client that stops reading fills its write buffer up to ``max_write_buffer`` and is
+then disconnected, so it never holds up the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from tornado.iostream import StreamBufferFullError, StreamClosedError
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from ..errors import InvocationError
+from ..functions import resolve
+from ..streams.client_messages import JOIN, check_names, decode_client_message
+from ..streams.events import Event
+from ..streams.hub import Subscription
+from .origin import origin_allowed
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+log = logging.getLogger("iii_live.server")
+
+GOING_AWAY = 1001
+POLICY_VIOLATION = 1008
+
+
+class StreamConnection:
+    """One socket's subscriptions and pending frames; a hub subscriber on the loop."""
+
+    on_loop = True
+
+    def __init__(self, handler: StreamSocketHandler, engine: Engine, context: Any) -> None:
+        self.handler = handler
+        self.engine = engine
+        self.context = context
+        self.subscriptions: dict[str, Subscription] = {}
+        self._pending: list[bytes] = []
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<StreamConnection {self.handler.request.remote_ip} subs={len(self.subscriptions)}>"
+
+    # -- hub subscriber ----------------------------------------------------------------
+
+    def deliver(self, event: Event) -> None:
+        self._pending.append(event.ws_frame)
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
+        self._pending.clear()
+        if self._closed:
+            return
+        connection = self.handler.ws_connection
+        if connection is None or connection.is_closing():
+            return
+        try:
+            connection.stream.write(data)
+        except StreamBufferFullError:
+            log.warning("%r stopped reading; disconnecting it", self)
+            self._closed = True
+            connection.stream.close()
+        except StreamClosedError:
+            self._closed = True
+
+    # -- join / leave ------------------------------------------------------------------
+
+    def _event_payload(
+        self, subscription_id: str, stream_name: str, group_id: str, item_id: str | None
+    ) -> dict[str, Any]:
+        return {
+            "subscription_id": subscription_id,
+            "stream_name": stream_name,
+            "group_id": group_id,
+            "id": item_id,
+            "context": self.context,
+        }
+
+    async def join(self, subscription_id: str, stream_name: str, group_id: str, item_id: str | None) -> None:
+        module = self.engine.streams
+        payload = self._event_payload(subscription_id, stream_name, group_id, item_id)
+        if await module.triggers.run_join(stream_name, group_id, payload):
+            module.notify_unauthorized(self, stream_name, group_id, item_id)
+            return
+        if self._closed:
+            return
+        previous = self.subscriptions.pop(subscription_id, None)
+        if previous is not None:
+            module.detach(previous)
+        subscription = Subscription(self, stream_name, group_id, item_id, subscription_id)
+        self.subscriptions[subscription_id] = subscription
+        try:
+            await resolve(module.attach(subscription))
+        except InvocationError as exc:
+            log.error("sync for %s/%s failed: %s", stream_name, group_id, exc)
+
+    async def leave(self, subscription_id: str, stream_name: str, group_id: str, item_id: str | None) -> None:
+        module = self.engine.streams
+        payload = self._event_payload(subscription_id, stream_name, group_id, item_id)
+        await module.triggers.run_leave(stream_name, group_id, payload)
+        subscription = self.subscriptions.pop(subscription_id, None)
+        if subscription is not None:
+            module.detach(subscription)
+
+    def close(self) -> None:
+        """The socket closed: drop every subscription, then fire their leave triggers."""
+        self._closed = True
+        self._pending.clear()
+        module = self.engine.streams
+        remaining = list(self.subscriptions.values())
+        self.subscriptions.clear()
+        for subscription in remaining:
+            module.detach(subscription)
+        if remaining:
+            self.engine.runtime.spawn(self._leave_all(remaining))
+
+    async def _leave_all(self, subscriptions: list[Subscription]) -> None:
+        triggers = self.engine.streams.triggers
+        for s in subscriptions:
+            payload = self._event_payload(s.subscription_id, s.stream_name, s.group_id, s.item_id)
+            await triggers.run_leave(s.stream_name, s.group_id, payload)
+
+
+class StreamSocketHandler(WebSocketHandler):
+    def initialize(self, engine: Engine) -> None:
+        self.engine = engine
+        self.connection: StreamConnection | None = None
+        self.auth_context: Any = None
+
+    def check_origin(self, origin: str) -> bool:
+        return origin_allowed(origin, self.request.host, self.engine.config.allowed_origins)
+
+    async def prepare(self) -> None:
+        """Run ``auth_function`` before the upgrade; its ``context`` rides on every join."""
+        function_id = self.engine.config.auth_function
+        if function_id and self.request.headers.get("Upgrade", "").lower() == "websocket":
+            self.auth_context = await self._authenticate(function_id)
+
+    async def _authenticate(self, function_id: str) -> Any:
+        request = self.request
+        address = getattr(request.connection, "context", None)
+        peer = getattr(address, "address", None)
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            host = f"[{peer[0]}]" if ":" in peer[0] else peer[0]
+            addr = f"{host}:{peer[1]}"
+        else:
+            addr = request.remote_ip or ""
+        auth_input = {
+            "headers": {name.lower(): value for name, value in request.headers.get_all()},
+            "path": request.path,
+            "query_params": query_to_multi_map(request.query),
+            "addr": addr,
+        }
+        try:
+            result = await resolve(self.engine.functions.call(function_id, auth_input))
+        except InvocationError as exc:
+            log.warning("auth function %s failed (connection accepted without context): %s", function_id, exc)
+            return None
+        if isinstance(result, dict):
+            return result.get("context")
+        log.warning(
+            "auth function %s returned %r, expected {context}; ignored", function_id, type(result).__name__
+        )
+        return None
+
+    async def open(
+        self, stream_name: str | None = None, group_id: str | None = None, item_id: str | None = None
+    ) -> None:
+        self.set_nodelay(True)
+        self.connection = StreamConnection(self, self.engine, self.auth_context)
+        self.engine.connections.add(self.connection)
+        stream = self.ws_connection.stream if self.ws_connection else None
+        if stream is not None:
+            stream.max_write_buffer_size = self.engine.config.max_write_buffer
+        if stream_name is not None and group_id is not None:
+            try:
+                check_names(stream_name, group_id, item_id)
+            except ValueError as exc:
+                self.close(POLICY_VIOLATION, str(exc)[:120])
+                return
+            await self.connection.join(str(uuid.uuid4()), stream_name, group_id, item_id)
+
+    async def on_message(self, message: str | bytes) -> None:
+        connection = self.connection
+        if connection is None:
+            return
+        try:
+            parsed = decode_client_message(message)
+        except ValueError as exc:
+            log.debug("ignoring client frame: %s", exc)
+            return
+        args = (parsed.subscription_id, parsed.stream_name, parsed.group_id, parsed.item_id)
+        if parsed.type == JOIN:
+            await connection.join(*args)
+        else:
+            await connection.leave(*args)
+
+    def on_close(self) -> None:
+        if self.connection is not None:
+            self.engine.connections.discard(self.connection)
+            self.connection.close()
+
+    def close_going_away(self) -> None:
+        try:
+            self.close(GOING_AWAY, "engine stopping")
+        except WebSocketClosedError:
+            pass
+
+
+def query_to_multi_map(query: str) -> dict[str, list[str]]:
+    """Query string as iii parses it: split on ``&`` and the first ``=``, no decoding."""
+    params: dict[str, list[str]] = {}
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        key, _, value = pair.partition("=")
+        params.setdefault(key, []).append(value)
+    return params

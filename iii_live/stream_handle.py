@@ -1,0 +1,52 @@
+"""``engine.stream(name)``: notebook shortcuts that call the same ``stream::*`` functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .engine import CallbackSubscription, Engine
+
+
+class StreamHandle:
+    def __init__(self, engine: Engine, stream_name: str) -> None:
+        self.engine = engine
+        self.name = stream_name
+
+    def __repr__(self) -> str:
+        return f"<stream {self.name!r} of {self.engine!r}>"
+
+    def _call(self, op: str, **payload: Any) -> Any:
+        return self.engine.trigger(
+            {"function_id": f"stream::{op}", "payload": {"stream_name": self.name, **payload}}
+        )
+
+    def set(self, group_id: str, item_id: str, data: Any) -> dict[str, Any]:
+        return self._call("set", group_id=group_id, item_id=item_id, data=data)
+
+    def get(self, group_id: str, item_id: str) -> Any:
+        return self._call("get", group_id=group_id, item_id=item_id)
+
+    def delete(self, group_id: str, item_id: str) -> dict[str, Any]:
+        return self._call("delete", group_id=group_id, item_id=item_id)
+
+    def list(self, group_id: str) -> list[Any]:
+        return self._call("list", group_id=group_id)
+
+    def list_groups(self) -> list[str]:
+        return self._call("list_groups")
+
+    def send(self, group_id: str, type: str, data: Any = None, id: str | None = None) -> None:
+        payload: dict[str, Any] = {"group_id": group_id, "type": type, "data": data}
+        if id is not None:
+            payload["id"] = id
+        return self._call("send", **payload)
+
+    def update(self, group_id: str, item_id: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._call("update", group_id=group_id, item_id=item_id, ops=ops)
+
+    def subscribe(
+        self, group_id: str, callback: Callable[[dict[str, Any]], Any], item_id: str | None = None
+    ) -> CallbackSubscription:
+        return self.engine.subscribe(self.name, group_id, callback, item_id)

@@ -1,0 +1,192 @@
+"""The ``kv`` adapter: the embedded default, in memory or file-backed (spec §4.2).
+
+Values are kept as JSON bytes: a read decodes a fresh copy (callers can never alias stored
+state), a write stores the bytes the event frame is built from, and the file journal writes
+them as they are. Pub/sub is local: ``emit`` goes straight to this engine's hub.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from ... import codec
+from ...errors import ConfigError
+from ..events import Event
+from ..hub import Hub
+from ..update_ops import MISSING, UpdateOp, apply_update_ops
+from .journal import GroupKey, Groups, Journal, snapshot_bytes
+
+log = logging.getLogger("iii_live.storage")
+
+DEFAULT_FILE_PATH = "kv_store_data.db"
+DEFAULT_SAVE_INTERVAL_MS = 5000
+MIN_SAVE_INTERVAL_MS = 100
+CONFIG_KEYS = frozenset({"store_method", "file_path", "save_interval_ms", "channel_size", "durable"})
+
+
+class KvAdapter:
+    name = "kv"
+
+    def __init__(
+        self,
+        store_method: str = "in_memory",
+        file_path: str | Path = DEFAULT_FILE_PATH,
+        save_interval_ms: int = DEFAULT_SAVE_INTERVAL_MS,
+        durable: bool = False,
+    ) -> None:
+        if store_method not in ("in_memory", "file_based"):
+            raise ConfigError(f"kv store_method must be 'in_memory' or 'file_based', not {store_method!r}")
+        if not isinstance(save_interval_ms, int) or isinstance(save_interval_ms, bool):
+            raise ConfigError(f"kv save_interval_ms must be an integer, not {save_interval_ms!r}")
+        self.store_method = store_method
+        self.file_path = Path(file_path)
+        self.save_interval_ms = max(save_interval_ms or DEFAULT_SAVE_INTERVAL_MS, MIN_SAVE_INTERVAL_MS)
+        self._groups: Groups = {}
+        self._lock = threading.RLock()
+        self._hub: Hub | None = None
+        self._journal = Journal(self.file_path, durable) if store_method == "file_based" else None
+        self._dirty: set[GroupKey] = set()
+        self._stop = threading.Event()
+        self._saver: threading.Thread | None = None
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> KvAdapter:
+        unknown = set(config) - CONFIG_KEYS
+        if unknown:
+            raise ConfigError(f"unknown kv adapter key(s): {', '.join(sorted(unknown))}")
+        return cls(
+            store_method=config.get("store_method") or "in_memory",
+            file_path=config.get("file_path") or DEFAULT_FILE_PATH,
+            save_interval_ms=config.get("save_interval_ms") or DEFAULT_SAVE_INTERVAL_MS,
+            durable=bool(config.get("durable", False)),
+        )
+
+    def __repr__(self) -> str:
+        if self._journal is None:
+            return "KvAdapter(in_memory)"
+        mode = ", durable" if self._journal.durable else ""
+        return f"KvAdapter(file_based {str(self.file_path)!r}{mode})"
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def open(self, hub: Hub) -> None:
+        self._hub = hub
+        if self._journal is None:
+            return
+        groups, replayed, journals = self._journal.load()
+        self._groups = groups
+        if journals:
+            self._journal.save({key: self._snapshot(key) for key in replayed}, journals)
+        self._journal.open()
+        self._stop.clear()
+        self._saver = threading.Thread(target=self._save_loop, name="iii-live-kv-saver", daemon=True)
+        self._saver.start()
+
+    def close(self) -> None:
+        if self._journal is None:
+            return
+        self._stop.set()
+        if self._saver is not None:
+            self._saver.join()
+            self._saver = None
+        self.save()
+        self._journal.close()
+
+    def save(self) -> None:
+        """Write snapshots of the groups changed since the last save."""
+        if self._journal is None:
+            return
+        with self._lock:
+            if not self._dirty:
+                return
+            snapshots = {key: self._snapshot(key) for key in self._dirty}
+            self._dirty = set()
+            rotated = self._journal.rotate()
+        self._journal.save(snapshots, [rotated])
+
+    def _save_loop(self) -> None:
+        while not self._stop.wait(self.save_interval_ms / 1000):
+            try:
+                self.save()
+            except OSError:
+                log.exception("saving the kv store to %s failed; will retry", self.file_path)
+
+    def _snapshot(self, key: GroupKey) -> bytes | None:
+        items = self._groups.get(key[0], {}).get(key[1])
+        return snapshot_bytes(key[0], key[1], items) if items else None
+
+    def _changed(self, stream_name: str, group_id: str, item_id: str, value_json: bytes | None) -> None:
+        journal = self._journal
+        if journal is None:
+            return
+        if value_json is None:
+            journal.record_delete(stream_name, group_id, item_id)
+        else:
+            journal.record_set(stream_name, group_id, item_id, value_json)
+        self._dirty.add((stream_name, group_id))
+
+    # -- storage ---------------------------------------------------------------------
+
+    def set(self, stream_name: str, group_id: str, item_id: str, value: Any, value_json: bytes) -> Any:
+        with self._lock:
+            old = self._stored(stream_name, group_id, item_id)
+            self._changed(stream_name, group_id, item_id, value_json)
+            self._group(stream_name, group_id)[item_id] = value_json
+        return MISSING if old is None else codec.loads(old)
+
+    def _stored(self, stream_name: str, group_id: str, item_id: str) -> bytes | None:
+        return self._groups.get(stream_name, {}).get(group_id, {}).get(item_id)
+
+    def _group(self, stream_name: str, group_id: str) -> dict[str, bytes]:
+        return self._groups.setdefault(stream_name, {}).setdefault(group_id, {})
+
+    def get(self, stream_name: str, group_id: str, item_id: str) -> Any:
+        stored = self._stored(stream_name, group_id, item_id)
+        return MISSING if stored is None else codec.loads(stored)
+
+    def delete(self, stream_name: str, group_id: str, item_id: str) -> Any:
+        with self._lock:
+            groups = self._groups.get(stream_name, {})
+            group = groups.get(group_id)
+            if not group or item_id not in group:
+                return MISSING
+            self._changed(stream_name, group_id, item_id, None)
+            old = group.pop(item_id)
+            if not group:
+                del groups[group_id]
+                if not groups:
+                    del self._groups[stream_name]
+        return codec.loads(old)
+
+    def list(self, stream_name: str, group_id: str) -> list[Any]:
+        with self._lock:
+            values = list(self._groups.get(stream_name, {}).get(group_id, {}).values())
+        return codec.loads(b"[" + b",".join(values) + b"]")
+
+    def list_groups(self, stream_name: str) -> list[str]:
+        with self._lock:
+            return list(self._groups.get(stream_name, ()))
+
+    def list_all(self) -> dict[str, list[str]]:
+        with self._lock:
+            return {stream: list(groups) for stream, groups in self._groups.items()}
+
+    def update(
+        self, stream_name: str, group_id: str, item_id: str, ops: list[UpdateOp]
+    ) -> tuple[Any, Any, list[dict[str, Any]]]:
+        with self._lock:
+            stored = self._stored(stream_name, group_id, item_id)
+            old = MISSING if stored is None else codec.loads(stored)
+            working = MISSING if stored is None else codec.loads(stored)
+            new_value, errors = apply_update_ops(working, ops)
+            new_value, new_json = codec.normalize(new_value)
+            self._changed(stream_name, group_id, item_id, new_json)
+            self._group(stream_name, group_id)[item_id] = new_json
+        return old, new_value, errors
+
+    def emit(self, event: Event) -> None:
+        if self._hub is not None:
+            self._hub.publish(event)

@@ -1,0 +1,160 @@
+"""The subscription index and fan-out: who receives which event, in which order.
+
+Writers publish under the engine's write lock, so events enter the outbox in storage
+order; ``drain()`` then delivers them outside the lock, one drainer at a time, so every
+subscriber of a group sees the same order and a subscriber's callback may write again
+without deadlocking (its event is delivered after the current one).
+
+Subscribers that own sockets live on the engine's event loop (``on_loop = True``): the hub
+hands them events in batches, once per loop turn, then calls ``flush()`` so each socket
+gets one write per turn. Other subscribers (Python callbacks, widgets) are called on the
+thread that drains, so they keep receiving while the loop is blocked by a busy cell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Protocol
+
+from .events import Event
+
+log = logging.getLogger("iii_live.hub")
+
+
+class Subscriber(Protocol):
+    """One receiver of events: a WebSocket connection, a widget, a Python callback."""
+
+    on_loop: bool
+    """True when ``deliver``/``flush`` must run on the engine's event loop."""
+
+    def deliver(self, event: Event) -> None: ...
+
+    def flush(self) -> None:
+        """Called on the loop after a batch of ``deliver`` calls (on_loop subscribers)."""
+
+
+@dataclass(eq=False, slots=True)
+class Subscription:
+    """``subscriber`` wants events of ``(stream_name, group_id)``, or of one item in it."""
+
+    subscriber: Subscriber
+    stream_name: str
+    group_id: str
+    item_id: str | None = None
+    subscription_id: str = ""
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._index: dict[tuple[str, str], tuple[Subscription, ...]] = {}
+        self._index_lock = threading.Lock()
+        self._outbox: deque[tuple[Event, tuple[Subscription, ...]]] = deque()
+        self._drain_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_batch: deque[tuple[Event, list[Subscriber]]] = deque()
+        self._flush_lock = threading.Lock()
+        self._flush_scheduled = False
+
+    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    # -- subscriptions -------------------------------------------------------------
+
+    def add(self, subscription: Subscription) -> None:
+        key = (subscription.stream_name, subscription.group_id)
+        with self._index_lock:
+            self._index[key] = self._index.get(key, ()) + (subscription,)
+
+    def remove(self, subscription: Subscription) -> None:
+        key = (subscription.stream_name, subscription.group_id)
+        with self._index_lock:
+            remaining = tuple(s for s in self._index.get(key, ()) if s is not subscription)
+            if remaining:
+                self._index[key] = remaining
+            else:
+                self._index.pop(key, None)
+
+    def subscriptions(self, stream_name: str, group_id: str) -> tuple[Subscription, ...]:
+        return self._index.get((stream_name, group_id), ())
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """Number of subscriptions per ``(stream, group)``."""
+        return {key: len(subs) for key, subs in self._index.items()}
+
+    # -- fan-out -------------------------------------------------------------------
+
+    def publish(self, event: Event) -> None:
+        """Queue ``event`` for every current subscription of its group.
+
+        Call with the engine's write lock held, then ``drain()`` after releasing it.
+        """
+        subs = self._index.get((event.stream_name, event.group_id))
+        if subs:
+            self._outbox.append((event, subs))
+
+    def publish_to(self, event: Event, subscription: Subscription) -> None:
+        """Queue ``event`` (a sync or an unauthorized notice) for one subscription only."""
+        self._outbox.append((event, (subscription,)))
+
+    def drain(self) -> None:
+        """Deliver queued events in order; returns at once if another thread is draining."""
+        outbox = self._outbox
+        while outbox:
+            if not self._drain_lock.acquire(blocking=False):
+                return
+            try:
+                while outbox:
+                    event, subs = outbox.popleft()
+                    self._deliver(event, subs)
+            finally:
+                self._drain_lock.release()
+
+    def _deliver(self, event: Event, subs: tuple[Subscription, ...]) -> None:
+        on_loop: list[Subscriber] = []
+        for sub in subs:
+            if sub.item_id is not None and sub.item_id != event.item_id:
+                continue
+            subscriber = sub.subscriber
+            if subscriber.on_loop:
+                on_loop.append(subscriber)
+                continue
+            try:
+                subscriber.deliver(event)
+            except Exception:
+                log.exception("subscriber %r failed on %r", subscriber, event)
+        if on_loop:
+            self._loop_batch.append((event, on_loop))
+            self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        with self._flush_lock:
+            if self._flush_scheduled or self._loop is None:
+                return
+            self._flush_scheduled = True
+        try:
+            self._loop.call_soon_threadsafe(self._flush)
+        except RuntimeError:  # loop closed: the engine is stopping
+            self._flush_scheduled = False
+
+    def _flush(self) -> None:
+        with self._flush_lock:
+            self._flush_scheduled = False
+        batch = self._loop_batch
+        touched: dict[int, Subscriber] = {}
+        while batch:
+            event, subscribers = batch.popleft()
+            for subscriber in subscribers:
+                try:
+                    subscriber.deliver(event)
+                except Exception:
+                    log.exception("subscriber %r failed on %r", subscriber, event)
+                touched[id(subscriber)] = subscriber
+        for subscriber in touched.values():
+            try:
+                subscriber.flush()
+            except Exception:
+                log.exception("subscriber %r failed to flush", subscriber)

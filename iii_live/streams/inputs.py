@@ -1,0 +1,206 @@
+"""Decoding and validation of ``stream::*`` payloads (spec §2).
+
+Every failure is an ``InvocationError`` with code ``deserialization_error`` whose message
+names the offending field, as the iii engine's serde errors do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InvocationError, deserialization_error
+from .update_ops import I64_MAX, I64_MIN, OP_TYPES, UpdateOp
+
+MAX_NAME_LENGTH = 256
+"""Longest stream, group or item name accepted, in characters."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRef:
+    stream_name: str
+    group_id: str
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRef:
+    stream_name: str
+    group_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetInput:
+    stream_name: str
+    group_id: str
+    item_id: str
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SendInput:
+    stream_name: str
+    group_id: str
+    type: str
+    data: Any
+    id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateInput:
+    stream_name: str
+    group_id: str
+    item_id: str
+    ops: list[UpdateOp]
+
+
+_MISSING = object()
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean `{str(value).lower()}`"
+    if isinstance(value, int):
+        return f"integer `{value}`"
+    if isinstance(value, float):
+        return f"floating point `{value}`"
+    if isinstance(value, str):
+        return f'string "{value[:40]}"'
+    if isinstance(value, list):
+        return "sequence"
+    if isinstance(value, dict):
+        return "map"
+    return type(value).__name__
+
+
+class _Reader:
+    """Reads typed fields out of one payload, raising errors that name the field."""
+
+    def __init__(self, function_id: str, payload: Any) -> None:
+        if not isinstance(payload, dict):
+            raise deserialization_error(
+                function_id, f"invalid type: {_json_type(payload)}, expected an object"
+            )
+        self.function_id = function_id
+        self.payload = payload
+
+    def fail(self, reason: str) -> InvocationError:
+        return deserialization_error(self.function_id, reason)
+
+    def any(self, field: str) -> Any:
+        value = self.payload.get(field, _MISSING)
+        if value is _MISSING:
+            raise self.fail(f"missing field `{field}`")
+        return value
+
+    def string(self, field: str, value: Any = _MISSING) -> str:
+        if value is _MISSING:
+            value = self.any(field)
+        if not isinstance(value, str):
+            raise self.fail(f"invalid type for `{field}`: {_json_type(value)}, expected a string")
+        return value
+
+    def name(self, field: str) -> str:
+        value = self.string(field)
+        check_name(field, value, self.fail)
+        return value
+
+    def optional_name(self, field: str) -> str | None:
+        value = self.payload.get(field)
+        if value is None:
+            return None
+        value = self.string(field, value)
+        check_name(field, value, self.fail)
+        return value
+
+
+def check_name(field: str, value: str, fail: Any) -> None:
+    """Names must be 1..MAX_NAME_LENGTH characters without control characters."""
+    if not value:
+        raise fail(f"`{field}` must not be empty")
+    if len(value) > MAX_NAME_LENGTH:
+        raise fail(f"`{field}` is {len(value)} characters long; the maximum is {MAX_NAME_LENGTH}")
+    if not value.isprintable() and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise fail(f"`{field}` contains control characters")
+
+
+def item_ref(function_id: str, payload: Any) -> ItemRef:
+    r = _Reader(function_id, payload)
+    return ItemRef(r.name("stream_name"), r.name("group_id"), r.name("item_id"))
+
+
+def group_ref(function_id: str, payload: Any) -> GroupRef:
+    r = _Reader(function_id, payload)
+    return GroupRef(r.name("stream_name"), r.name("group_id"))
+
+
+def stream_name(function_id: str, payload: Any) -> str:
+    return _Reader(function_id, payload).name("stream_name")
+
+
+def list_all_input(function_id: str, payload: Any) -> None:
+    if payload is not None:
+        _Reader(function_id, payload)
+
+
+def set_input(function_id: str, payload: Any) -> SetInput:
+    r = _Reader(function_id, payload)
+    return SetInput(r.name("stream_name"), r.name("group_id"), r.name("item_id"), r.any("data"))
+
+
+def send_input(function_id: str, payload: Any) -> SendInput:
+    r = _Reader(function_id, payload)
+    return SendInput(
+        r.name("stream_name"),
+        r.name("group_id"),
+        r.string("type"),
+        r.any("data"),
+        r.optional_name("id"),
+    )
+
+
+def update_input(function_id: str, payload: Any) -> UpdateInput:
+    r = _Reader(function_id, payload)
+    ref = (r.name("stream_name"), r.name("group_id"), r.name("item_id"))
+    raw_ops = r.any("ops")
+    if not isinstance(raw_ops, list):
+        raise r.fail(f"invalid type for `ops`: {_json_type(raw_ops)}, expected a sequence")
+    ops = [_update_op(r, index, raw) for index, raw in enumerate(raw_ops)]
+    return UpdateInput(*ref, ops)
+
+
+def _update_op(r: _Reader, index: int, raw: Any) -> UpdateOp:
+    where = f"ops[{index}]"
+    if not isinstance(raw, dict):
+        raise r.fail(f"invalid type for `{where}`: {_json_type(raw)}, expected an object")
+    op_type = raw.get("type", _MISSING)
+    if op_type is _MISSING:
+        raise r.fail(f"missing field `{where}.type`")
+    if op_type not in OP_TYPES:
+        raise r.fail(
+            f"unknown variant `{op_type}` for `{where}.type`, expected one of "
+            + ", ".join(f"`{t}`" for t in sorted(OP_TYPES))
+        )
+    path = raw.get("path")
+    if op_type in ("set", "increment", "decrement", "remove"):
+        if "path" not in raw:
+            raise r.fail(f"missing field `{where}.path`")
+        r.string(f"{where}.path", path)
+    elif path is not None and not isinstance(path, str):
+        if not isinstance(path, list) or not all(isinstance(s, str) for s in path):
+            raise r.fail(
+                f"invalid type for `{where}.path`: {_json_type(path)}, "
+                "expected a string or a sequence of strings"
+            )
+    if op_type in ("increment", "decrement"):
+        by = raw.get("by", _MISSING)
+        if by is _MISSING:
+            raise r.fail(f"missing field `{where}.by`")
+        if not isinstance(by, int) or isinstance(by, bool) or not I64_MIN <= by <= I64_MAX:
+            raise r.fail(f"invalid type for `{where}.by`: {_json_type(by)}, expected i64")
+        return UpdateOp(op_type, path, None, by)
+    if op_type in ("merge", "append") and "value" not in raw:
+        raise r.fail(f"missing field `{where}.value`")
+    return UpdateOp(op_type, path, raw.get("value"))

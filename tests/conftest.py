@@ -1,0 +1,88 @@
+"""Shared fixtures: real engines on free ports, real WebSocket clients."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from websockets.sync.client import ClientConnection, connect
+
+import iii_live
+
+
+@pytest.fixture
+def engine():
+    eng = iii_live.start(port=0, background=True)
+    yield eng
+    eng.stop()
+
+
+class Client:
+    """A synchronous iii stream-port client over a real socket."""
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        self.ws: ClientConnection = connect(url, open_timeout=5, **kwargs)
+
+    def send(self, message: Any) -> None:
+        self.ws.send(message if isinstance(message, (str, bytes)) else json.dumps(message))
+
+    def join(self, sub_id: str, stream: str, group: str, item: str | None = None) -> None:
+        data = {"subscriptionId": sub_id, "streamName": stream, "groupId": group}
+        if item is not None:
+            data["id"] = item
+        self.send({"type": "join", "data": data})
+
+    def leave(self, sub_id: str, stream: str, group: str, item: str | None = None) -> None:
+        self.send(
+            {
+                "type": "leave",
+                "data": {"subscriptionId": sub_id, "streamName": stream, "groupId": group, "id": item},
+            }
+        )
+
+    def recv(self, timeout: float = 5) -> dict[str, Any]:
+        return json.loads(self.ws.recv(timeout=timeout))
+
+    def recv_raw(self, timeout: float = 5) -> str | bytes:
+        return self.ws.recv(timeout=timeout)
+
+    def expect_silence(self, timeout: float = 0.3) -> None:
+        try:
+            frame = self.ws.recv(timeout=timeout)
+        except TimeoutError:
+            return
+        raise AssertionError(f"unexpected frame {frame!r}")
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+@pytest.fixture
+def client_factory():
+    clients: list[Client] = []
+
+    def make(url: str, **kwargs: Any) -> Client:
+        c = Client(url, **kwargs)
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout:.1f}s")
+
+
+def call(engine: iii_live.Engine, function_id: str, **payload: Any) -> Any:
+    return engine.trigger({"function_id": function_id, "payload": payload})
