@@ -20,7 +20,7 @@ import tornado.web
 
 from .config import EngineConfig, load_config
 from .errors import InvocationError, PortInUseError
-from .functions import Function, FunctionRegistry, resolve
+from .functions import Function, FunctionRegistry, discard, resolve
 from .runtime import Runtime
 from .server.stream_socket import StreamConnection
 from .stream_handle import StreamHandle
@@ -200,7 +200,7 @@ class Engine:
             return result
         runtime = self._require_runtime()
         if runtime.in_loop():
-            result.close()
+            discard(result)
             raise RuntimeError(
                 f"{function_id} has to wait on the engine's event loop, which this thread runs: "
                 f"use `await engine.trigger_async(...)`, or start the engine with background=True"

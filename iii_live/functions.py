@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -88,20 +88,13 @@ def guarded(function_id: str, handler: Handler, payload: Any) -> Any:
     except Exception as exc:
         raise _failed(function_id, exc) from exc
     if inspect.isawaitable(result):
-        return _guard_awaitable(function_id, result)
+        return Deferred(result, on_error=lambda exc: _failed(function_id, exc))
     return result
 
 
-async def _guard_awaitable(function_id: str, awaitable: Awaitable[Any]) -> Any:
-    try:
-        return await awaitable
-    except InvocationError:
-        raise
-    except Exception as exc:
-        raise _failed(function_id, exc) from exc
-
-
 def _failed(function_id: str, exc: BaseException) -> InvocationError:
+    if isinstance(exc, InvocationError):
+        return exc
     return InvocationError(
         "invocation_failed",
         str(exc) or type(exc).__name__,
@@ -110,15 +103,55 @@ def _failed(function_id: str, exc: BaseException) -> InvocationError:
     )
 
 
-def then(result: T | Awaitable[T], fn: Callable[[T], R]) -> R | Awaitable[R]:
+class Deferred:
+    """A result still to be awaited, mapped on success or failure.
+
+    Unlike a wrapping coroutine, it can be dropped before it starts: ``close()`` closes
+    the awaitable it wraps, so nothing is left "never awaited".
+    """
+
+    __slots__ = ("_inner", "_on_result", "_on_error")
+
+    def __init__(
+        self,
+        inner: Awaitable[Any],
+        on_result: Callable[[Any], Any] | None = None,
+        on_error: Callable[[Exception], Exception] | None = None,
+    ) -> None:
+        self._inner = inner
+        self._on_result = on_result
+        self._on_error = on_error
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        try:
+            result = yield from self._inner.__await__()
+        except Exception as exc:
+            if self._on_error is None:
+                raise
+            mapped = self._on_error(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+        return result if self._on_result is None else self._on_result(result)
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
+
+
+def then(result: T | Awaitable[T], fn: Callable[[T], R]) -> R | Deferred:
     """Apply ``fn`` to ``result`` now, or after awaiting it when it is awaitable."""
     if inspect.isawaitable(result):
-
-        async def chained() -> R:
-            return fn(await result)
-
-        return chained()
+        return Deferred(result, on_result=fn)
     return fn(result)  # type: ignore[arg-type]
+
+
+def discard(result: Any) -> None:
+    """Drop an awaitable result that will never be awaited."""
+    close = getattr(result, "close", None)
+    if close is not None:
+        close()
 
 
 async def resolve(result: Any) -> Any:

@@ -24,7 +24,7 @@ class Client:
     """A synchronous iii stream-port client over a real socket."""
 
     def __init__(self, url: str, **kwargs: Any) -> None:
-        self.ws: ClientConnection = connect(url, open_timeout=5, **kwargs)
+        self.ws: ClientConnection = connect(url, open_timeout=5, legacy=True, **kwargs)
 
     def send(self, message: Any) -> None:
         self.ws.send(message if isinstance(message, (str, bytes)) else json.dumps(message))

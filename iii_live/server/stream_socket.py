@@ -23,6 +23,7 @@ from ..functions import resolve
 from ..streams.client_messages import JOIN, check_names, decode_client_message
 from ..streams.events import Event
 from ..streams.hub import Subscription
+from ..streams.triggers import LEAVE
 from .origin import origin_allowed
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ class StreamConnection:
         self.subscriptions.clear()
         for subscription in remaining:
             module.detach(subscription)
-        if remaining:
+        if remaining and module.triggers.has(LEAVE):
             self.engine.runtime.spawn(self._leave_all(remaining))
 
     async def _leave_all(self, subscriptions: list[Subscription]) -> None:

@@ -9,6 +9,7 @@ events and triggers flow all the same.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 from collections.abc import Callable, Coroutine
@@ -16,7 +17,7 @@ from typing import Any
 
 from .. import codec
 from ..errors import InvocationError, deserialization_error
-from ..functions import FunctionRegistry, then
+from ..functions import Deferred, FunctionRegistry, then
 from . import inputs
 from .adapters.base import StreamAdapter
 from .custom import custom_function_id
@@ -273,23 +274,18 @@ class StreamModule:
         return function_id if function_id in self.functions else None
 
     def _call_custom(self, function_id: str, payload: dict[str, Any], code: str, what: str) -> Any:
-        def failed(exc: InvocationError) -> InvocationError:
+        def failed(exc: Exception) -> Exception:
+            if not isinstance(exc, InvocationError):
+                return exc
             return InvocationError(code, f"{what}: Failed to invoke function: {exc.code}: {exc.message}")
 
         try:
             result = self.functions.call(function_id, payload)
         except InvocationError as exc:
             raise failed(exc) from exc
-        if not hasattr(result, "__await__"):
-            return result
-
-        async def awaited() -> Any:
-            try:
-                return await result
-            except InvocationError as exc:
-                raise failed(exc) from exc
-
-        return awaited()
+        if inspect.isawaitable(result):
+            return Deferred(result, on_error=failed)
+        return result
 
     def _custom_write_done(self, op: str, req: Any, result: Any) -> Any:
         """Check a custom set/delete/update result, then emit its event (spec §5.3)."""

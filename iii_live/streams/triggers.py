@@ -99,6 +99,9 @@ class TriggerRegistry:
             del self._triggers[trigger_id]
         return len(owned)
 
+    def has(self, trigger_type: str) -> bool:
+        return any(t.type == trigger_type for t in self._triggers.values())
+
     def all(self) -> list[Trigger]:
         return list(self._triggers.values())
 

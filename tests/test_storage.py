@@ -1,0 +1,133 @@
+"""The kv adapter on files: restarts, a killed process, torn journal lines."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import iii_live
+from iii_live import ConfigError
+from iii_live.streams.adapters.journal import snapshot_name
+
+from .conftest import call
+
+
+def file_engine(path, **config):
+    adapter = {"name": "kv", "config": {"store_method": "file_based", "file_path": str(path), **config}}
+    return iii_live.start(port=0, background=True, adapter=adapter)
+
+
+def test_restart_serves_what_it_had_in_order(tmp_path):
+    engine = file_engine(tmp_path / "db")
+    s = engine.stream("orders")
+    for item in ["c", "a", "b"]:
+        s.set("eu", item, {"id": item})
+    s.delete("eu", "a")
+    s.update("eu", "c", [{"type": "set", "path": "paid", "value": True}])
+    s.set("us", "x", [1, 2])
+    s.delete("us", "x")
+    engine.stop()
+
+    engine = file_engine(tmp_path / "db")
+    try:
+        assert engine.stream("orders").list("eu") == [{"id": "c", "paid": True}, {"id": "b"}]
+        assert engine.stream("orders").list_groups() == ["eu"]
+    finally:
+        engine.stop()
+
+
+def test_snapshots_are_written_on_the_interval(tmp_path):
+    engine = file_engine(tmp_path / "db", save_interval_ms=100)
+    try:
+        engine.stream("s").set("g", "i", 1)
+        snapshot = tmp_path / "db" / snapshot_name("s", "g")
+        deadline = time.monotonic() + 5
+        while not snapshot.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert snapshot.exists()
+        assert not (tmp_path / "db" / "journal.log").stat().st_size
+    finally:
+        engine.stop()
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, iii_live
+    engine = iii_live.start(port=0, background=True, adapter={"name": "kv", "config": {
+        "store_method": "file_based", "file_path": sys.argv[1], "save_interval_ms": 3600000,
+        "durable": sys.argv[2] == "durable"}})
+    s = engine.stream("s")
+    for i in range(500):
+        s.set("g", str(i % 50), {"n": i})
+        if i % 7 == 0:
+            s.delete("g", str((i + 3) % 50))
+        print(i, flush=True)
+    sys.stdin.read()
+    """
+)
+
+
+@pytest.mark.parametrize("mode", ["journaled", "durable"])
+def test_acknowledged_writes_survive_sigkill(tmp_path, mode):
+    db = tmp_path / "db"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db), mode],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lines = [proc.stdout.readline() for _ in range(500)]
+    assert lines[-1].strip() == "499"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    expected = {}
+    for i in range(500):
+        expected[str(i % 50)] = {"n": i}
+        if i % 7 == 0:
+            expected.pop(str((i + 3) % 50), None)
+    engine = file_engine(db)
+    try:
+        s = engine.stream("s")
+        assert {k: s.get("g", k) for k in map(str, range(50)) if s.get("g", k) is not None} == expected
+        assert len(s.list("g")) == len(expected)
+    finally:
+        engine.stop()
+    assert not list(db.glob("journal-*.log"))
+
+
+def test_journal_left_by_a_crash_is_replayed_and_a_torn_line_skipped(tmp_path):
+    db = tmp_path / "db"
+    db.mkdir()
+    (db / "journal-3.log").write_bytes(b'["s","s","g","a",{"v":1}]\n["s","s","g","b",2]\n')
+    (db / "journal.log").write_bytes(
+        b'["d","s","g","b"]\n["s","s","g","c",[3]]\nnot json\n["s","s","g","torn",{"unfinish'
+    )
+    engine = file_engine(db)
+    try:
+        assert engine.stream("s").list("g") == [{"v": 1}, [3]]
+    finally:
+        engine.stop()
+    assert sorted(p.name for p in db.iterdir()) == ["journal.log", snapshot_name("s", "g")]
+    assert (db / "journal.log").stat().st_size == 0
+
+
+def test_bad_kv_config_is_rejected():
+    with pytest.raises(ConfigError, match="store_method"):
+        iii_live.start(port=0, background=True, adapter={"name": "kv", "config": {"store_method": "tape"}})
+    with pytest.raises(ConfigError, match="frobnicate"):
+        iii_live.start(port=0, background=True, adapter={"name": "kv", "config": {"frobnicate": 1}})
+
+
+def test_in_memory_is_the_default():
+    engine = iii_live.start(port=0, background=True)
+    try:
+        assert repr(engine.adapter) == "KvAdapter(in_memory)"
+        call(engine, "stream::set", stream_name="s", group_id="g", item_id="i", data=1)
+    finally:
+        engine.stop()
