@@ -23,7 +23,11 @@ log = logging.getLogger("iii_live.config")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3112
+DEFAULT_ENGINE_PORT = 49134
+AUTO = -1
+"""``engine_port`` default: 49134, or a free port when the stream port is 0."""
 STREAM_WORKER_NAMES = frozenset({"iii-stream", "modules::stream::StreamModule"})
+WORKER_MANAGER_NAMES = frozenset({"iii-worker-manager"})
 ADAPTER_CLASSES = {
     "modules::stream::adapters::KvStore": "kv",
     "modules::stream::adapters::RedisAdapter": "redis",
@@ -45,6 +49,8 @@ class EngineConfig:
     port: int = DEFAULT_PORT
     auth_function: str | None = None
     adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    engine_port: int | None = AUTO
+    """Port of the iii worker protocol (official SDKs); None turns it off."""
     allowed_origins: tuple[str, ...] = ()
     """Extra browser origins allowed to connect (``"*"`` allows every origin)."""
     max_write_buffer: int = 4 * 1024 * 1024
@@ -55,7 +61,8 @@ class EngineConfig:
     """The file this config came from, for error messages."""
 
     def with_overrides(self, **overrides: Any) -> EngineConfig:
-        values = {k: v for k, v in overrides.items() if v is not None}
+        """Replace the fields given; None means "not given" except for ``engine_port``."""
+        values = {k: v for k, v in overrides.items() if v is not None or k == "engine_port"}
         if "adapter" in values:
             values["adapter"] = adapter_config(values["adapter"], self.source)
         return _validated(replace(self, **values))
@@ -102,6 +109,7 @@ def _from_document(document: dict[str, Any], source: str) -> EngineConfig:
     if not isinstance(document, dict):
         raise ConfigError(f"{source}: a config file must be a mapping with `workers:` or `modules:`")
     block = None
+    engine_port = None
     for section in ("workers", "modules"):
         entries = document.get(section) or []
         if not isinstance(entries, list):
@@ -112,11 +120,15 @@ def _from_document(document: dict[str, Any], source: str) -> EngineConfig:
             name = entry.get("name") or entry.get("class")
             if name in STREAM_WORKER_NAMES:
                 block = entry.get("config") or {}
+            elif name in WORKER_MANAGER_NAMES:
+                engine_port = (entry.get("config") or {}).get("port")
             else:
                 log.info("%s: skipping the %r block (iii-live serves only the stream worker)", source, name)
     if block is None:
         log.info("%s: no iii-stream block; using defaults", source)
-        return EngineConfig(source=source)
+        block = {}
+    if engine_port is not None and isinstance(block, dict) and "engine_port" not in block:
+        block = {**block, "engine_port": engine_port}
     return stream_block(block, source)
 
 
@@ -162,11 +174,10 @@ def adapter_config(value: Any, source: str | None) -> Any:
 
 def _validated(config: EngineConfig) -> EngineConfig:
     where = config.source or "<config>"
-    port = config.port
-    if isinstance(port, str) and port.isdigit():
-        port = int(port)
-    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
-        raise ConfigError(f"{where}: `port` must be an integer between 0 and 65535, not {config.port!r}")
+    port = _port(config.port, "port", where)
+    engine_port = config.engine_port
+    if engine_port is not None and engine_port != AUTO:
+        engine_port = _port(engine_port, "engine_port", where)
     if not isinstance(config.host, str) or not config.host:
         raise ConfigError(f"{where}: `host` must be a non-empty string, not {config.host!r}")
     if config.auth_function is not None and not isinstance(config.auth_function, str):
@@ -177,4 +188,12 @@ def _validated(config: EngineConfig) -> EngineConfig:
         value = getattr(config, key)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise ConfigError(f"{where}: `{key}` must be a non-negative number, not {value!r}")
-    return replace(config, port=port)
+    return replace(config, port=port, engine_port=engine_port)
+
+
+def _port(value: Any, key: str, where: str) -> int:
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 65535:
+        raise ConfigError(f"{where}: `{key}` must be an integer between 0 and 65535, not {value!r}")
+    return value

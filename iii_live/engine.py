@@ -18,7 +18,7 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
-from .config import EngineConfig, load_config
+from .config import AUTO, DEFAULT_ENGINE_PORT, EngineConfig, load_config
 from .errors import InvocationError, PortInUseError
 from .functions import Function, FunctionRegistry, discard, resolve
 from .runtime import Runtime
@@ -30,10 +30,12 @@ from .streams.events import Event
 from .streams.hub import Hub, Subscription
 from .streams.module import StreamModule
 from .streams.triggers import Trigger, TriggerRegistry
+from .workers import WorkerRegistry
 
 log = logging.getLogger("iii_live")
 
 DEFAULT_TIMEOUT_MS = 30_000
+_UNSET: Any = object()
 
 _running: dict[tuple[str, int], Engine] = {}
 _running_lock = threading.Lock()
@@ -46,6 +48,7 @@ def start(
     port: int | None = None,
     adapter: Any = None,
     background: bool = False,
+    engine_port: Any = _UNSET,
     **options: Any,
 ) -> Engine:
     """Start an engine (host ``127.0.0.1`` and port ``3112`` unless configured) and return it.
@@ -54,7 +57,12 @@ def start(
     plain script, or with ``background=True``, on its own thread (``run_forever()`` then
     blocks until ``stop()``). ``port=0`` picks a free port. Starting again with the same
     arguments returns the engine already running; with different ones it is restarted.
+
+    ``engine_port`` (default 49134, or a free port when ``port=0``; ``None`` turns it off)
+    serves the iii worker protocol, so workers built with the official SDKs can connect.
     """
+    if engine_port is not _UNSET:
+        options["engine_port"] = engine_port
     resolved = load_config(config).with_overrides(host=host, port=port, adapter=adapter, **options)
     key = (resolved.host, resolved.port)
     with _running_lock:
@@ -83,10 +91,12 @@ class Engine:
         self.triggers = TriggerRegistry(self.functions.call)
         self.streams = StreamModule(self.adapter, self.hub, self.functions, self.triggers, self._spawn)
         self.streams.register_functions()
+        self.worker_registry = WorkerRegistry(self.functions, self.triggers)
         self.connections: set[StreamConnection] = set()
         self.host = config.host
         self.port = config.port
-        self._server: tornado.httpserver.HTTPServer | None = None
+        self.engine_port: int | None = None
+        self._servers: list[tornado.httpserver.HTTPServer] = []
         self._stopped = threading.Event()
         self._running_key: tuple[str, int] | None = None
 
@@ -95,14 +105,26 @@ class Engine:
     def _start(self) -> None:
         sockets = _bind(self.config.host, self.config.port)
         self.port = sockets[0].getsockname()[1]
+        engine_port = self.config.engine_port
+        if engine_port == AUTO:
+            engine_port = 0 if self.config.port == 0 else DEFAULT_ENGINE_PORT
+        worker_sockets: list[socket.socket] = []
+        try:
+            if engine_port is not None:
+                worker_sockets = _bind(self.config.host, engine_port, "engine_port")
+                self.engine_port = worker_sockets[0].getsockname()[1]
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            raise
         runtime = None if self.background else Runtime.attach()
         self.runtime = runtime or Runtime.start_thread()
         self.hub.bind_loop(self.runtime.loop)
         try:
             self.adapter.open(self.hub)
-            self.runtime.call(lambda: self._listen(sockets))
+            self.runtime.call(lambda: self._listen(sockets, worker_sockets))
         except BaseException:
-            for sock in sockets:
+            for sock in sockets + worker_sockets:
                 sock.close()
             self.runtime.stop()
             raise
@@ -112,24 +134,40 @@ class Engine:
                 _running[self._running_key] = self
         exposed = "loopback only" if self.host in ("127.0.0.1", "localhost", "::1") else "ALL INTERFACES"
         log.info(
-            "iii-live engine: stream port %s (%s), adapter %r, %s",
+            "iii-live engine: stream port %s, engine port %s (%s), adapter %r, %s",
             self.stream_url,
+            self.engine_url or "off",
             exposed,
             self.adapter,
             "own thread" if self.runtime.owns_thread else "caller's event loop",
         )
 
-    def _listen(self, sockets: list[socket.socket]) -> None:
-        from .server.app import make_app
+    def _listen(self, sockets: list[socket.socket], worker_sockets: list[socket.socket]) -> None:
+        from .server.app import make_app, make_worker_app
 
-        app = make_app(self)
-        self._server = tornado.httpserver.HTTPServer(app)
-        self._server.add_sockets(sockets)
+        for app, socks in ((make_app(self), sockets), (make_worker_app(self), worker_sockets)):
+            if socks:
+                server = tornado.httpserver.HTTPServer(app)
+                server.add_sockets(socks)
+                self._servers.append(server)
 
     @property
     def stream_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"ws://{host}:{self.port}"
+
+    @property
+    def engine_url(self) -> str | None:
+        """``ws://host:port`` of the worker protocol, for ``iii.register_worker(...)``."""
+        if self.engine_port is None:
+            return None
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.engine_port}"
+
+    @property
+    def workers(self) -> list[dict[str, Any]]:
+        """Connected iii workers, with the functions and triggers they host."""
+        return self.worker_registry.describe()
 
     @property
     def running(self) -> bool:
@@ -155,10 +193,11 @@ class Engine:
         log.info("iii-live engine on port %s stopped", self.port)
 
     def _close_sockets(self) -> None:
-        if self._server is not None:
-            self._server.stop()
+        for server in self._servers:
+            server.stop()
         for connection in list(self.connections):
             connection.handler.close_going_away()
+        self.worker_registry.close_all()
 
     def run_forever(self) -> None:
         """Block until ``stop()`` is called (or Ctrl-C, which stops the engine)."""
@@ -362,14 +401,14 @@ def _parse_request(request: dict[str, Any] | str, payload: Any) -> tuple[str, An
     return function_id, request.get("payload"), action is not None, timeout_ms / 1000
 
 
-def _bind(host: str, port: int) -> list[socket.socket]:
+def _bind(host: str, port: int, key: str = "port") -> list[socket.socket]:
     try:
         return tornado.netutil.bind_sockets(port, address=host, reuse_port=False)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise PortInUseError(
                 exc.errno,
-                f"port {port} on {host} is already in use (another engine or program listens "
-                f"there); pass port=0 to pick a free port, or choose another with port=...",
+                f"{key} {port} on {host} is already in use (another engine or program listens "
+                f"there); pass {key}=0 to pick a free port, or choose another with {key}=...",
             ) from None
         raise

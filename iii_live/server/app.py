@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import tornado.web
 
 from .stream_socket import StreamSocketHandler
+from .worker_socket import TelemetrySocketHandler, WorkerSocketHandler
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -24,4 +25,14 @@ def make_app(engine: Engine) -> tornado.web.Application:
         ],
         websocket_ping_interval=engine.config.ping_interval or None,
         websocket_max_message_size=1024 * 1024,
+    )
+
+
+def make_worker_app(engine: Engine) -> tornado.web.Application:
+    """The engine port: workers on ``/``, telemetry drained on ``/otel``."""
+    args = {"engine": engine}
+    return tornado.web.Application(
+        [(r"/", WorkerSocketHandler, args), (r"/otel/?", TelemetrySocketHandler)],
+        websocket_ping_interval=engine.config.ping_interval or None,
+        websocket_max_message_size=64 * 1024 * 1024,
     )

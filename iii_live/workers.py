@@ -1,0 +1,163 @@
+"""Workers connected to the engine port: what they host and the calls in flight to them.
+
+A worker built with an official iii SDK registers functions and triggers; they join the
+engine's registries owned by the worker, so the notebook, other workers and stream
+triggers reach them like any other function. When the worker goes away its functions
+and triggers go with it and calls still waiting fail with ``invocation_stopped``; the
+SDK replays its registrations when it reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InvocationError
+from .functions import FunctionRegistry
+from .streams.triggers import TriggerRegistry
+
+log = logging.getLogger("iii_live.workers")
+
+Send = Callable[[dict[str, Any]], None]
+"""Writes one JSON message to the worker's socket (called on the engine loop)."""
+
+
+@dataclass(eq=False)
+class Worker:
+    worker_id: str
+    send: Send
+    close: Callable[[], None]
+    """Closes the worker's socket with 1001 (going away)."""
+    peer: str = ""
+    connected_at: float = field(default_factory=time.time)
+    info: dict[str, Any] = field(default_factory=dict)
+    """What the SDK said of itself in ``engine::workers::register`` (name, runtime, ...)."""
+    _pending: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
+    closed: bool = False
+
+    @property
+    def name(self) -> str:
+        return str(self.info.get("name") or self.worker_id)
+
+    async def invoke(self, function_id: str, data: Any) -> Any:
+        """Call a function this worker hosts and wait for its ``invocationresult``."""
+        if self.closed:
+            raise InvocationError(
+                "invocation_stopped", f"worker {self.name} disconnected", function_id=function_id
+            )
+        invocation_id = str(uuid.uuid4())
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[invocation_id] = future
+        try:
+            self.send(
+                {
+                    "type": "invokefunction",
+                    "invocation_id": invocation_id,
+                    "function_id": function_id,
+                    "data": data,
+                }
+            )
+            return await future
+        finally:
+            self._pending.pop(invocation_id, None)
+
+    def resolve(self, message: dict[str, Any]) -> None:
+        """Settle the call an ``invocationresult`` answers."""
+        future = self._pending.get(message.get("invocation_id") or "")
+        if future is None or future.done():
+            return
+        error = message.get("error")
+        if error is not None:
+            if not isinstance(error, dict):
+                error = {"code": "UNKNOWN", "message": str(error)}
+            future.set_exception(
+                InvocationError(
+                    str(error.get("code", "UNKNOWN")),
+                    str(error.get("message", "")),
+                    function_id=message.get("function_id"),
+                    stacktrace=error.get("stacktrace"),
+                )
+            )
+        else:
+            future.set_result(message.get("result"))
+
+    def stop_pending(self) -> None:
+        self.closed = True
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(
+                    InvocationError("invocation_stopped", f"worker {self.name} disconnected during the call")
+                )
+        self._pending.clear()
+
+
+class WorkerRegistry:
+    def __init__(self, functions: FunctionRegistry, triggers: TriggerRegistry) -> None:
+        self.functions = functions
+        self.triggers = triggers
+        self._workers: dict[str, Worker] = {}
+
+    def connect(self, send: Send, close: Callable[[], None], peer: str = "") -> Worker:
+        worker = Worker(str(uuid.uuid4()), send, close, peer)
+        self._workers[worker.worker_id] = worker
+        return worker
+
+    def disconnect(self, worker: Worker) -> None:
+        """Forget a worker: its functions, its triggers, and the calls waiting on it."""
+        if self._workers.pop(worker.worker_id, None) is None:
+            return
+        for function_id in self.functions.owned_by(worker.worker_id):
+            self.functions.unregister(function_id, owner=worker.worker_id)
+        self.triggers.remove_owned_by(worker.worker_id)
+        worker.stop_pending()
+        log.info("worker %s disconnected", worker.name)
+
+    def close_all(self) -> None:
+        """Engine shutdown: close every worker socket and forget the workers."""
+        for worker in list(self._workers.values()):
+            self.disconnect(worker)
+            worker.close()
+
+    def get(self, worker_id: str) -> Worker | None:
+        return self._workers.get(worker_id)
+
+    def register_function(
+        self, worker: Worker, function_id: str, description: str | None = None
+    ) -> str | None:
+        """Host ``function_id`` on ``worker``; returns an error message if the id is taken."""
+        existing = self.functions.get(function_id)
+        if existing is not None and existing.owner != worker.worker_id:
+            owner = "this engine" if existing.owner is None else f"worker {existing.owner}"
+            return f"function {function_id} is already registered by {owner}"
+
+        async def invoke(data: Any) -> Any:
+            return await worker.invoke(function_id, data)
+
+        self.functions.register(function_id, invoke, owner=worker.worker_id, description=description)
+        return None
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Connected workers with what they host, for ``engine.workers``."""
+        return [
+            {
+                "worker_id": w.worker_id,
+                "name": w.name,
+                "runtime": w.info.get("runtime"),
+                "version": w.info.get("version"),
+                "pid": w.info.get("pid"),
+                "peer": w.peer,
+                "connected_at": w.connected_at,
+                "functions": sorted(self.functions.owned_by(w.worker_id)),
+                "triggers": [
+                    {"id": t.id, "type": t.type, "function_id": t.function_id, "config": t.config}
+                    for t in self.triggers.all()
+                    if t.owner == w.worker_id
+                ],
+            }
+            for w in self._workers.values()
+        ]
