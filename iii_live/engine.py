@@ -185,7 +185,10 @@ class Engine:
         runtime = self.runtime
         if not runtime.loop.is_closed():
             try:
-                runtime.call(self._close_sockets, timeout=10)
+                if runtime.in_loop():
+                    self._close_sockets()
+                else:
+                    runtime.run(self._shutdown(), timeout=10)
             except (TimeoutError, RuntimeError):
                 log.warning("the engine loop did not answer; closing storage anyway")
         self.adapter.close()
@@ -193,11 +196,21 @@ class Engine:
         log.info("iii-live engine on port %s stopped", self.port)
 
     def _close_sockets(self) -> None:
+        """Stop listening and start the closing handshake of every socket (1001)."""
         for server in self._servers:
             server.stop()
         for connection in list(self.connections):
             connection.handler.close_going_away()
         self.worker_registry.close_all()
+
+    async def _shutdown(self, grace: float = 2.0) -> None:
+        """Close every socket and wait (up to ``grace``) for the handshakes to finish."""
+        self._close_sockets()
+        deadline = asyncio.get_running_loop().time() + grace
+        while self.connections and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        for connection in list(self.connections):
+            connection.handler.abort()
 
     def run_forever(self) -> None:
         """Block until ``stop()`` is called (or Ctrl-C, which stops the engine)."""

@@ -208,15 +208,22 @@ class StreamSocketHandler(WebSocketHandler):
             await connection.leave(*args)
 
     def on_close(self) -> None:
-        if self.connection is not None:
-            self.engine.connections.discard(self.connection)
-            self.connection.close()
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            self.engine.connections.discard(connection)
+            connection.close()
 
     def close_going_away(self) -> None:
         try:
             self.close(GOING_AWAY, "engine stopping")
         except WebSocketClosedError:
             pass
+
+    def abort(self) -> None:
+        """Drop the TCP connection without waiting for the closing handshake."""
+        if self.ws_connection is not None:
+            self.ws_connection.stream.close()
+        self.on_close()
 
 
 def query_to_multi_map(query: str) -> dict[str, list[str]]:

@@ -156,6 +156,39 @@ class Event:
         return f"Event({self.kind} {self.stream_name}/{self.group_id}/{self.item_id} @{self.timestamp})"
 
 
+class EventDraft:
+    """A change event before storage decides its kind (create or update) and its data.
+
+    Adapters complete it atomically with the write, so events are published in the
+    order their writes happened: ``event()`` in Python, or ``frame_parts()`` for an
+    adapter that assembles the frame next to the data (a Redis script).
+    """
+
+    __slots__ = ("stream_name", "group_id", "item_id", "timestamp")
+
+    def __init__(self, stream_name: str, group_id: str, item_id: str, timestamp: int) -> None:
+        self.stream_name = stream_name
+        self.group_id = group_id
+        self.item_id = item_id
+        self.timestamp = timestamp
+
+    def event(self, kind: str, data: Any, data_json: bytes | None = None) -> Event:
+        return Event(
+            self.stream_name, self.group_id, self.item_id, self.timestamp, kind, data, data_json=data_json
+        )
+
+    def frame_parts(self) -> tuple[bytes, bytes]:
+        """``(head, middle)``: the frame is ``head + kind + middle + data_json + b"}}"``."""
+        dumps = codec.dumps
+        head = b'{"type":"stream","timestamp":%d,"streamName":%b,"groupId":%b,"id":%b,"event":{"type":"' % (
+            self.timestamp,
+            dumps(self.stream_name),
+            dumps(self.group_id),
+            dumps(self.item_id),
+        )
+        return head, b'","data":'
+
+
 def websocket_text_frame(payload: bytes) -> bytes:
     """A final, unmasked text frame carrying ``payload``."""
     length = len(payload)

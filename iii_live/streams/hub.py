@@ -81,6 +81,9 @@ class Hub:
     def subscriptions(self, stream_name: str, group_id: str) -> tuple[Subscription, ...]:
         return self._index.get((stream_name, group_id), ())
 
+    def all_subscriptions(self) -> list[Subscription]:
+        return [sub for subs in list(self._index.values()) for sub in subs]
+
     def counts(self) -> dict[tuple[str, str], int]:
         """Number of subscriptions per ``(stream, group)``."""
         return {key: len(subs) for key, subs in self._index.items()}

@@ -1,10 +1,10 @@
 """The stream module: the ``stream::*`` functions, their events and their triggers (spec §2).
 
-Every mutation runs under one write lock: store through the adapter, stamp and publish the
-event, so the order of events in a group is the order of writes. Triggers run afterwards
-on the event loop and never delay or fail the writer. A stream name served by custom
-functions (``stream::set(name)``, ...) is routed to them instead of the adapter; its
-events and triggers flow all the same.
+Writes go through the adapter, which publishes each change atomically with it, so the
+order of events in a group is the order of its writes. Triggers run afterwards on the
+event loop and never delay or fail the writer. A stream name served by custom functions
+(``stream::set(name)``, ...) is routed to them instead of the adapter; its events and
+triggers flow all the same.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..functions import Deferred, FunctionRegistry, then
 from . import inputs
 from .adapters.base import StreamAdapter
 from .custom import custom_function_id
-from .events import CREATE, DELETE, EVENT, SYNC, UNAUTHORIZED, UPDATE, Event, GroupClock
+from .events import CREATE, DELETE, EVENT, SYNC, UNAUTHORIZED, UPDATE, Event, EventDraft, GroupClock
 from .hub import Hub, Subscriber, Subscription
 from .triggers import STREAM, TriggerRegistry
 from .update_ops import MISSING
@@ -41,6 +41,17 @@ FUNCTIONS = (
     "stream::update",
 )
 
+_ERRORS = {
+    "set": ("STREAM_SET_ERROR", "Failed to set value"),
+    "get": ("STREAM_GET_ERROR", "Failed to get value"),
+    "delete": ("STREAM_DELETE_ERROR", "Failed to delete value"),
+    "list": ("STREAM_GET_GROUP_ERROR", "Failed to get group"),
+    "list_groups": ("STREAM_LIST_GROUPS_ERROR", "Failed to list groups"),
+    "list_all": ("STREAM_LIST_ALL_ERROR", "Failed to list stream"),
+    "send": ("STREAM_SEND_ERROR", "Failed to send event"),
+    "update": ("STREAM_UPDATE_ERROR", "Failed to update value"),
+}
+
 
 class StreamModule:
     def __init__(
@@ -58,6 +69,7 @@ class StreamModule:
         self._spawn = spawn
         self._clock = GroupClock()
         self._lock = threading.RLock()
+        """Serializes writes with subscribing, so a new subscriber misses nothing."""
 
     def register_functions(self) -> None:
         for function_id in FUNCTIONS:
@@ -70,97 +82,53 @@ class StreamModule:
         value, value_json = _normalize("stream::set", req.data)
         custom = self._custom("set", req.stream_name)
         if custom:
-            call = {
-                "stream_name": req.stream_name,
-                "group_id": req.group_id,
-                "item_id": req.item_id,
-                "data": value,
-            }
+            call = {**_ref(req), "data": value}
             return then(
-                self._call_custom(custom, call, "STREAM_SET_ERROR", "Failed to set value"),
-                lambda result: self._custom_write_done("set", req, result),
+                self._call_custom(custom, call, "set"), lambda result: self._custom_done("set", req, result)
             )
         with self._lock:
-            old = self._adapter_call(
-                "STREAM_SET_ERROR",
-                "Failed to set value",
-                self.adapter.set,
-                req.stream_name,
-                req.group_id,
-                req.item_id,
-                value,
-                value_json,
-            )
-            event = self._emit(
-                req.stream_name,
-                req.group_id,
-                req.item_id,
-                CREATE if old is MISSING else UPDATE,
-                value,
-                value_json,
-            )
+            old, event = self._store("set", self.adapter.set, self._draft(req), value, value_json)
         self._after(event)
-        return {"old_value": None if old is MISSING else old, "new_value": value}
+        return {"old_value": _plain(old), "new_value": value}
 
     def get(self, payload: Any) -> Any:
         req = inputs.item_ref("stream::get", payload)
         custom = self._custom("get", req.stream_name)
         if custom:
-            return self.functions.call(custom, _asdict(req))
-        value = self._adapter_call(
-            "STREAM_GET_ERROR",
-            "Failed to get value",
-            self.adapter.get,
-            req.stream_name,
-            req.group_id,
-            req.item_id,
-        )
-        return None if value is MISSING else value
+            return self.functions.call(custom, _ref(req))
+        return _plain(self._store("get", self.adapter.get, req.stream_name, req.group_id, req.item_id))
 
     def delete(self, payload: Any) -> Any:
         req = inputs.item_ref("stream::delete", payload)
         custom = self._custom("delete", req.stream_name)
         if custom:
             return then(
-                self._call_custom(custom, _asdict(req), "STREAM_DELETE_ERROR", "Failed to delete value"),
-                lambda result: self._custom_write_done("delete", req, result),
+                self._call_custom(custom, _ref(req), "delete"),
+                lambda result: self._custom_done("delete", req, result),
             )
         with self._lock:
-            old = self._adapter_call(
-                "STREAM_DELETE_ERROR",
-                "Failed to delete value",
-                self.adapter.delete,
-                req.stream_name,
-                req.group_id,
-                req.item_id,
-            )
-            if old is MISSING:
-                return {"old_value": None}
-            event = self._emit(req.stream_name, req.group_id, req.item_id, DELETE, old)
-        self._after(event)
-        return {"old_value": old}
+            old, event = self._store("delete", self.adapter.delete, self._draft(req))
+        if event is not None:
+            self._after(event)
+        return {"old_value": _plain(old)}
 
     def list(self, payload: Any) -> Any:
         req = inputs.group_ref("stream::list", payload)
         custom = self._custom("list", req.stream_name)
         if custom:
-            return self.functions.call(custom, _asdict(req))
-        return self._adapter_call(
-            "STREAM_GET_GROUP_ERROR", "Failed to get group", self.adapter.list, req.stream_name, req.group_id
-        )
+            return self.functions.call(custom, _ref(req))
+        return self._store("list", self.adapter.list, req.stream_name, req.group_id)
 
     def list_groups(self, payload: Any) -> Any:
         stream_name = inputs.stream_name("stream::list_groups", payload)
         custom = self._custom("list_groups", stream_name)
         if custom:
             return self.functions.call(custom, {"stream_name": stream_name})
-        return self._adapter_call(
-            "STREAM_LIST_GROUPS_ERROR", "Failed to list groups", self.adapter.list_groups, stream_name
-        )
+        return self._store("list_groups", self.adapter.list_groups, stream_name)
 
     def list_all(self, payload: Any) -> Any:
         inputs.list_all_input("stream::list_all", payload)
-        streams = self._adapter_call("STREAM_LIST_ALL_ERROR", "Failed to list stream", self.adapter.list_all)
+        streams = self._store("list_all", self.adapter.list_all)
         listed = [{"id": name, "groups": sorted(set(groups))} for name, groups in sorted(streams.items())]
         return {"stream": listed, "count": len(listed)}
 
@@ -168,17 +136,18 @@ class StreamModule:
         req = inputs.send_input("stream::send", payload)
         value, value_json = _normalize("stream::send", req.data)
         with self._lock:
+            stamp = self._clock.next(req.stream_name, req.group_id)
             event = Event(
                 req.stream_name,
                 req.group_id,
                 req.id,
-                self._clock.next(req.stream_name, req.group_id),
+                stamp,
                 EVENT,
                 value,
                 data_json=value_json,
                 custom_type=req.type,
             )
-            self._adapter_call("STREAM_SEND_ERROR", "Failed to send event", self.adapter.emit, event)
+            self._store("send", self.adapter.emit, event)
         self._after(event)
         return None
 
@@ -186,31 +155,15 @@ class StreamModule:
         req = inputs.update_input("stream::update", payload)
         custom = self._custom("update", req.stream_name)
         if custom:
-            call = {
-                "stream_name": req.stream_name,
-                "group_id": req.group_id,
-                "item_id": req.item_id,
-                "ops": payload["ops"],
-            }
+            call = {**_ref(req), "ops": payload["ops"]}
             return then(
-                self._call_custom(custom, call, "STREAM_UPDATE_ERROR", "Failed to update value"),
-                lambda result: self._custom_write_done("update", req, result),
+                self._call_custom(custom, call, "update"),
+                lambda result: self._custom_done("update", req, result),
             )
         with self._lock:
-            old, new, errors = self._adapter_call(
-                "STREAM_UPDATE_ERROR",
-                "Failed to update value",
-                self.adapter.update,
-                req.stream_name,
-                req.group_id,
-                req.item_id,
-                req.ops,
-            )
-            event = self._emit(
-                req.stream_name, req.group_id, req.item_id, CREATE if old is MISSING else UPDATE, new
-            )
+            old, new, errors, event = self._store("update", self.adapter.update, self._draft(req), req.ops)
         self._after(event)
-        result = {"old_value": None if old is MISSING else old, "new_value": new}
+        result = {"old_value": _plain(old), "new_value": new}
         if errors:
             result["errors"] = errors
         return result
@@ -224,16 +177,14 @@ class StreamModule:
         subscription added under the write lock, so the subscriber misses no write and
         sees none twice.
         """
-        stream_name, group_id, item_id = subscription.stream_name, subscription.group_id, subscription.item_id
-        op = "list" if item_id is None else "get"
-        payload = {"stream_name": stream_name, "group_id": group_id}
-        if item_id is not None:
-            payload["item_id"] = item_id
-        reader = self.list if item_id is None else self.get
-        if self._custom(op, stream_name) is None:
+        reader = self.list if subscription.item_id is None else self.get
+        payload = _snapshot_payload(subscription)
+        if self._custom("list" if subscription.item_id is None else "get", subscription.stream_name) is None:
             with self._lock:
-                snapshot = reader(payload)
-                self.hub.add(subscription)
+                try:
+                    snapshot = reader(payload)
+                finally:
+                    self.hub.add(subscription)
                 self._sync(subscription, snapshot)
             self.hub.drain()
             return None
@@ -245,6 +196,32 @@ class StreamModule:
             self.hub.drain()
 
         return then(reader(payload), synced)
+
+    def resync(self) -> int:
+        """Send every current subscriber a fresh sync from storage; returns how many.
+
+        Used when events may have been missed (a pub/sub outage), so no subscriber is
+        left silently stale.
+        """
+        count = 0
+        for subscription in self.hub.all_subscriptions():
+            reader = self.list if subscription.item_id is None else self.get
+            try:
+                snapshot = reader(_snapshot_payload(subscription))
+            except InvocationError as exc:
+                log.error("resync of %s/%s failed: %s", subscription.stream_name, subscription.group_id, exc)
+                continue
+            if inspect.isawaitable(snapshot):
+                self._spawn(_resolve_then(snapshot, lambda s, sub=subscription: self._sync_now(sub, s)))
+                continue
+            self._sync_now(subscription, snapshot)
+            count += 1
+        return count
+
+    def _sync_now(self, subscription: Subscription, snapshot: Any) -> None:
+        with self._lock:
+            self._sync(subscription, snapshot)
+        self.hub.drain()
 
     def _sync(self, subscription: Subscription, snapshot: Any) -> None:
         stamp = self._clock.next(subscription.stream_name, subscription.group_id)
@@ -269,11 +246,28 @@ class StreamModule:
 
     # -- helpers -------------------------------------------------------------------------
 
+    def _draft(self, req: Any) -> EventDraft:
+        return EventDraft(
+            req.stream_name, req.group_id, req.item_id, self._clock.next(req.stream_name, req.group_id)
+        )
+
+    def _store(self, op: str, method: Callable[..., Any], *args: Any) -> Any:
+        """Call the adapter; its failures become the iii ``STREAM_*_ERROR`` of ``op``."""
+        try:
+            return method(*args)
+        except InvocationError:
+            raise
+        except Exception as exc:
+            code, what = _ERRORS[op]
+            raise InvocationError(code, f"{what}: {exc}") from exc
+
     def _custom(self, op: str, stream_name: str) -> str | None:
         function_id = custom_function_id(op, stream_name)
         return function_id if function_id in self.functions else None
 
-    def _call_custom(self, function_id: str, payload: dict[str, Any], code: str, what: str) -> Any:
+    def _call_custom(self, function_id: str, payload: dict[str, Any], op: str) -> Any:
+        code, what = _ERRORS[op]
+
         def failed(exc: Exception) -> Exception:
             if not isinstance(exc, InvocationError):
                 return exc
@@ -287,16 +281,9 @@ class StreamModule:
             return Deferred(result, on_error=failed)
         return result
 
-    def _custom_write_done(self, op: str, req: Any, result: Any) -> Any:
-        """Check a custom set/delete/update result, then emit its event (spec §5.3)."""
-        code = {"set": "STREAM_SET_ERROR", "delete": "STREAM_DELETE_ERROR", "update": "STREAM_UPDATE_ERROR"}[
-            op
-        ]
-        what = {
-            "set": "Failed to set value",
-            "delete": "Failed to delete value",
-            "update": "Failed to update value",
-        }[op]
+    def _custom_done(self, op: str, req: Any, result: Any) -> Any:
+        """Check a custom set/delete/update result, then publish its event (spec §5.3)."""
+        code, what = _ERRORS[op]
         if result is None:
             raise InvocationError(code, f"{what}: Function returned no result")
         if not isinstance(result, dict):
@@ -309,49 +296,20 @@ class StreamModule:
                 "JSON_ERROR", "Failed to convert result to value: missing field `new_value`"
             )
         old = result.get("old_value")
+        if op == "delete" and old is None:
+            return {"old_value": None}
         with self._lock:
+            draft = self._draft(req)
             if op == "delete":
-                if old is None:
-                    return {"old_value": None}
-                event = self._emit(req.stream_name, req.group_id, req.item_id, DELETE, old)
+                event = draft.event(DELETE, old)
             else:
-                kind = CREATE if old is None else UPDATE
-                event = self._emit(req.stream_name, req.group_id, req.item_id, kind, result["new_value"])
+                event = draft.event(CREATE if old is None else UPDATE, result["new_value"])
+            try:
+                self.adapter.emit(event)
+            except Exception:
+                log.exception("publishing %r failed; the write itself succeeded", event)
         self._after(event)
         return result
-
-    def _adapter_call(self, code: str, what: str, method: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return method(*args)
-        except InvocationError:
-            raise
-        except Exception as exc:
-            raise InvocationError(code, f"{what}: {exc}") from exc
-
-    def _emit(
-        self,
-        stream_name: str,
-        group_id: str,
-        item_id: str,
-        kind: str,
-        data: Any,
-        data_json: bytes | None = None,
-    ) -> Event:
-        """Stamp and publish a change event; the caller holds the write lock."""
-        event = Event(
-            stream_name,
-            group_id,
-            item_id,
-            self._clock.next(stream_name, group_id),
-            kind,
-            data,
-            data_json=data_json,
-        )
-        try:
-            self.adapter.emit(event)
-        except Exception:
-            log.exception("publishing %r failed; the write itself succeeded", event)
-        return event
 
     def _after(self, event: Event) -> None:
         """Deliver what the write published, then start matching ``stream`` triggers."""
@@ -368,5 +326,23 @@ def _normalize(function_id: str, data: Any) -> tuple[Any, bytes]:
         raise deserialization_error(function_id, f"`data`: {exc}") from None
 
 
-def _asdict(ref: Any) -> dict[str, Any]:
-    return {name: getattr(ref, name) for name in ref.__slots__}
+def _plain(value: Any) -> Any:
+    return None if value is MISSING else value
+
+
+def _ref(req: Any) -> dict[str, Any]:
+    ref = {"stream_name": req.stream_name, "group_id": req.group_id}
+    if hasattr(req, "item_id"):
+        ref["item_id"] = req.item_id
+    return ref
+
+
+def _snapshot_payload(subscription: Subscription) -> dict[str, Any]:
+    payload = {"stream_name": subscription.stream_name, "group_id": subscription.group_id}
+    if subscription.item_id is not None:
+        payload["item_id"] = subscription.item_id
+    return payload
+
+
+async def _resolve_then(awaitable: Any, fn: Callable[[Any], None]) -> None:
+    fn(await awaitable)

@@ -1,15 +1,16 @@
 """The storage-and-pub/sub contract every stream adapter fulfils (spec §4.1).
 
 Reads and writes are synchronous so that a notebook cell can call them without an event
-loop; ``emit`` hands an event to the adapter's pub/sub, which feeds the hub of every engine
-that shares the adapter's backend.
+loop. A mutation receives an ``EventDraft`` and publishes the completed event atomically
+with the write, so every engine sharing the backend sees a group's events in the order its
+writes happened. Published events reach the hub of every engine on the backend.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ..events import Event
+from ..events import Event, EventDraft
 from ..hub import Hub
 from ..update_ops import MISSING, UpdateOp
 
@@ -27,14 +28,17 @@ class StreamAdapter(Protocol):
     def close(self) -> None:
         """Flush what must be durable and stop background work."""
 
-    def set(self, stream_name: str, group_id: str, item_id: str, value: Any, value_json: bytes) -> Any:
-        """Store ``value`` (``value_json`` is its encoding) and return the old value or MISSING."""
+    def status(self) -> dict[str, Any]:
+        """Health of the backend: at least ``{"adapter": name, "healthy": bool}``."""
+
+    def set(self, draft: EventDraft, value: Any, value_json: bytes) -> tuple[Any, Event]:
+        """Store and publish ``create`` or ``update``; return ``(old value or MISSING, event)``."""
 
     def get(self, stream_name: str, group_id: str, item_id: str) -> Any:
         """The stored value, or MISSING."""
 
-    def delete(self, stream_name: str, group_id: str, item_id: str) -> Any:
-        """Remove the item and return its old value, or MISSING when there was none."""
+    def delete(self, draft: EventDraft) -> tuple[Any, Event | None]:
+        """Remove the item and publish ``delete`` if it existed; return ``(old or MISSING, event)``."""
 
     def list(self, stream_name: str, group_id: str) -> list[Any]:
         """The values of a group in the adapter's order (kv: order of first write)."""
@@ -44,10 +48,8 @@ class StreamAdapter(Protocol):
     def list_all(self) -> dict[str, list[str]]:
         """Every stream with its groups."""
 
-    def update(
-        self, stream_name: str, group_id: str, item_id: str, ops: list[UpdateOp]
-    ) -> tuple[Any, Any, list[dict[str, Any]]]:
-        """Apply ``ops`` atomically; return ``(old_value or MISSING, new_value, errors)``."""
+    def update(self, draft: EventDraft, ops: list[UpdateOp]) -> tuple[Any, Any, list[dict[str, Any]], Event]:
+        """Apply ``ops`` atomically and publish; return ``(old or MISSING, new, errors, event)``."""
 
     def emit(self, event: Event) -> None:
-        """Publish ``event`` to every engine sharing this adapter (this one included)."""
+        """Publish an event that has no write (``send``, custom streams)."""

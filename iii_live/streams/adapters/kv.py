@@ -14,7 +14,7 @@ from typing import Any
 
 from ... import codec
 from ...errors import ConfigError
-from ..events import Event
+from ..events import CREATE, DELETE, UPDATE, Event, EventDraft
 from ..hub import Hub
 from ..update_ops import MISSING, UpdateOp, apply_update_ops
 from .journal import GroupKey, Groups, Journal, snapshot_bytes
@@ -130,12 +130,18 @@ class KvAdapter:
 
     # -- storage ---------------------------------------------------------------------
 
-    def set(self, stream_name: str, group_id: str, item_id: str, value: Any, value_json: bytes) -> Any:
+    def status(self) -> dict[str, Any]:
+        return {"adapter": "kv", "store_method": self.store_method, "healthy": True}
+
+    def set(self, draft: EventDraft, value: Any, value_json: bytes) -> tuple[Any, Event]:
+        stream_name, group_id, item_id = draft.stream_name, draft.group_id, draft.item_id
         with self._lock:
             old = self._stored(stream_name, group_id, item_id)
             self._changed(stream_name, group_id, item_id, value_json)
             self._group(stream_name, group_id)[item_id] = value_json
-        return MISSING if old is None else codec.loads(old)
+            event = draft.event(CREATE if old is None else UPDATE, value, value_json)
+            self.emit(event)
+        return (MISSING if old is None else codec.loads(old)), event
 
     def _stored(self, stream_name: str, group_id: str, item_id: str) -> bytes | None:
         return self._groups.get(stream_name, {}).get(group_id, {}).get(item_id)
@@ -147,19 +153,23 @@ class KvAdapter:
         stored = self._stored(stream_name, group_id, item_id)
         return MISSING if stored is None else codec.loads(stored)
 
-    def delete(self, stream_name: str, group_id: str, item_id: str) -> Any:
+    def delete(self, draft: EventDraft) -> tuple[Any, Event | None]:
+        stream_name, group_id, item_id = draft.stream_name, draft.group_id, draft.item_id
         with self._lock:
             groups = self._groups.get(stream_name, {})
             group = groups.get(group_id)
             if not group or item_id not in group:
-                return MISSING
+                return MISSING, None
             self._changed(stream_name, group_id, item_id, None)
-            old = group.pop(item_id)
+            old_json = group.pop(item_id)
             if not group:
                 del groups[group_id]
                 if not groups:
                     del self._groups[stream_name]
-        return codec.loads(old)
+            old = codec.loads(old_json)
+            event = draft.event(DELETE, old, old_json)
+            self.emit(event)
+        return old, event
 
     def list(self, stream_name: str, group_id: str) -> list[Any]:
         with self._lock:
@@ -174,9 +184,8 @@ class KvAdapter:
         with self._lock:
             return {stream: list(groups) for stream, groups in self._groups.items()}
 
-    def update(
-        self, stream_name: str, group_id: str, item_id: str, ops: list[UpdateOp]
-    ) -> tuple[Any, Any, list[dict[str, Any]]]:
+    def update(self, draft: EventDraft, ops: list[UpdateOp]) -> tuple[Any, Any, list[dict[str, Any]], Event]:
+        stream_name, group_id, item_id = draft.stream_name, draft.group_id, draft.item_id
         with self._lock:
             stored = self._stored(stream_name, group_id, item_id)
             old = MISSING if stored is None else codec.loads(stored)
@@ -185,7 +194,9 @@ class KvAdapter:
             new_value, new_json = codec.normalize(new_value)
             self._changed(stream_name, group_id, item_id, new_json)
             self._group(stream_name, group_id)[item_id] = new_json
-        return old, new_value, errors
+            event = draft.event(CREATE if stored is None else UPDATE, new_value, new_json)
+            self.emit(event)
+        return old, new_value, errors, event
 
     def emit(self, event: Event) -> None:
         if self._hub is not None:
