@@ -121,7 +121,7 @@ class Engine:
         self.runtime = runtime or Runtime.start_thread()
         self.hub.bind_loop(self.runtime.loop)
         try:
-            self.adapter.open(self.hub)
+            self.adapter.open(self.hub, self.streams.resync)
             self.runtime.call(lambda: self._listen(sockets, worker_sockets))
         except BaseException:
             for sock in sockets + worker_sockets:
@@ -362,6 +362,17 @@ class Engine:
     def stream(self, stream_name: str) -> StreamHandle:
         """Shortcuts for one stream: ``engine.stream("metrics").set(group, item, data)``."""
         return StreamHandle(self, stream_name)
+
+    def status(self) -> dict[str, Any]:
+        """Health of the engine and its storage backend (e.g. whether Redis is reachable)."""
+        return {
+            "running": self.running,
+            "stream_url": self.stream_url,
+            "engine_url": self.engine_url,
+            "connections": len(self.connections),
+            "workers": len(self.worker_registry.describe()),
+            "storage": self.adapter.status(),
+        }
 
     @property
     def auth_function(self) -> str | None:

@@ -8,6 +8,7 @@ writes happened. Published events reach the hub of every engine on the backend.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..events import Event, EventDraft
@@ -22,8 +23,12 @@ class StreamAdapter(Protocol):
 
     name: str
 
-    def open(self, hub: Hub) -> None:
-        """Load state and start feeding ``hub`` with published events."""
+    def open(self, hub: Hub, resync: Callable[[], int]) -> None:
+        """Load state and start feeding ``hub`` with published events.
+
+        ``resync()`` re-sends every local subscriber a snapshot; an adapter calls it when
+        events may have been missed.
+        """
 
     def close(self) -> None:
         """Flush what must be durable and stop background work."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ class KvAdapter:
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def open(self, hub: Hub) -> None:
+    def open(self, hub: Hub, resync: Callable[[], int] | None = None) -> None:
         self._hub = hub
         if self._journal is None:
             return

@@ -1,0 +1,344 @@
+"""The ``redis`` adapter: streams shared by engines in other processes and machines (spec §4.3).
+
+The layout is the Rust engine's, so an iii-live engine and an iii engine can share one
+Redis: one hash per group at ``stream:{stream}:{group}``, the item id as field, compact JSON
+as value, and every change published on ``stream::events`` as the wrapper frame.
+
+Beyond the Rust engine:
+
+- a write and its event are one atomic step (a script publishes next to its HSET, an
+  update publishes inside its transaction), so every engine sees a group's events in the
+  order of its writes, whoever wrote them;
+- frames received from Redis are forwarded to WebSocket clients as received, never
+  re-serialized;
+- the subscription is watched: a probe published to this engine's own channel must come
+  back, a lost or silently reconnected connection is re-established within a second or
+  two, and because events may have been missed meanwhile (an outage, or a pub/sub buffer
+  overflow that made Redis drop us), every local subscriber is resynced from storage;
+- ``status()`` and the log say when Redis is unreachable; writes then fail with an error
+  that says so, and nothing acknowledged is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import redis
+import redis.client
+from redis.exceptions import RedisError, WatchError
+
+from ... import codec
+from ...errors import ConfigError
+from ..events import CREATE, UPDATE, Event, EventDraft
+from ..hub import Hub
+from ..update_ops import MISSING, UpdateOp, apply_update_ops
+
+log = logging.getLogger("iii_live.redis")
+
+CHANNEL = "stream::events"
+DEFAULT_URL = "redis://localhost:6379"
+CONFIG_KEYS = frozenset({"redis_url", "probe_interval_ms"})
+MAX_UPDATE_RETRIES = 100
+
+_SET = """
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local kind = 'create'
+if old then kind = 'update' end
+redis.call('PUBLISH', ARGV[5], ARGV[3] .. kind .. ARGV[4] .. ARGV[2] .. '}}')
+return old
+"""
+
+_DELETE = """
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('PUBLISH', ARGV[4], ARGV[2] .. 'delete' .. ARGV[3] .. old .. '}}')
+end
+return old
+"""
+
+
+class RedisUnavailable(ConnectionError):
+    """Redis could not be reached; the operation did not happen."""
+
+
+def group_key(stream_name: str, group_id: str) -> str:
+    return f"stream:{stream_name}:{group_id}"
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
+
+
+class RedisAdapter:
+    name = "redis"
+
+    def __init__(self, redis_url: str = DEFAULT_URL, probe_interval_ms: int = 1000) -> None:
+        self.redis_url = redis_url
+        self.probe_interval = max(probe_interval_ms, 50) / 1000
+        self._client = redis.Redis.from_url(
+            redis_url, socket_connect_timeout=5, socket_timeout=5, health_check_interval=0
+        )
+        self._set = self._client.register_script(_SET)
+        self._delete = self._client.register_script(_DELETE)
+        self._hub: Hub | None = None
+        self._resync: Callable[[], int] = lambda: 0
+        self._listener: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._probe_channel = f"iii-live:probe:{uuid.uuid4()}"
+        self.subscribed = threading.Event()
+        self.last_error: str | None = None
+        self.outages = 0
+        self.resyncs = 0
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> RedisAdapter:
+        unknown = set(config) - CONFIG_KEYS
+        if unknown:
+            raise ConfigError(f"unknown redis adapter key(s): {', '.join(sorted(unknown))}")
+        url = config.get("redis_url") or DEFAULT_URL
+        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"redis_url must be a redis:// URL, not {url!r}")
+        return cls(url, int(config.get("probe_interval_ms") or 1000))
+
+    def __repr__(self) -> str:
+        return f"RedisAdapter({self.redis_url!r})"
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def open(self, hub: Hub, resync: Callable[[], int] | None = None) -> None:
+        self._hub = hub
+        if resync is not None:
+            self._resync = resync
+        try:
+            self._client.ping()
+        except RedisError as exc:
+            self.last_error = str(exc)
+            log.warning("Redis at %s is not reachable yet (%s); writes fail until it is", self.redis_url, exc)
+        self._stop.clear()
+        self._listener = threading.Thread(target=self._listen, name="iii-live-redis-pubsub", daemon=True)
+        self._listener.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._listener is not None:
+            self._listener.join(timeout=5)
+            self._listener = None
+        self._client.close()
+
+    def status(self) -> dict[str, Any]:
+        try:
+            self._client.ping()
+            connected = True
+        except RedisError as exc:
+            connected = False
+            self.last_error = str(exc)
+        return {
+            "adapter": "redis",
+            "redis_url": self.redis_url,
+            "healthy": connected and self.subscribed.is_set(),
+            "connected": connected,
+            "subscribed": self.subscribed.is_set(),
+            "last_error": self.last_error,
+            "outages": self.outages,
+            "resyncs": self.resyncs,
+        }
+
+    # -- storage ---------------------------------------------------------------------
+
+    def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self.last_error = str(exc)
+            raise RedisUnavailable(f"Redis at {self.redis_url} is unavailable ({exc})") from None
+
+    def set(self, draft: EventDraft, value: Any, value_json: bytes) -> tuple[Any, Event]:
+        head, middle = draft.frame_parts()
+        key = group_key(draft.stream_name, draft.group_id)
+        old = self._run(self._set, keys=[key], args=[draft.item_id, value_json, head, middle, CHANNEL])
+        return (MISSING if old is None else codec.loads(old)), draft.event(
+            CREATE if old is None else UPDATE, value, value_json
+        )
+
+    def get(self, stream_name: str, group_id: str, item_id: str) -> Any:
+        stored = self._run(self._client.hget, group_key(stream_name, group_id), item_id)
+        return MISSING if stored is None else codec.loads(stored)
+
+    def delete(self, draft: EventDraft) -> tuple[Any, Event | None]:
+        head, middle = draft.frame_parts()
+        key = group_key(draft.stream_name, draft.group_id)
+        old = self._run(self._delete, keys=[key], args=[draft.item_id, head, middle, CHANNEL])
+        if old is None:
+            return MISSING, None
+        value = codec.loads(old)
+        return value, draft.event("delete", value, old)
+
+    def list(self, stream_name: str, group_id: str) -> list[Any]:
+        values = self._run(self._client.hvals, group_key(stream_name, group_id))
+        try:
+            return codec.loads(b"[" + b",".join(values) + b"]")
+        except codec.JSONDecodeError:
+            raise ValueError(f"a value in {group_key(stream_name, group_id)} is not valid JSON") from None
+
+    def list_groups(self, stream_name: str) -> list[str]:
+        prefix = group_key(stream_name, "")
+        keys = self._run(list, self._client.scan_iter(match=_glob_escape(prefix) + "*", count=1000))
+        return [key.decode()[len(prefix) :] for key in keys]
+
+    def list_all(self) -> dict[str, list[str]]:
+        streams: dict[str, list[str]] = {}
+        for key in self._run(list, self._client.scan_iter(match="stream:*", count=1000)):
+            parts = key.decode().split(":", 2)
+            if len(parts) == 3 and parts[1] and parts[2]:
+                streams.setdefault(parts[1], []).append(parts[2])
+        return streams
+
+    def update(self, draft: EventDraft, ops: list[UpdateOp]) -> tuple[Any, Any, list[dict[str, Any]], Event]:
+        """Read, apply the ops, write and publish in one optimistic transaction."""
+        key = group_key(draft.stream_name, draft.group_id)
+        return self._run(self._update, key, draft, ops)
+
+    def _update(
+        self, key: str, draft: EventDraft, ops: list[UpdateOp]
+    ) -> tuple[Any, Any, list[dict[str, Any]], Event]:
+        with self._client.pipeline() as pipe:
+            for _ in range(MAX_UPDATE_RETRIES):
+                try:
+                    pipe.watch(key)
+                    stored = pipe.hget(key, draft.item_id)
+                    old = MISSING if stored is None else codec.loads(stored)
+                    working = MISSING if stored is None else codec.loads(stored)
+                    new_value, errors = apply_update_ops(working, ops)
+                    new_value, new_json = codec.normalize(new_value)
+                    event = draft.event(CREATE if stored is None else UPDATE, new_value, new_json)
+                    pipe.multi()
+                    pipe.hset(key, draft.item_id, new_json)
+                    pipe.publish(CHANNEL, event.frame)
+                    pipe.execute()
+                    return old, new_value, errors, event
+                except WatchError:
+                    continue
+        raise RuntimeError(f"{key} changed under {MAX_UPDATE_RETRIES} attempts to update it")
+
+    def emit(self, event: Event) -> None:
+        self._run(self._client.publish, CHANNEL, event.frame)
+
+    # -- pub/sub ---------------------------------------------------------------------
+
+    def _listen(self) -> None:
+        """Keep a subscription alive and feed the hub; resync after any gap."""
+        attempt = 0
+        gap = False
+        down_since: float | None = None
+        while not self._stop.is_set():
+            pubsub = _WatchedPubSub(self._client.connection_pool)
+            try:
+                pubsub.subscribe(CHANNEL, self._probe_channel)
+                self._pump(pubsub, gap, down_since)
+            except (RedisError, OSError, _ProbeLost) as exc:
+                if self._stop.is_set():
+                    break
+                if self.subscribed.is_set() or down_since is None:
+                    self.outages += 1
+                    down_since = time.monotonic()
+                    log.error("Redis pub/sub at %s lost (%s); reconnecting", self.redis_url, exc)
+                self.subscribed.clear()
+                self.last_error = str(exc)
+                gap = True
+                attempt += 1
+                self._stop.wait(min(0.05 * 2**attempt, 1.0))
+            else:
+                attempt = 0
+            finally:
+                self.subscribed.clear()
+                try:
+                    pubsub.close()
+                except RedisError:
+                    pass
+
+    def _pump(self, pubsub: _WatchedPubSub, gap: bool, down_since: float | None) -> None:
+        confirmed = 0
+        next_probe = time.monotonic()
+        probe_deadline: float | None = None
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if confirmed == 2 and now >= next_probe:
+                self._client.publish(self._probe_channel, b"probe")
+                next_probe = now + self.probe_interval
+                if probe_deadline is None:
+                    probe_deadline = now + max(5 * self.probe_interval, 2.0)
+            if probe_deadline is not None and now > probe_deadline:
+                raise _ProbeLost("the subscription stopped delivering (probe not received)")
+            message = pubsub.get_message(timeout=min(self.probe_interval, 0.5))
+            if pubsub.reconnected:
+                raise _ProbeLost("the pub/sub connection was silently re-established")
+            if message is None:
+                continue
+            kind = message["type"]
+            if kind == b"subscribe" or kind == "subscribe":
+                confirmed += 1
+                if confirmed == 2:
+                    self._subscribed(gap, down_since)
+            elif message["channel"] == self._probe_channel.encode():
+                probe_deadline = None
+            elif kind in (b"message", "message"):
+                self._deliver(message["data"])
+
+    def _subscribed(self, gap: bool, down_since: float | None) -> None:
+        self.subscribed.set()
+        self.last_error = None
+        if not gap:
+            log.info("subscribed to %s on %s", CHANNEL, self.redis_url)
+            return
+        resynced = self._resync()
+        self.resyncs += 1
+        outage = time.monotonic() - down_since if down_since is not None else 0.0
+        log.warning(
+            "Redis pub/sub at %s restored after %.1f s; resynced %d subscriber(s) from storage",
+            self.redis_url,
+            outage,
+            resynced,
+        )
+
+    def _deliver(self, raw: bytes) -> None:
+        hub = self._hub
+        if hub is None:
+            return
+        try:
+            message = codec.loads(raw)
+            event = Event.from_message(message, frame=raw)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            log.error("dropping a message on %s that is not a stream event: %.200r", CHANNEL, raw)
+            return
+        if not isinstance(event.stream_name, str) or not isinstance(event.group_id, str):
+            log.error("dropping a stream event without streamName/groupId: %.200r", raw)
+            return
+        hub.publish(event)
+        hub.drain()
+
+
+class _ProbeLost(Exception):
+    pass
+
+
+class _WatchedPubSub(redis.client.PubSub):
+    """A PubSub that notices when redis-py re-establishes its connection by itself."""
+
+    def __init__(self, connection_pool: Any) -> None:
+        super().__init__(connection_pool)
+        self.connects = 0
+
+    @property
+    def reconnected(self) -> bool:
+        return self.connects > 1
+
+    def on_connect(self, connection: Any) -> None:
+        self.connects += 1
+        super().on_connect(connection)
