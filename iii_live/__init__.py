@@ -7,6 +7,8 @@ from .stream_handle import StreamHandle
 
 __all__ = [
     "CallbackSubscription",
+    "LiveChart",
+    "LiveTable",
     "ConfigError",
     "Engine",
     "EngineConfig",
@@ -16,3 +18,12 @@ __all__ = [
     "start",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """Widgets load anywidget and ipywidgets only when first used."""
+    if name in ("LiveTable", "LiveChart"):
+        from . import widgets
+
+        return getattr(widgets, name)
+    raise AttributeError(f"module 'iii_live' has no attribute {name!r}")

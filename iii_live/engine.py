@@ -341,15 +341,19 @@ class Engine:
         group_id: str,
         callback: Callable[[dict[str, Any]], Any],
         item_id: str | None = None,
+        *,
+        keyed: bool = False,
     ) -> CallbackSubscription:
         """Call ``callback(message)`` with every event of a group (or of one item).
 
         The first call carries the ``sync`` event with the current state; then every
-        create/update/delete/event, as a WebSocket client receives them. The callback runs
-        on the writing thread and must not block; ``close()`` the handle to stop.
+        create/update/delete/event, as a WebSocket client receives them. With
+        ``keyed=True`` a group sync carries ``{item_id: value}`` rather than iii's list of
+        values. The callback runs on the writing thread and must not block; ``close()``
+        the handle to stop.
         """
         handle = CallbackSubscription(self, callback)
-        handle.subscription = Subscription(handle, stream_name, group_id, item_id)
+        handle.subscription = Subscription(handle, stream_name, group_id, item_id, keyed=keyed)
         try:
             result = self.streams.attach(handle.subscription)
         except InvocationError:

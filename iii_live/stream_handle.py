@@ -6,7 +6,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .engine import CallbackSubscription, Engine
+    from .widgets import LiveChart, LiveTable
 
 
 class StreamHandle:
@@ -50,3 +53,47 @@ class StreamHandle:
         self, group_id: str, callback: Callable[[dict[str, Any]], Any], item_id: str | None = None
     ) -> CallbackSubscription:
         return self.engine.subscribe(self.name, group_id, callback, item_id)
+
+    def items(self, group_id: str) -> dict[str, Any]:
+        """``{item_id: value}`` of a group."""
+        result = self.engine.streams.items(self.name, group_id)
+        if hasattr(result, "__await__"):
+            return self.engine.runtime.run(result)
+        return result
+
+    # -- pandas --------------------------------------------------------------------------
+
+    def to_frame(self, group_id: str) -> pd.DataFrame:
+        """The group as a DataFrame indexed by item id (nested fields as dotted columns)."""
+        from .frames import to_frame
+
+        return to_frame(self, group_id)
+
+    def write_frame(
+        self,
+        group_id: str,
+        frame: pd.DataFrame,
+        id_column: str | None = None,
+        *,
+        delete_missing: bool = False,
+    ) -> dict[str, int]:
+        """Upsert each row as an item; events only for rows that changed. Returns counts."""
+        from .frames import write_frame
+
+        return write_frame(self, group_id, frame, id_column, delete_missing=delete_missing)
+
+    # -- widgets -------------------------------------------------------------------------
+
+    def table(self, group_id: str, **options: Any) -> LiveTable:
+        """A live table of the group (see :class:`iii_live.LiveTable` for options)."""
+        from .widgets import LiveTable
+
+        return LiveTable(self.engine, self.name, group_id, **options)
+
+    def chart(
+        self, group_id: str, x: str | None = None, y: str | list[str] | None = None, **options: Any
+    ) -> LiveChart:
+        """A live chart of the group (see :class:`iii_live.LiveChart` for options)."""
+        from .widgets import LiveChart
+
+        return LiveChart(self.engine, self.name, group_id, x=x, y=y, **options)

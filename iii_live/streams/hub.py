@@ -46,6 +46,8 @@ class Subscription:
     group_id: str
     item_id: str | None = None
     subscription_id: str = ""
+    keyed: bool = False
+    """Group syncs carry ``{item_id: value}`` instead of iii's bare list of values."""
 
 
 class Hub:

@@ -177,7 +177,7 @@ class StreamModule:
         subscription added under the write lock, so the subscriber misses no write and
         sees none twice.
         """
-        reader = self.list if subscription.item_id is None else self.get
+        reader = self._snapshot_reader(subscription)
         payload = _snapshot_payload(subscription)
         if self._custom("list" if subscription.item_id is None else "get", subscription.stream_name) is None:
             with self._lock:
@@ -205,7 +205,7 @@ class StreamModule:
         """
         count = 0
         for subscription in self.hub.all_subscriptions():
-            reader = self.list if subscription.item_id is None else self.get
+            reader = self._snapshot_reader(subscription)
             try:
                 snapshot = reader(_snapshot_payload(subscription))
             except InvocationError as exc:
@@ -217,6 +217,21 @@ class StreamModule:
             self._sync_now(subscription, snapshot)
             count += 1
         return count
+
+    def items(self, stream_name: str, group_id: str) -> Any:
+        """``{item_id: value}`` of a group (custom streams: ids from ``value["id"]`` or position)."""
+        payload = {"stream_name": stream_name, "group_id": group_id}
+        if self._custom("list", stream_name) is None:
+            inputs.group_ref("stream::list", payload)
+            return self._store("list", self.adapter.items, stream_name, group_id)
+        return then(self.list(payload), _keyed)
+
+    def _snapshot_reader(self, subscription: Subscription) -> Callable[[dict[str, Any]], Any]:
+        if subscription.item_id is not None:
+            return self.get
+        if subscription.keyed:
+            return lambda payload: self.items(payload["stream_name"], payload["group_id"])
+        return self.list
 
     def _sync_now(self, subscription: Subscription, snapshot: Any) -> None:
         with self._lock:
@@ -342,6 +357,13 @@ def _snapshot_payload(subscription: Subscription) -> dict[str, Any]:
     if subscription.item_id is not None:
         payload["item_id"] = subscription.item_id
     return payload
+
+
+def _keyed(values: list[Any]) -> dict[str, Any]:
+    return {
+        str(value["id"]) if isinstance(value, dict) and "id" in value else str(index): value
+        for index, value in enumerate(values)
+    }
 
 
 async def _resolve_then(awaitable: Any, fn: Callable[[Any], None]) -> None:

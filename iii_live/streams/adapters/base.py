@@ -48,6 +48,9 @@ class StreamAdapter(Protocol):
     def list(self, stream_name: str, group_id: str) -> list[Any]:
         """The values of a group in the adapter's order (kv: order of first write)."""
 
+    def items(self, stream_name: str, group_id: str) -> dict[str, Any]:
+        """``item_id -> value`` for a group, in the same order as ``list``."""
+
     def list_groups(self, stream_name: str) -> list[str]: ...
 
     def list_all(self) -> dict[str, list[str]]:

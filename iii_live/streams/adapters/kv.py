@@ -177,6 +177,11 @@ class KvAdapter:
             values = list(self._groups.get(stream_name, {}).get(group_id, {}).values())
         return codec.loads(b"[" + b",".join(values) + b"]")
 
+    def items(self, stream_name: str, group_id: str) -> dict[str, Any]:
+        with self._lock:
+            stored = dict(self._groups.get(stream_name, {}).get(group_id, {}))
+        return {item_id: codec.loads(value) for item_id, value in stored.items()}
+
     def list_groups(self, stream_name: str) -> list[str]:
         with self._lock:
             return list(self._groups.get(stream_name, ()))

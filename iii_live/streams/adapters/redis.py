@@ -187,6 +187,10 @@ class RedisAdapter:
         except codec.JSONDecodeError:
             raise ValueError(f"a value in {group_key(stream_name, group_id)} is not valid JSON") from None
 
+    def items(self, stream_name: str, group_id: str) -> dict[str, Any]:
+        stored = self._run(self._client.hgetall, group_key(stream_name, group_id))
+        return {item_id.decode(): codec.loads(value) for item_id, value in stored.items()}
+
     def list_groups(self, stream_name: str) -> list[str]:
         prefix = group_key(stream_name, "")
         keys = self._run(list, self._client.scan_iter(match=_glob_escape(prefix) + "*", count=1000))

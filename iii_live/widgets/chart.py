@@ -1,0 +1,50 @@
+"""``LiveChart``: a chart over the items of a group, live (uPlot in the browser)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import traitlets
+
+from .base import LiveWidget
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+KINDS = ("line", "bar", "scatter")
+
+
+class LiveChart(LiveWidget):
+    """A live chart of ``stream_name/group_id``: each item is a point.
+
+    ``x`` is a field (numbers or timestamps; default: item order), ``y`` a field or a list
+    of fields (one series each), ``kind`` is ``"line"``, ``"bar"`` or ``"scatter"``, and
+    ``window`` keeps only the last N points by ``x`` (for append-style groups). Axes
+    follow the data.
+    """
+
+    x = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    y = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    kind = traitlets.Enum(KINDS, "line").tag(sync=True)
+    window = traitlets.Int(None, allow_none=True).tag(sync=True)
+    title = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        engine: Engine,
+        stream_name: str,
+        group_id: str,
+        x: str | None = None,
+        y: str | list[str] | None = None,
+        kind: str = "line",
+        window: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if y is None:
+            raise TypeError("LiveChart needs y: a field name or a list of field names")
+        ys = [y] if isinstance(y, str) else [str(name) for name in y]
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        super().__init__(
+            engine, stream_name, group_id, _view_kind="chart", x=x, y=ys, kind=kind, window=window, **kwargs
+        )

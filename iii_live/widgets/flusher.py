@@ -1,0 +1,71 @@
+"""One thread per process that sends every widget's changes, a bounded number per second.
+
+Sending from a thread, not the event loop, keeps widgets live while a cell blocks (comm
+messages leave through ipykernel's IOPub thread). The Jupyter server drops comm messages
+above 1000 per second, so each widget sends at most one message per frame and all widgets
+together at most ``MAX_MESSAGES_PER_SECOND``; what waits keeps coalescing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Protocol
+
+log = logging.getLogger("iii_live.widgets")
+
+FRAME_SECONDS = 0.05
+MAX_MESSAGES_PER_SECOND = 200
+
+
+class Flushable(Protocol):
+    def flush(self, now: float) -> int:
+        """Send what is due; return the number of messages sent."""
+
+
+class Flusher:
+    def __init__(self, frame_seconds: float = FRAME_SECONDS, max_per_second: int = MAX_MESSAGES_PER_SECOND):
+        self.frame_seconds = frame_seconds
+        self.budget_per_frame = max(1, int(max_per_second * frame_seconds))
+        self._widgets: list[Flushable] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._next = 0
+        self.sent = 0
+
+    def add(self, widget: Flushable) -> None:
+        with self._lock:
+            self._widgets.append(widget)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="iii-live-widgets", daemon=True)
+                self._thread.start()
+
+    def remove(self, widget: Flushable) -> None:
+        with self._lock:
+            if widget in self._widgets:
+                self._widgets.remove(widget)
+
+    def _run(self) -> None:
+        while True:
+            started = time.monotonic()
+            with self._lock:
+                widgets = list(self._widgets)
+            budget = self.budget_per_frame
+            count = len(widgets)
+            for offset in range(count):  # round robin, so no widget starves another
+                if budget <= 0:
+                    break
+                widget = widgets[(self._next + offset) % count]
+                try:
+                    budget -= widget.flush(started)
+                except Exception:
+                    log.exception("flushing %r failed", widget)
+            if count:
+                self._next = (self._next + 1) % count
+            self.sent += self.budget_per_frame - budget
+            time.sleep(max(0.0, self.frame_seconds - (time.monotonic() - started)))
+
+
+flusher = Flusher()

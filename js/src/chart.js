@@ -1,0 +1,107 @@
+// A live chart over the items of a group (uPlot, made for streaming data): one series per
+// y field, x from a field (numbers or timestamps) or the item order, an optional rolling
+// window, axes that follow the data, repainted at most once per animation frame.
+import uPlot from "uplot";
+import { pick, toNumber } from "./store.js";
+
+const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#4d7c0f"];
+
+export class ChartView {
+  constructor(el, store, options) {
+    this.store = store;
+    this.root = document.createElement("div");
+    this.root.className = "iii-live iii-chart";
+    el.appendChild(this.root);
+    this.options = null;
+    this.plot = null;
+    this.unobserve = store.observe(() => this.refresh());
+    this.resizer = new ResizeObserver(() => this._resize());
+    this.resizer.observe(this.root);
+    this.setOptions(options);
+  }
+
+  setOptions(options) {
+    this.options = options;
+    if (this.plot) this.plot.destroy();
+    this.plot = null;
+    this.refresh();
+  }
+
+  data() {
+    const { x, window: size } = this.options;
+    const ys = this._ys();
+    let points = [];
+    let index = 0;
+    for (const [, value] of this.store.items) {
+      const xv = x ? toNumber(pick(value, x)) : index;
+      index += 1;
+      if (xv === null) continue;
+      points.push([xv, ys.map((y) => toNumber(pick(value, y)))]);
+    }
+    if (x) points.sort((a, b) => a[0] - b[0]);
+    if (size && points.length > size) points = points.slice(points.length - size);
+    return [points.map((p) => p[0]), ...ys.map((_, i) => points.map((p) => p[1][i]))];
+  }
+
+  _ys() {
+    const { y } = this.options;
+    return Array.isArray(y) ? y : y ? [y] : [];
+  }
+
+  _build(data) {
+    const { kind = "line", x, title, height = 320 } = this.options;
+    const timeAxis = Boolean(x) && this._looksLikeTime();
+    const paths = kind === "bar" ? uPlot.paths.bars({ size: [0.6, 40] }) : kind === "scatter" ? () => null : undefined;
+    const series = [
+      { label: x || "index" },
+      ...this._ys().map((name, i) => ({
+        label: name,
+        stroke: COLORS[i % COLORS.length],
+        fill: kind === "bar" ? COLORS[i % COLORS.length] + "99" : undefined,
+        width: kind === "scatter" ? 0 : 1.5,
+        paths,
+        points: { show: kind === "scatter", size: 6, fill: COLORS[i % COLORS.length] },
+      })),
+    ];
+    this.plot = new uPlot(
+      {
+        title,
+        width: Math.max(this.root.clientWidth, 300),
+        height,
+        scales: { x: { time: timeAxis } },
+        series,
+        legend: { live: false },
+      },
+      data,
+      this.root
+    );
+  }
+
+  _looksLikeTime() {
+    for (const [, value] of this.store.items) {
+      const raw = pick(value, this.options.x);
+      return typeof raw === "string";
+    }
+    return false;
+  }
+
+  refresh() {
+    const data = this.data();
+    if (!this.plot) this._build(data);
+    else this.plot.setData(data);
+    this.root.dataset.points = String(data[0].length);
+    this.root.dataset.seq = String(this.store.seq);
+    this.root.dataset.last = JSON.stringify(data.map((column) => column[column.length - 1] ?? null));
+  }
+
+  _resize() {
+    if (this.plot && this.root.clientWidth) this.plot.setSize({ width: this.root.clientWidth, height: this.plot.height });
+  }
+
+  destroy() {
+    this.unobserve();
+    this.resizer.disconnect();
+    if (this.plot) this.plot.destroy();
+    this.root.remove();
+  }
+}
