@@ -1,0 +1,270 @@
+"""Widgets in real JupyterLab 4, Notebook 7 and Voila, driven through Debian's Chromium."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from .conftest import save_screenshot
+from .servers import Server, write_notebook
+
+SETUP = """
+import time, iii_live
+engine = iii_live.start(port=0)
+s = engine.stream("metrics")
+for i in range(5):
+    s.set("hosts", f"h{i}", {"cpu": i * 10, "mem": {"used": i}, "seen": f"2026-11-27T10:0{i}:00"})
+table = s.table("hosts", sort_by="id", height=200)
+table
+"""
+CHART = """
+for i in range(30):
+    s.set("series", f"{i:04d}", {"t": i, "v": (i * i) % 17, "w": i % 5})
+chart = s.chart("series", x="t", y=["v", "w"], window=20, height=220)
+chart
+"""
+LIVE_WRITE = 's.set("hosts", "h0", {"cpu": 99, "mem": {"used": 7}, "seen": "2026-11-27T11:00:00"})'
+BLOCKING = """
+for i in range(80):
+    s.set("hosts", "h1", {"cpu": 1000 + i, "mem": {"used": i}})
+    time.sleep(0.05)
+"""
+BURST_TABLE = 'burst = s.table("burst", height=200)\nburst'
+BURST = """
+for i in range(20000):
+    s.set("burst", str(i % 500), {"i": i, "k": i % 500})
+"""
+STATS = "print(json.dumps({'burst': burst.messages_sent, 'table': table.messages_sent}))"
+
+LAB_CELLS = [
+    SETUP,
+    CHART,
+    LIVE_WRITE,
+    BLOCKING,
+    BURST_TABLE,
+    BURST,
+    "import json\n" + STATS,
+    LIVE_WRITE.replace("99", "123"),
+]
+
+
+def cell_text(page, model: str, item: str, column: str) -> str:
+    return page.evaluate(
+        """([model, item, column]) => {
+            const entry = (globalThis.__iiiLive || []).filter(e => e.model_id === model).pop();
+            if (!entry) return null;
+            const row = entry.view.root.querySelector(`.iii-row[data-id="${item}"]`);
+            const cell = row && row.querySelector(`[data-column="${column}"]`);
+            return cell ? cell.textContent : null;
+        }""",
+        [model, item, column],
+    )
+
+
+def store_items(page, model: str) -> dict:
+    return page.evaluate(
+        """(model) => {
+            const entry = (globalThis.__iiiLive || []).filter(e => e.model_id === model).pop();
+            return entry ? Object.fromEntries(entry.store.items) : null;
+        }""",
+        model,
+    )
+
+
+def wait_cell(page, model, item, column, expected, timeout=30):
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = cell_text(page, model, item, column)
+        if value == expected:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{model}/{item}.{column} is {value!r}, expected {expected!r}")
+
+
+class Notebook:
+    """Runs cells of the open notebook through the JupyterLab application object."""
+
+    def __init__(self, page):
+        self.page = page
+        page.wait_for_function(
+            "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+            " && window.jupyterapp.shell.currentWidget.sessionContext"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
+            timeout=120_000,
+        )
+
+    def run(self, index: int, wait: bool = True) -> None:
+        self.page.evaluate(
+            """([i, wait]) => {
+                const app = window.jupyterapp, nb = app.shell.currentWidget;
+                nb.content.activeCellIndex = i;
+                const done = app.commands.execute('notebook:run-cell');
+                return wait ? done.then(() => true) : true;
+            }""",
+            [index, wait],
+        )
+        if wait:
+            self.wait_idle()
+
+    def wait_idle(self) -> None:
+        self.page.wait_for_function(
+            "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'"
+        )
+
+    def output_text(self, index: int) -> str:
+        return self.page.evaluate(
+            "(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].outputArea.node.innerText", index
+        )
+
+
+@pytest.fixture
+def lab(tmp_path, page):
+    write_notebook(tmp_path / "live.ipynb", LAB_CELLS)
+    server = Server("lab", tmp_path)
+    page.goto(f"{server.base}/lab/tree/live.ipynb")
+    yield Notebook(page)
+    server.stop()
+
+
+def test_jupyterlab_table_chart_live_burst_blocking_reload(lab, page):
+    nb = lab
+    nb.run(0)
+    page.wait_for_selector(".iii-table .iii-row[data-id='h4']")
+    wait_cell(page, "metrics/hosts", "h3", "cpu", "30")
+    wait_cell(page, "metrics/hosts", "h2", "mem.used", "2")  # nested fields flattened
+    wait_cell(page, "metrics/hosts", "h2", "seen", "2026-11-27 10:02:00")
+
+    nb.run(1)
+    chart = page.wait_for_selector(".iii-chart canvas")
+    assert chart is not None
+    page.wait_for_function("() => document.querySelector('.iii-chart').dataset.points === '20'")  # window=20
+    last = json.loads(page.evaluate("() => document.querySelector('.iii-chart').dataset.last"))
+    assert last == [29, (29 * 29) % 17, 29 % 5]
+
+    nb.run(2)  # a write from the kernel reaches the rendered table
+    wait_cell(page, "metrics/hosts", "h0", "cpu", "99")
+    save_screenshot(
+        page, [page.locator(".jp-Cell").nth(0), page.locator(".jp-Cell").nth(1)], "jupyterlab.png"
+    )
+
+    # live while a cell blocks the kernel: values change before the cell ends
+    nb.run(3, wait=False)
+    seen = set()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(seen) < 5:
+        value = cell_text(page, "metrics/hosts", "h1", "cpu")
+        if value:
+            seen.add(value)
+        time.sleep(0.1)
+    busy = page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status")
+    assert busy == "busy", "the blocking cell ended before the table was seen changing"
+    assert len(seen) >= 5, f"table did not update while the cell ran: {sorted(seen)}"
+    nb.wait_idle()
+    wait_cell(page, "metrics/hosts", "h1", "cpu", "1079")
+
+    # a burst of 20,000 writes ends in exactly the engine's final state
+    nb.run(4)
+    page.wait_for_function("() => (globalThis.__iiiLive || []).some(e => e.model_id === 'metrics/burst')")
+    nb.run(5)
+    deadline = time.monotonic() + 30
+    expected = {str(k): {"i": 19500 + k, "k": k} for k in range(500)}
+    while time.monotonic() < deadline and store_items(page, "metrics/burst") != expected:
+        time.sleep(0.1)
+    assert store_items(page, "metrics/burst") == expected
+    nb.run(6)
+    stats = json.loads(nb.output_text(6).strip().splitlines()[-1])
+    assert stats["burst"] < 200, "the burst was not coalesced"
+    outputs = page.evaluate("() => document.querySelector('.jp-Notebook').innerText")
+    assert "IOPub message rate exceeded" not in outputs
+    assert "Error" not in nb.output_text(5)
+
+    # a reload (of the saved notebook) re-binds the views to the live models and resyncs
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
+    page.reload()
+    nb = type(nb)(page)
+    page.wait_for_selector(".iii-table .iii-row[data-id='h4']")
+    wait_cell(page, "metrics/hosts", "h1", "cpu", "1079")
+    nb.run(7)
+    wait_cell(page, "metrics/hosts", "h0", "cpu", "123")
+
+
+def test_sorting_by_clicking_a_header(lab, page):
+    nb = lab
+    nb.run(0)
+    page.wait_for_selector(".iii-table .iii-row[data-id='h4']")
+    header = page.locator(".iii-table .iii-th[data-column='cpu']").first
+    header.click()  # ascending
+    header.click()  # descending
+    page.wait_for_function(
+        "() => document.querySelector('.iii-table .iii-row').dataset.id === 'h4'"
+        " && document.querySelector('.iii-th[data-column=\"cpu\"]').textContent.includes('\u25bc')"
+    )
+
+
+NOTEBOOK7_CELLS = [SETUP, LIVE_WRITE]
+
+
+def test_notebook7_renders_and_updates(tmp_path, page):
+    write_notebook(tmp_path / "nb7.ipynb", NOTEBOOK7_CELLS)
+    server = Server("notebook", tmp_path)
+    try:
+        page.goto(f"{server.base}/notebooks/nb7.ipynb")
+        nb = Notebook(page)
+        nb.run(0)
+        page.wait_for_selector(".iii-table .iii-row[data-id='h4']")
+        wait_cell(page, "metrics/hosts", "h3", "cpu", "30")
+        nb.run(1)
+        wait_cell(page, "metrics/hosts", "h0", "cpu", "99")
+    finally:
+        server.stop()
+
+
+VOILA_APP = [
+    """
+import threading, time, iii_live
+engine = iii_live.start(port=0)
+s = engine.stream("app")
+for i in range(3):
+    s.set("prices", f"sym{i}", {"price": 100 + i, "qty": i})
+table = s.table("prices", sort_by="id", height=160)
+chart = s.chart("ticks", x="t", y="price", window=50, height=220, title="price")
+
+def feed():
+    for i in range(400):
+        s.set("prices", "sym0", {"price": 100 + i, "qty": i})
+        s.set("ticks", f"{i:05d}", {"t": i, "price": 100 + (i * 7) % 13})
+        time.sleep(0.05)
+
+threading.Thread(target=feed, daemon=True).start()
+""",
+    "table",
+    "chart",
+]
+
+
+def test_voila_app_updates_live(tmp_path, page):
+    write_notebook(tmp_path / "app.ipynb", VOILA_APP)
+    server = Server("voila", tmp_path, notebook="app.ipynb")
+    try:
+        page.goto(server.base + "/")
+        page.wait_for_selector(".iii-table .iii-row[data-id='sym2']", timeout=120_000)
+        page.wait_for_selector(".iii-chart canvas")
+        first = int(cell_text(page, "app/prices", "sym0", "price") or 0)
+        deadline = time.monotonic() + 20
+        while (
+            time.monotonic() < deadline
+            and int(cell_text(page, "app/prices", "sym0", "price") or 0) < first + 20
+        ):
+            time.sleep(0.1)
+        assert int(cell_text(page, "app/prices", "sym0", "price")) >= first + 20
+        points = int(page.evaluate("() => document.querySelector('.iii-chart').dataset.points"))
+        assert 0 < points <= 50
+        save_screenshot(page, [page.locator(".iii-table"), page.locator(".iii-chart")], "voila.png")
+    finally:
+        server.stop()

@@ -1,0 +1,220 @@
+"""Widget logic without a browser: coalescing, sequence numbers, frame budget, pandas."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import iii_live
+from iii_live.widgets.coalescer import Coalescer
+from iii_live.widgets.flusher import Flusher
+
+from .conftest import wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def event(kind, item_id, data=None):
+    return {
+        "type": "stream",
+        "timestamp": 0,
+        "streamName": "s",
+        "groupId": "g",
+        "id": item_id,
+        "event": {"type": kind, "data": data},
+    }
+
+
+def test_latest_value_per_item_wins_and_deltas_are_numbered():
+    c = Coalescer()
+    c.apply(event("sync", None, {"a": 1}))
+    assert c.take_delta() == {"type": "delta", "seq": 1, "upserts": [["a", 1]], "deletes": []}
+    for i in range(1000):
+        c.apply(event("update", "a", i))
+    c.apply(event("create", "b", 5))
+    c.apply(event("delete", "b", 5))
+    assert c.take_delta() == {"type": "delta", "seq": 2, "upserts": [["a", 999]], "deletes": ["b"]}
+    assert c.take_delta() is None
+    assert c.mirror == {"a": 999}
+
+
+def test_keyframe_folds_pending_changes_in():
+    c = Coalescer()
+    c.apply(event("sync", None, {"a": 1, "b": 2}))
+    c.apply(event("update", "a", 3))
+    assert c.keyframe() == {"seq": 1, "items": [["a", 3], ["b", 2]]}
+    assert c.take_delta() is None
+    c.apply(event("update", "b", 4))
+    assert c.take_delta()["seq"] == 2
+
+
+def test_resync_snapshot_becomes_a_delta_of_differences():
+    c = Coalescer()
+    c.apply(event("sync", None, {"a": 1, "b": 2}))
+    c.take_delta()
+    c.apply(event("sync", None, {"a": 1, "c": 3}))  # e.g. after a Redis outage
+    assert c.take_delta() == {"type": "delta", "seq": 2, "upserts": [["c", 3]], "deletes": ["b"]}
+
+
+def test_send_events_do_not_touch_state():
+    c = Coalescer()
+    assert not c.apply({"id": None, "event": {"type": "event", "event": {"type": "x", "data": 1}}})
+    assert c.take_delta() is None
+
+
+class Recorder:
+    def __init__(self, dirty=True):
+        self.calls = []
+        self.dirty = dirty
+
+    def flush(self, now):
+        self.calls.append(now)
+        return 1 if self.dirty else 0
+
+
+def test_flusher_caps_messages_across_widgets():
+    flusher = Flusher(frame_seconds=0.02, max_per_second=100)  # 2 messages per frame
+    widgets = [Recorder() for _ in range(10)]
+    for w in widgets:
+        flusher.add(w)
+    time.sleep(1.0)
+    sent = sum(len(w.calls) for w in widgets)
+    assert 60 <= sent <= 110, sent  # about max_per_second, never 10 widgets x 50 frames
+    assert all(w.calls for w in widgets)  # round robin: nobody starves
+    for w in widgets:
+        flusher.remove(w)
+
+
+@pytest.fixture
+def engine():
+    eng = iii_live.start(port=0, background=True)
+    yield eng
+    eng.stop()
+
+
+def test_table_widget_mirrors_the_group_and_sends_bounded_messages(engine):
+    s = engine.stream("m")
+    s.set("g", "a", {"v": 1})
+    table = s.table("g", columns=["v"], sort_by="v", max_rows=10)
+    assert table._keyframe == {"seq": 1, "items": [["a", {"v": 1}]]}
+    assert (table.columns, table.sort_by, table.max_rows) == (["v"], "v", 10)
+    for i in range(5000):
+        s.set("g", str(i % 100), {"v": i})
+    s.delete("g", "a")
+    wait_for(lambda: not table.coalescer.dirty)
+    assert table.items == {str(k): {"v": 4900 + k} for k in range(100)}
+    assert table.messages_sent < 100
+    table.close()
+    s.set("g", "late", {"v": 0})
+    assert "late" not in table.items
+
+
+def test_unacknowledged_widget_sends_keyframes(engine):
+    s = engine.stream("m")
+    table = s.table("k")
+    before = dict(table._keyframe)
+    s.set("k", "x", 1)
+    wait_for(lambda: table._keyframe != before, timeout=5)
+    assert table._keyframe["items"] == [["x", 1]]
+    table.close()
+
+
+def test_chart_options_and_validation(engine):
+    chart = engine.stream("m").chart("pts", x="t", y=["a", "b"], kind="bar", window=50)
+    assert (chart.x, chart.y, chart.kind, chart.window) == ("t", ["a", "b"], "bar", 50)
+    with pytest.raises(ValueError, match="kind"):
+        engine.stream("m").chart("pts", y="a", kind="pie")
+    with pytest.raises(TypeError, match="y"):
+        engine.stream("m").chart("pts", x="t")
+    assert isinstance(chart, iii_live.LiveChart)
+    chart.close()
+
+
+def test_dataframe_style_column_selection(engine):
+    table = engine.stream("m").table("g")
+    narrow = table[["price", "meta.source"]]
+    assert narrow.columns == ["price", "meta.source"]
+    assert table["price"].columns == ["price"]
+    assert engine.stream("m").table("g", columns=pd.Index(["a", "b"])).columns == ["a", "b"]
+
+
+def test_to_frame_and_write_frame_round_trip(engine):
+    s = engine.stream("px")
+    df = pd.DataFrame(
+        {
+            "sym": ["a", "b", "c"],
+            "px": [1.5, np.nan, 3.0],
+            "ts": pd.to_datetime(["2026-01-01 10:00", "2026-01-02 00:00", "2026-01-03 00:00"]),
+            "cat": pd.Categorical(["x", "y", "x"]),
+            "n": np.array([1, 2, 3], dtype="int64"),
+        }
+    )
+    assert s.write_frame("g", df, id_column="sym") == {
+        "created": 3,
+        "updated": 0,
+        "unchanged": 0,
+        "deleted": 0,
+    }
+    assert s.get("g", "b") == {"sym": "b", "px": None, "ts": "2026-01-02T00:00:00", "cat": "y", "n": 2}
+    events = []
+    s.subscribe("g", events.append)
+    changed = df.copy()
+    changed.loc[0, "px"] = 9.0
+    assert s.write_frame("g", changed, id_column="sym") == {
+        "created": 0,
+        "updated": 1,
+        "unchanged": 2,
+        "deleted": 0,
+    }
+    assert [e["id"] for e in events[1:]] == ["a"]  # an event only for the row that changed
+    assert s.write_frame("g", changed.iloc[:2], id_column="sym", delete_missing=True)["deleted"] == 1
+    frame = s.to_frame("g")
+    assert list(frame.index) == ["a", "b"]
+    assert frame.index.name == "item_id"
+    assert frame.loc["a", "px"] == 9.0
+    assert pd.isna(frame.loc["b", "px"])
+    assert str(frame["ts"].dtype).startswith("datetime64")
+    assert frame.loc["b", "ts"] == pd.Timestamp("2026-01-02")
+
+
+def test_write_frame_uses_the_index_and_rejects_duplicates(engine):
+    s = engine.stream("px")
+    df = pd.DataFrame({"v": [1, 2]}, index=["x", "y"])
+    s.write_frame("idx", df)
+    assert s.items("idx") == {"x": {"v": 1}, "y": {"v": 2}}
+    with pytest.raises(ValueError, match="unique"):
+        s.write_frame("idx", pd.DataFrame({"v": [1, 2]}, index=["x", "x"]))
+    with pytest.raises(KeyError, match="nope"):
+        s.write_frame("idx", df, id_column="nope")
+
+
+def test_to_frame_nested_and_scalar_values(engine):
+    s = engine.stream("nested")
+    s.set("g", "a", {"m": {"used": 1, "free": 2}, "name": "x"})
+    s.set("g", "b", 5)
+    frame = s.to_frame("g")
+    assert set(frame.columns) == {"m.used", "m.free", "name", "value"}
+    assert frame.loc["b", "value"] == 5
+    assert s.to_frame("empty").empty
+
+
+def test_javascript_store_logic():
+    out = subprocess.run(
+        ["node", "--test", str(ROOT / "js" / "test")], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "# fail 0" in out.stdout
+
+
+def test_bundle_is_self_contained():
+    """Everything the browser needs ships in the package: no import from the network."""
+    for name in ("widget.js", "page.js"):
+        bundle = (ROOT / "iii_live" / "static" / name).read_text()
+        assert "u-legend" in bundle  # the chart library (uPlot) is bundled in
+        for remote_import in ('from"http', "from'http", 'import("http', "import('http"):
+            assert remote_import not in bundle.replace(" ", "")
