@@ -12,8 +12,10 @@ from .servers import CHROMIUM, CHROMIUM_ARGS
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Module-scoped: Playwright's sync API keeps an event loop running in this thread
+    while it is open, which must not leak into other tests."""
     if not os.path.exists(CHROMIUM):
         pytest.fail("Chromium is not installed at /usr/bin/chromium (apt-get install chromium; .ci/run does)")
     from playwright.sync_api import sync_playwright
