@@ -268,3 +268,39 @@ def test_voila_app_updates_live(tmp_path, page):
         save_screenshot(page, [page.locator(".iii-table"), page.locator(".iii-chart")], "voila.png")
     finally:
         server.stop()
+
+
+PRODUCER_SCRIPT = """
+import sys
+from iii import InitOptions, register_worker
+iii = register_worker(sys.argv[1], InitOptions(worker_name="producer", otel={"enabled": False}))
+for i in range(40):
+    payload = {"stream_name": "metrics", "group_id": "external", "item_id": f"p{i % 20}", "data": {"n": i}}
+    iii.trigger({"function_id": "stream::set", "payload": payload})
+iii.shutdown()
+"""
+EXTERNAL_PRODUCER = f"""
+import subprocess, sys
+producer = subprocess.Popen([sys.executable, "-c", {PRODUCER_SCRIPT!r}, engine.engine_url])
+external = s.table("external", height=150)
+external
+"""
+
+
+def test_official_sdk_producer_in_another_process_feeds_a_widget(tmp_path, page):
+    """A script that imports only the official iii SDK writes; the widget in the browser shows it."""
+    write_notebook(tmp_path / "producer.ipynb", [SETUP, EXTERNAL_PRODUCER])
+    server = Server("lab", tmp_path)
+    try:
+        page.goto(f"{server.base}/lab/tree/producer.ipynb")
+        nb = Notebook(page)
+        nb.run(0)
+        nb.run(1)
+        expected = {f"p{k}": {"n": 20 + k} for k in range(20)}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and store_items(page, "metrics/external") != expected:
+            time.sleep(0.1)
+        assert store_items(page, "metrics/external") == expected
+        wait_cell(page, "metrics/external", "p0", "n", "20")  # only visible rows are in the DOM
+    finally:
+        server.stop()
