@@ -170,3 +170,16 @@ def test_cli_reports_bad_config(tmp_path):
     )
     assert out.returncode == 2
     assert "colour" in out.stderr and str(path) in out.stderr
+
+
+def test_engine_port_from_the_worker_manager_block_or_the_stream_block(tmp_path):
+    both = write(
+        tmp_path,
+        "workers:\n  - name: iii-worker-manager\n    config:\n      port: 49999\n"
+        "  - name: iii-stream\n    config:\n      port: 3112\n",
+    )
+    assert load_config(both).engine_port == 49999
+    own = write(tmp_path, "workers:\n  - name: iii-stream\n    config:\n      engine_port: 0\n", "own.yaml")
+    assert load_config(own).engine_port == 0
+    off = write(tmp_path, "workers:\n  - name: iii-stream\n    config:\n      engine_port: null\n", "off.yaml")
+    assert load_config(off).engine_port is None
