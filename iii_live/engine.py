@@ -16,12 +16,12 @@ from typing import Any
 
 import tornado.httpserver
 import tornado.netutil
-import tornado.web
 
 from .config import AUTO, DEFAULT_ENGINE_PORT, EngineConfig, load_config
 from .errors import InvocationError, PortInUseError
 from .functions import Function, FunctionRegistry, discard, resolve
 from .runtime import Runtime
+from .server.keepalive import Keepalive
 from .server.stream_socket import StreamConnection
 from .stream_handle import StreamHandle
 from .streams.adapters import StreamAdapter, create_adapter
@@ -97,6 +97,7 @@ class Engine:
         self.port = config.port
         self.engine_port: int | None = None
         self._servers: list[tornado.httpserver.HTTPServer] = []
+        self._keepalive = Keepalive(lambda: self.connections, config.ping_interval)
         self._stopped = threading.Event()
         self._running_key: tuple[str, int] | None = None
 
@@ -150,6 +151,7 @@ class Engine:
                 server = tornado.httpserver.HTTPServer(app)
                 server.add_sockets(socks)
                 self._servers.append(server)
+        self._keepalive.start(self.runtime.loop)
 
     @property
     def stream_url(self) -> str:
@@ -197,6 +199,7 @@ class Engine:
 
     def _close_sockets(self) -> None:
         """Stop listening and start the closing handshake of every socket (1001)."""
+        self._keepalive.stop()
         for server in self._servers:
             server.stop()
         for connection in list(self.connections):

@@ -23,7 +23,6 @@ def make_app(engine: Engine) -> tornado.web.Application:
             (rf"/stream/{NAME}/{NAME}/?", StreamSocketHandler, args),
             (r"/", StreamSocketHandler, args),
         ],
-        websocket_ping_interval=engine.config.ping_interval or None,
         websocket_max_message_size=1024 * 1024,
     )
 

@@ -12,6 +12,7 @@ then disconnected, so it never holds up the others.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ POLICY_VIOLATION = 1008
 class StreamConnection:
     """One socket's subscriptions and pending frames; a hub subscriber on the loop."""
 
+    __slots__ = ("handler", "engine", "context", "subscriptions", "_pending", "_closed", "last_seen")
     on_loop = True
 
     def __init__(self, handler: StreamSocketHandler, engine: Engine, context: Any) -> None:
@@ -47,6 +49,8 @@ class StreamConnection:
         self.subscriptions: dict[str, Subscription] = {}
         self._pending: list[bytes] = []
         self._closed = False
+        self.last_seen = time.monotonic()
+        """When the peer last sent anything (a frame, a pong): read by the keepalive."""
 
     def __repr__(self) -> str:
         return f"<StreamConnection {self.handler.request.remote_ip} subs={len(self.subscriptions)}>"
@@ -56,23 +60,47 @@ class StreamConnection:
     def deliver(self, event: Event) -> None:
         self._pending.append(event.ws_frame)
 
+    def send_raw(self, data: bytes) -> None:
+        """Queue prebuilt frame bytes (a ping) and write them now."""
+        self._pending.append(data)
+        self.flush()
+
+    def drop(self, reason: str) -> None:
+        """Cut the connection without a closing handshake (a dead or stuck peer)."""
+        self._closed = True
+        self.handler.abort()
+
     def flush(self) -> None:
-        if not self._pending:
+        """Write the pending frames with one syscall when the socket can take them.
+
+        While Tornado's own write buffer is empty the bytes go straight to the socket (no
+        Future, no buffer copy); whatever the socket does not take, and every write behind
+        queued bytes, goes through the IOStream, which keeps the order.
+        """
+        pending = self._pending
+        if not pending:
             return
-        data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
-        self._pending.clear()
-        if self._closed:
+        data = b"".join(pending) if len(pending) > 1 else pending[0]
+        pending.clear()
+        protocol = self.handler.ws_connection
+        if self._closed or protocol is None or protocol.server_terminated or protocol.client_terminated:
             return
-        connection = self.handler.ws_connection
-        if connection is None or connection.is_closing():
-            return
+        stream = protocol.stream
         try:
-            connection.stream.write(data)
+            if not stream._write_buffer and stream.socket is not None:
+                try:
+                    sent = stream.socket.send(data)
+                except BlockingIOError:
+                    sent = 0
+                if sent == len(data):
+                    return
+                data = memoryview(data)[sent:]
+            stream.write(data)
         except StreamBufferFullError:
             log.warning("%r stopped reading; disconnecting it", self)
             self._closed = True
-            connection.stream.close()
-        except StreamClosedError:
+            stream.close()
+        except (StreamClosedError, OSError):
             self._closed = True
 
     # -- join / leave ------------------------------------------------------------------
@@ -192,10 +220,18 @@ class StreamSocketHandler(WebSocketHandler):
                 return
             await self.connection.join(str(uuid.uuid4()), stream_name, group_id, item_id)
 
+    def on_pong(self, data: bytes) -> None:
+        if self.connection is not None:
+            self.connection.last_seen = time.monotonic()
+
+    def on_ping(self, data: bytes) -> None:
+        self.on_pong(data)
+
     async def on_message(self, message: str | bytes) -> None:
         connection = self.connection
         if connection is None:
             return
+        connection.last_seen = time.monotonic()
         try:
             parsed = decode_client_message(message)
         except ValueError as exc:
@@ -221,7 +257,7 @@ class StreamSocketHandler(WebSocketHandler):
 
     def abort(self) -> None:
         """Drop the TCP connection without waiting for the closing handshake."""
-        if self.ws_connection is not None:
+        if self.ws_connection is not None and self.ws_connection.stream is not None:
             self.ws_connection.stream.close()
         self.on_close()
 

@@ -57,7 +57,7 @@ class Hub:
         self._outbox: deque[tuple[Event, tuple[Subscription, ...]]] = deque()
         self._drain_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_batch: deque[tuple[Event, list[Subscriber]]] = deque()
+        self._loop_batch: deque[tuple[Event, tuple[Subscription, ...]]] = deque()
         self._flush_lock = threading.Lock()
         self._flush_scheduled = False
 
@@ -119,20 +119,18 @@ class Hub:
                 self._drain_lock.release()
 
     def _deliver(self, event: Event, subs: tuple[Subscription, ...]) -> None:
-        on_loop: list[Subscriber] = []
+        on_loop = False
         for sub in subs:
-            if sub.item_id is not None and sub.item_id != event.item_id:
-                continue
             subscriber = sub.subscriber
             if subscriber.on_loop:
-                on_loop.append(subscriber)
-                continue
-            try:
-                subscriber.deliver(event)
-            except Exception:
-                log.exception("subscriber %r failed on %r", subscriber, event)
+                on_loop = True
+            elif sub.item_id is None or sub.item_id == event.item_id:
+                try:
+                    subscriber.deliver(event)
+                except Exception:
+                    log.exception("subscriber %r failed on %r", subscriber, event)
         if on_loop:
-            self._loop_batch.append((event, on_loop))
+            self._loop_batch.append((event, subs))
             self._schedule_flush()
 
     def _schedule_flush(self) -> None:
@@ -146,13 +144,18 @@ class Hub:
             self._flush_scheduled = False
 
     def _flush(self) -> None:
+        """On the loop: hand each batched event to its socket subscribers, then flush each."""
         with self._flush_lock:
             self._flush_scheduled = False
         batch = self._loop_batch
         touched: dict[int, Subscriber] = {}
         while batch:
-            event, subscribers = batch.popleft()
-            for subscriber in subscribers:
+            event, subs = batch.popleft()
+            item_id = event.item_id
+            for sub in subs:
+                subscriber = sub.subscriber
+                if not subscriber.on_loop or (sub.item_id is not None and sub.item_id != item_id):
+                    continue
                 try:
                     subscriber.deliver(event)
                 except Exception:
