@@ -87,9 +87,9 @@ def guarded(function_id: str, handler: Handler, payload: Any) -> Any:
         raise
     except Exception as exc:
         raise _failed(function_id, exc) from exc
-    if inspect.isawaitable(result):
-        return Deferred(result, on_error=lambda exc: _failed(function_id, exc))
-    return result
+    if type(result) in _PLAIN or not inspect.isawaitable(result):
+        return result
+    return Deferred(result, on_error=lambda exc: _failed(function_id, exc))
 
 
 def _failed(function_id: str, exc: BaseException) -> InvocationError:
@@ -101,6 +101,9 @@ def _failed(function_id: str, exc: BaseException) -> InvocationError:
         function_id=function_id,
         stacktrace="".join(traceback.format_exception(exc)),
     )
+
+
+_PLAIN = frozenset({dict, list, str, int, float, bool, type(None)})
 
 
 class Deferred:

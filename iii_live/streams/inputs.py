@@ -145,7 +145,16 @@ def list_all_input(function_id: str, payload: Any) -> None:
         _Reader(function_id, payload)
 
 
+def _plain_name(value: Any) -> bool:
+    """The common case, checked fast: a printable string of an allowed length."""
+    return type(value) is str and 0 < len(value) <= MAX_NAME_LENGTH and value.isprintable()
+
+
 def set_input(function_id: str, payload: Any) -> SetInput:
+    if type(payload) is dict:  # fast path for the hottest call; errors take the full path
+        stream, group, item = payload.get("stream_name"), payload.get("group_id"), payload.get("item_id")
+        if _plain_name(stream) and _plain_name(group) and _plain_name(item) and "data" in payload:
+            return SetInput(stream, group, item, payload["data"])
     r = _Reader(function_id, payload)
     return SetInput(r.name("stream_name"), r.name("group_id"), r.name("item_id"), r.any("data"))
 

@@ -109,6 +109,8 @@ class TriggerRegistry:
         self, trigger_type: str, stream_name: str, group_id: str, item_id: str | None
     ) -> list[Trigger]:
         """Matching triggers in registration order."""
+        if not self._triggers:
+            return []
         return [
             t
             for t in self._triggers.values()
