@@ -1,0 +1,195 @@
+"""The subscriber harness shared by every server in the benchmark: N raw WebSocket clients.
+
+One process, plain asyncio protocols, no WebSocket library, so the client costs the same
+whichever server it measures. Every frame carrying ``"seq":n,"t":ns`` is counted; a
+connection must see seq 0, 1, 2, ... in order (the correctness check), and the delivery
+latency is ``receive time - t`` (both CLOCK_MONOTONIC, comparable across processes).
+
+Usage: python client.py URL PROTOCOL N COUNT TIMEOUT   (PROTOCOL: ws | socketio)
+Prints ``{"ready": n}`` once connected, then the results as one JSON line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import re
+import sys
+import time
+from urllib.parse import urlsplit
+
+SEQ = re.compile(rb'"seq": ?(\d+), ?"t": ?(\d+)')
+SAMPLE_EVERY = 1  # latency samples per connection: every Nth delivery
+
+
+class Subscriber(asyncio.Protocol):
+    def __init__(self, path: str, host: str, socketio: bool, stats: Stats) -> None:
+        self.request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+        self.socketio = socketio
+        self.stats = stats
+        self.buffer = bytearray()
+        self.upgraded = False
+        self.ready = asyncio.get_running_loop().create_future()
+        self.next_seq = 0
+        self.received = 0
+        self.errors = 0
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        transport.write(self.request)  # type: ignore[attr-defined]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError("closed before ready"))
+        self.stats.closed += 1
+
+    def send_text(self, text: bytes) -> None:
+        # client frames must be masked; a zero mask key leaves the payload as it is
+        assert len(text) < 126
+        self.transport.write(bytes((0x81, 0x80 | len(text))) + b"\0\0\0\0" + text)
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        if not self.upgraded:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not buffer.startswith(b"HTTP/1.1 101"):
+                self.ready.set_exception(ConnectionError(bytes(buffer[:80]).decode(errors="replace")))
+                return
+            del buffer[: end + 4]
+            self.upgraded = True
+            if not self.socketio:
+                self.ready.set_result(None)
+        offset = 0
+        size = len(buffer)
+        now = time.monotonic_ns()
+        while size - offset >= 2:
+            opcode = buffer[offset] & 0x0F
+            length = buffer[offset + 1] & 0x7F
+            head = 2
+            if length == 126:
+                if size - offset < 4:
+                    break
+                length = int.from_bytes(buffer[offset + 2 : offset + 4], "big")
+                head = 4
+            elif length == 127:
+                if size - offset < 10:
+                    break
+                length = int.from_bytes(buffer[offset + 2 : offset + 10], "big")
+                head = 10
+            if size - offset < head + length:
+                break
+            payload = bytes(buffer[offset + head : offset + head + length])
+            offset += head + length
+            if opcode == 0x1:
+                self.on_text(payload, now)
+            elif opcode == 0x9:  # ping -> pong
+                self.transport.write(bytes((0x8A, 0x80 | len(payload))) + b"\0\0\0\0" + payload)
+        del buffer[:offset]
+
+    def on_text(self, payload: bytes, now: int) -> None:
+        if self.socketio:
+            if payload[:1] == b"0":
+                self.send_text(b"40")
+                return
+            if payload[:2] == b"40":
+                if not self.ready.done():
+                    self.ready.set_result(None)
+                return
+            if payload == b"2":
+                self.send_text(b"3")
+                return
+        match = SEQ.search(payload)
+        if match is None:
+            return
+        seq = int(match.group(1))
+        if seq != self.next_seq:
+            self.errors += 1
+        self.next_seq = seq + 1
+        self.received += 1
+        self.stats.received += 1
+        if self.received % SAMPLE_EVERY == 0:
+            self.stats.latencies.append(now - int(match.group(2)))
+        if self.stats.first_ns == 0:
+            self.stats.first_ns = now
+        self.stats.last_ns = now
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.received = 0
+        self.closed = 0
+        self.latencies: list[int] = []
+        self.first_ns = 0
+        self.last_ns = 0
+
+
+async def main(url: str, protocol: str, n: int, count: int, timeout: float) -> None:
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if protocol == "socketio":
+        path = "/socket.io/?EIO=4&transport=websocket"
+    stats = Stats()
+    loop = asyncio.get_running_loop()
+    subscribers: list[Subscriber] = []
+    semaphore = asyncio.Semaphore(100)
+
+    async def connect() -> None:
+        async with semaphore:
+            _, sub = await loop.create_connection(
+                lambda: Subscriber(path, parts.netloc, protocol == "socketio", stats),
+                parts.hostname,
+                parts.port,
+            )
+            subscribers.append(sub)
+            await sub.ready
+
+    await asyncio.gather(*(connect() for _ in range(n)))
+    print(json.dumps({"ready": len(subscribers)}), flush=True)
+    expected = n * count
+    deadline = time.monotonic() + timeout
+    while stats.received < expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    latencies = sorted(stats.latencies)
+
+    def pct(p: float) -> float | None:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] / 1e6 if latencies else None
+
+    print(
+        json.dumps(
+            {
+                "received": stats.received,
+                "expected": expected,
+                "in_order": all(s.errors == 0 for s in subscribers) and stats.received == expected,
+                "order_errors": sum(s.errors for s in subscribers),
+                "first_ns": stats.first_ns,
+                "last_ns": stats.last_ns,
+                "p50_ms": pct(0.50),
+                "p99_ms": pct(0.99),
+                "max_ms": latencies[-1] / 1e6 if latencies else None,
+                "closed": stats.closed,
+            }
+        ),
+        flush=True,
+    )
+    for s in subscribers:
+        s.transport.close()
+
+
+if __name__ == "__main__":
+    url, protocol, n, count, timeout = sys.argv[1:6]
+    try:  # the lighter the client, the more of the machine the server under test gets
+        import uvloop
+    except ImportError:
+        asyncio.run(main(url, protocol, int(n), int(count), float(timeout)))
+    else:
+        uvloop.run(main(url, protocol, int(n), int(count), float(timeout)))

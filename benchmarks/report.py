@@ -1,0 +1,178 @@
+"""BENCHMARKS.md and the plot, written from benchmarks/results.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OURS = "iii-live"
+
+
+def write_report(results_path: Path) -> None:
+    data = json.loads(results_path.read_text())
+    results = data["results"]
+    plot = _plot(results, ROOT / "docs" / "benchmarks.png")
+    (ROOT / "BENCHMARKS.md").write_text(_markdown(data, plot))
+
+
+def _find(results, server, n, mode):
+    for r in results:
+        if r["server"] == server and r["subscribers"] == n and r["mode"] == mode:
+            return r
+    return None
+
+
+def _fmt(value, spec):
+    return "–" if value is None else format(value, spec)
+
+
+def _markdown(data, plot: Path | None) -> str:
+    results = data["results"]
+    machine = data["machine"]
+    servers = list(dict.fromkeys(r["server"] for r in results))
+    sizes = sorted({r["subscribers"] for r in results})
+    lines = [
+        "# Benchmarks",
+        "",
+        "Fan-out of one writer to N WebSocket subscribers of one group, on loopback, every",
+        "server and the client harness on the same machine. Measured with",
+        "",
+        "```bash",
+        "pip install -e '.[bench]' && npm ci --prefix benchmarks && python benchmarks/run.py",
+        "```",
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}, "
+        f"Linux {machine['kernel']}, {machine['date']}. The client harness shares the two cores with",
+        "the server under test, so figures are relative costs: compare servers within a row.",
+        "",
+        "Every server sends the same iii wrapper frame (about 150 bytes) per message; iii-live",
+        "goes through `stream::set` (storage, event, fan-out) for each one. The client checks",
+        "that every subscriber receives every message in order.",
+        "",
+        "## Deliveries per second, writer as fast as it can",
+        "",
+        "| subscribers | " + " | ".join(servers) + " |",
+        "|---|" + "---|" * len(servers),
+    ]
+    for n in sizes:
+        cells = []
+        for server in servers:
+            r = _find(results, server, n, "max")
+            cells.append(_fmt(r and r["deliveries_per_s"], ",.0f") + ("" if not r or r["in_order"] else " ⚠"))
+        lines.append(f"| {n:,} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "iii-live as a ratio to each peer (higher is better):",
+        "",
+        "| subscribers | " + " | ".join(s for s in servers if s != OURS) + " |",
+        "|---|" + "---|" * (len(servers) - 1),
+    ]
+    for n in sizes:
+        ours = _find(results, OURS, n, "max")
+        cells = []
+        for server in servers:
+            if server == OURS:
+                continue
+            r = _find(results, server, n, "max")
+            ratio = (
+                ours["deliveries_per_s"] / r["deliveries_per_s"]
+                if ours and r and r["deliveries_per_s"]
+                else None
+            )
+            cells.append(_fmt(ratio, ".2f") + "×" if ratio else "–")
+        lines.append(f"| {n:,} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## Latency at a fixed rate (write to receive, ms: p50 / p99)",
+        "",
+        "| subscribers | rate | " + " | ".join(servers) + " |",
+        "|---|---|" + "---|" * len(servers),
+    ]
+    for n in sizes:
+        rate_mode = next((r["mode"] for r in results if r["subscribers"] == n and r["mode"] != "max"), None)
+        cells = []
+        for server in servers:
+            r = _find(results, server, n, rate_mode)
+            cells.append(
+                f"{_fmt(r and r['p50_ms'], '.1f')} / {_fmt(r and r['p99_ms'], '.1f')}"
+                + ("" if not r or r["in_order"] else " ⚠")
+            )
+        lines.append(f"| {n:,} | {rate_mode} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## Server cost",
+        "",
+        "| subscribers | "
+        + " | ".join(
+            f"{s}: µs CPU per delivery / KB per idle connection" if i == 0 else s
+            for i, s in enumerate(servers)
+        )
+        + " |",
+        "|---|" + "---|" * len(servers),
+    ]
+    for n in sizes:
+        cells = []
+        for server in servers:
+            r = _find(results, server, n, "max")
+            cells.append(
+                f"{_fmt(r and r['cpu_us_per_delivery'], '.1f')} / {_fmt(r and r['kb_per_connection'], '.1f')}"
+            )
+        lines.append(f"| {n:,} | " + " | ".join(cells) + " |")
+    if plot:
+        lines += ["", f"![deliveries per second by subscribers]({plot.relative_to(ROOT).as_posix()})"]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _plot(results, path: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    servers = list(dict.fromkeys(r["server"] for r in results))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for server in servers:
+        rows = sorted(
+            (r for r in results if r["server"] == server and r["mode"] == "max"),
+            key=lambda r: r["subscribers"],
+        )
+        left.plot(
+            [r["subscribers"] for r in rows],
+            [r["deliveries_per_s"] for r in rows],
+            marker="o",
+            label=server,
+            linewidth=2.5 if server == OURS else 1.2,
+        )
+        rows = sorted(
+            (r for r in results if r["server"] == server and r["mode"] != "max"),
+            key=lambda r: r["subscribers"],
+        )
+        right.plot(
+            [r["subscribers"] for r in rows],
+            [r["p99_ms"] for r in rows],
+            marker="o",
+            label=server,
+            linewidth=2.5 if server == OURS else 1.2,
+        )
+    left.set(
+        xscale="log", xlabel="subscribers", ylabel="deliveries / s", title="Throughput (writer at full speed)"
+    )
+    right.set(
+        xscale="log",
+        yscale="log",
+        xlabel="subscribers",
+        ylabel="p99 latency (ms)",
+        title="p99 latency at a fixed rate",
+    )
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    left.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
