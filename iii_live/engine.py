@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import html
 import logging
 import socket
 import threading
@@ -235,6 +236,12 @@ class Engine:
         state = "running" if self.running else "stopped"
         return f"<iii_live.Engine {state} {self.stream_url} adapter={self.adapter!r}>"
 
+    def _repr_html_(self) -> str:
+        """Notebook display: addresses, storage, and every stream's groups with counts."""
+        from .server.pages import overview
+
+        return render_overview(self, overview(self) if self.running else None)
+
     # -- calling functions -------------------------------------------------------------
 
     def trigger(self, request: dict[str, Any] | str, payload: Any = None) -> Any:
@@ -443,3 +450,34 @@ def _bind(host: str, port: int, key: str = "port") -> list[socket.socket]:
                 f"there); pass {key}=0 to pick a free port, or choose another with {key}=...",
             ) from None
         raise
+
+
+def render_overview(engine: Engine, data: dict[str, Any] | None) -> str:
+    esc = html.escape
+    state = "running" if data is not None else "stopped"
+    browser = engine.stream_url.replace("ws://", "http://", 1) + "/"
+    rows = [
+        f"<tr><th style='text-align:left'>stream port</th><td><code>{esc(engine.stream_url)}</code> "
+        f"(<a href='{esc(browser)}' target='_blank'>stream browser</a>)</td></tr>",
+        f"<tr><th style='text-align:left'>engine port</th>"
+        f"<td><code>{esc(engine.engine_url or 'off')}</code></td></tr>",
+        f"<tr><th style='text-align:left'>storage</th><td>{esc(repr(engine.adapter))}</td></tr>",
+    ]
+    if data is not None:
+        rows.append(
+            f"<tr><th style='text-align:left'>clients</th><td>{data['engine']['connections']} WebSocket, "
+            f"{data['engine']['workers']} workers</td></tr>"
+        )
+    groups = [
+        f"<tr><td>{esc(s['id'])}</td><td>{esc(g['id'])}</td><td>{g['items']}</td><td>{g['subscribers']}</td></tr>"
+        for s in (data or {}).get("streams", [])
+        for g in s["groups"]
+    ]
+    table = (
+        "<table><tr><th>stream</th><th>group</th><th>items</th><th>subscribers</th></tr>"
+        + "".join(groups[:200])
+        + "</table>"
+        if groups
+        else "<p>No streams yet.</p>"
+    )
+    return f"<div><b>iii-live engine</b> ({state})<table>{''.join(rows)}</table>{table}</div>"

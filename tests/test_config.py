@@ -181,5 +181,7 @@ def test_engine_port_from_the_worker_manager_block_or_the_stream_block(tmp_path)
     assert load_config(both).engine_port == 49999
     own = write(tmp_path, "workers:\n  - name: iii-stream\n    config:\n      engine_port: 0\n", "own.yaml")
     assert load_config(own).engine_port == 0
-    off = write(tmp_path, "workers:\n  - name: iii-stream\n    config:\n      engine_port: null\n", "off.yaml")
+    off = write(
+        tmp_path, "workers:\n  - name: iii-stream\n    config:\n      engine_port: null\n", "off.yaml"
+    )
     assert load_config(off).engine_port is None

@@ -339,3 +339,26 @@ def test_client_that_stops_reading_is_cut_off_and_others_get_everything():
         stalled.close()
     finally:
         engine.stop()
+
+
+def test_peer_that_stops_answering_pings_is_closed():
+    engine = iii_live.start(port=0, background=True, ping_interval=0.2)
+    try:
+        silent = socket.create_connection(("127.0.0.1", engine.port))
+        silent.sendall(
+            b"GET /stream/s/g HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        alive = Client(f"{engine.stream_url}/stream/s/g")  # answers pings
+        alive.recv()
+        wait_for(lambda: len(engine.connections) == 2)
+        started = time.monotonic()
+        wait_for(lambda: len(engine.connections) == 1, timeout=5)
+        assert time.monotonic() - started < 2.0  # interval + timeout, with slack
+        time.sleep(0.6)
+        engine.stream("s").set("g", "still", 1)
+        assert alive.recv()["id"] == "still"
+        silent.close()
+        alive.close()
+    finally:
+        engine.stop()

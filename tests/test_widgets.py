@@ -90,13 +90,6 @@ def test_flusher_caps_messages_across_widgets():
         flusher.remove(w)
 
 
-@pytest.fixture
-def engine():
-    eng = iii_live.start(port=0, background=True)
-    yield eng
-    eng.stop()
-
-
 def test_table_widget_mirrors_the_group_and_sends_bounded_messages(engine):
     s = engine.stream("m")
     s.set("g", "a", {"v": 1})

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import tornado.web
 
+from .pages import STATIC, PageHandler, StreamsApiHandler
 from .stream_socket import StreamSocketHandler
 from .worker_socket import TelemetrySocketHandler, WorkerSocketHandler
 
@@ -16,12 +17,16 @@ NAME = r"([^/]+)"
 
 
 def make_app(engine: Engine) -> tornado.web.Application:
+    """WebSockets on ``/`` and ``/stream/...``; the stream browser on ``GET /``; the demo page."""
     args = {"engine": engine}
     return tornado.web.Application(
         [
             (rf"/stream/{NAME}/{NAME}/{NAME}/?", StreamSocketHandler, args),
             (rf"/stream/{NAME}/{NAME}/?", StreamSocketHandler, args),
             (r"/", StreamSocketHandler, args),
+            (r"/demo", PageHandler, {**args, "name": "demo.html"}),
+            (r"/_iii/streams", StreamsApiHandler, args),
+            (r"/_iii/static/(.*)", tornado.web.StaticFileHandler, {"path": str(STATIC)}),
         ],
         websocket_max_message_size=1024 * 1024,
     )

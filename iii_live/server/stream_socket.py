@@ -26,6 +26,7 @@ from ..streams.events import Event
 from ..streams.hub import Subscription
 from ..streams.triggers import LEAVE
 from .origin import origin_allowed
+from .pages import page
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -39,13 +40,17 @@ POLICY_VIOLATION = 1008
 class StreamConnection:
     """One socket's subscriptions and pending frames; a hub subscriber on the loop."""
 
-    __slots__ = ("handler", "engine", "context", "subscriptions", "_pending", "_closed", "last_seen")
+    __slots__ = ("handler", "engine", "context", "keyed", "subscriptions", "_pending", "_closed", "last_seen")
     on_loop = True
 
-    def __init__(self, handler: StreamSocketHandler, engine: Engine, context: Any) -> None:
+    def __init__(
+        self, handler: StreamSocketHandler, engine: Engine, context: Any, keyed: bool = False
+    ) -> None:
         self.handler = handler
         self.engine = engine
         self.context = context
+        self.keyed = keyed
+        """``?sync=keyed``: group syncs carry ``{item_id: value}`` (an iii-live extension)."""
         self.subscriptions: dict[str, Subscription] = {}
         self._pending: list[bytes] = []
         self._closed = False
@@ -127,7 +132,7 @@ class StreamConnection:
         previous = self.subscriptions.pop(subscription_id, None)
         if previous is not None:
             module.detach(previous)
-        subscription = Subscription(self, stream_name, group_id, item_id, subscription_id)
+        subscription = Subscription(self, stream_name, group_id, item_id, subscription_id, keyed=self.keyed)
         self.subscriptions[subscription_id] = subscription
         try:
             await resolve(module.attach(subscription))
@@ -170,6 +175,18 @@ class StreamSocketHandler(WebSocketHandler):
     def check_origin(self, origin: str) -> bool:
         return origin_allowed(origin, self.request.host, self.engine.config.allowed_origins)
 
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        """``GET /`` without an upgrade is the stream browser; everything else is a WebSocket.
+
+        Not a coroutine: Tornado runs a socket's whole life inside ``get()``, so returning
+        the upgrade's coroutine instead of awaiting it saves a frame per connection.
+        """
+        if self.request.path == "/" and self.request.headers.get("Upgrade", "").lower() != "websocket":
+            self.set_header("Content-Type", "text/html; charset=utf-8")
+            self.finish(page("browser.html"))
+            return None
+        return super().get(*args, **kwargs)
+
     async def prepare(self) -> None:
         """Run ``auth_function`` before the upgrade; its ``context`` rides on every join."""
         function_id = self.engine.config.auth_function
@@ -207,7 +224,8 @@ class StreamSocketHandler(WebSocketHandler):
         self, stream_name: str | None = None, group_id: str | None = None, item_id: str | None = None
     ) -> None:
         self.set_nodelay(True)
-        self.connection = StreamConnection(self, self.engine, self.auth_context)
+        keyed = self.get_query_argument("sync", "") == "keyed"
+        self.connection = StreamConnection(self, self.engine, self.auth_context, keyed)
         self.engine.connections.add(self.connection)
         stream = self.ws_connection.stream if self.ws_connection else None
         if stream is not None:

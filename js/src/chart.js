@@ -50,7 +50,7 @@ export class ChartView {
 
   _build(data) {
     const { kind = "line", x, title, height = 320 } = this.options;
-    const timeAxis = Boolean(x) && this._looksLikeTime();
+    const timeAxis = this.timeAxis;
     const paths = kind === "bar" ? uPlot.paths.bars({ size: [0.6, 40] }) : kind === "scatter" ? () => null : undefined;
     const series = [
       { label: x || "index" },
@@ -87,6 +87,12 @@ export class ChartView {
 
   refresh() {
     const data = this.data();
+    const timeAxis = Boolean(this.options.x) && this._looksLikeTime();
+    if (this.plot && timeAxis !== this.timeAxis) {
+      this.plot.destroy();
+      this.plot = null;
+    }
+    this.timeAxis = timeAxis;
     if (!this.plot) this._build(data);
     else this.plot.setData(data);
     this.root.dataset.points = String(data[0].length);

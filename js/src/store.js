@@ -5,7 +5,6 @@ export class LiveStore {
   constructor() {
     this.items = new Map(); // item id -> value, in first-write order
     this.seq = -1; // sequence of the last applied delta or keyframe; -1: none yet
-    this.changedAt = new Map(); // item id -> time of its last change (for highlights)
     this.stats = { deltas: 0, keyframes: 0, gaps: 0, stale: 0 };
     this.version = 0;
     this._observers = new Set();
@@ -34,15 +33,8 @@ export class LiveStore {
       this.stats.gaps += 1;
       return false;
     }
-    const now = performance.now();
-    for (const [id, value] of frame.upserts) {
-      this.items.set(id, value);
-      this.changedAt.set(id, now);
-    }
-    for (const id of frame.deletes) {
-      this.items.delete(id);
-      this.changedAt.delete(id);
-    }
+    for (const [id, value] of frame.upserts) this.items.set(id, value);
+    for (const id of frame.deletes) this.items.delete(id);
     this.seq = frame.seq;
     this.stats.deltas += 1;
     this._changed();
@@ -52,10 +44,13 @@ export class LiveStore {
   /** Apply one iii stream wrapper message (direct WebSocket transport). */
   streamEvent(message, idOf = (value, index) => (value && value.id != null ? String(value.id) : String(index))) {
     const event = message.event || {};
-    const now = performance.now();
     if (event.type === "sync") {
       if (message.id == null) {
-        this.items = new Map((event.data || []).map((value, index) => [idOf(value, index), value]));
+        const data = event.data || [];
+        // `?sync=keyed` subscriptions get {item_id: value}; iii's own sync is a list of values
+        this.items = Array.isArray(data)
+          ? new Map(data.map((value, index) => [idOf(value, index), value]))
+          : new Map(Object.entries(data));
       } else if (event.data == null) {
         this.items.delete(message.id);
       } else {
@@ -63,7 +58,6 @@ export class LiveStore {
       }
     } else if (event.type === "create" || event.type === "update") {
       this.items.set(message.id, event.data);
-      this.changedAt.set(message.id, now);
     } else if (event.type === "delete") {
       this.items.delete(message.id);
     } else {

@@ -30,6 +30,7 @@ export class TableView {
     el.appendChild(this.root);
     this.rows = [];
     this.columns = [];
+    this.cells = new Map(); // item id -> Map(column -> [text, time it last changed])
     this._scheduled = false;
     this.viewport.addEventListener("scroll", () => this.schedule());
     this.unobserve = store.observe(() => this.refresh());
@@ -57,6 +58,9 @@ export class TableView {
       entries = entries.slice(entries.length - options.max_rows);
     }
     this.rows = entries;
+    if (this.cells.size > store.items.size * 2 + 1000) {
+      for (const id of this.cells.keys()) if (!store.items.has(id)) this.cells.delete(id);
+    }
     this._renderHeader();
     this.spacer.style.height = `${entries.length * ROW_HEIGHT}px`;
     this.footer.textContent = `${store.items.size} items${entries.length < store.items.size ? ` (showing ${entries.length})` : ""}`;
@@ -123,7 +127,6 @@ export class TableView {
     const last = Math.min(this.rows.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
     const columns = this._allColumns();
     const now = performance.now();
-    const changedAt = this.store.changedAt;
     const fragment = document.createDocumentFragment();
     for (let i = first; i < last; i++) {
       const [id, value] = this.rows[i];
@@ -131,12 +134,16 @@ export class TableView {
       row.className = "iii-row";
       row.dataset.id = id;
       row.style.transform = `translateY(${i * ROW_HEIGHT}px)`;
-      const flash = now - (changedAt.get(id) ?? -Infinity) < FLASH_MS;
+      let seen = this.cells.get(id);
+      if (!seen) this.cells.set(id, (seen = new Map()));
       for (const column of columns) {
+        const text = column === "id" ? id : formatCell(pick(value, column));
+        const previous = seen.get(column);
+        if (!previous || previous[0] !== text) seen.set(column, [text, previous ? now : -Infinity]);
         const cell = document.createElement("div");
-        cell.className = flash && column !== "id" ? "iii-cell iii-flash" : "iii-cell";
+        cell.className = now - seen.get(column)[1] < FLASH_MS ? "iii-cell iii-flash" : "iii-cell";
         cell.dataset.column = column;
-        cell.textContent = column === "id" ? id : formatCell(pick(value, column));
+        cell.textContent = text;
         row.appendChild(cell);
       }
       fragment.appendChild(row);

@@ -61,3 +61,10 @@ test("field helpers", () => {
   assert.equal(toNumber("3.5"), 3.5);
   assert.equal(toNumber("abc"), null);
 });
+
+test("keyed sync from a ?sync=keyed subscription", () => {
+  const store = new LiveStore();
+  store.streamEvent({ id: null, event: { type: "sync", data: { a: { n: 1 }, b: 2 } } });
+  store.streamEvent({ id: "a", event: { type: "update", data: { n: 3 } } });
+  assert.deepEqual(Object.fromEntries(store.items), { a: { n: 3 }, b: 2 });
+});

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -230,31 +232,11 @@ def test_notebook7_renders_and_updates(tmp_path, page):
         server.stop()
 
 
-VOILA_APP = [
-    """
-import threading, time, iii_live
-engine = iii_live.start(port=0)
-s = engine.stream("app")
-for i in range(3):
-    s.set("prices", f"sym{i}", {"price": 100 + i, "qty": i})
-table = s.table("prices", sort_by="id", height=160)
-chart = s.chart("ticks", x="t", y="price", window=50, height=220, title="price")
-
-def feed():
-    for i in range(400):
-        s.set("prices", "sym0", {"price": 100 + i, "qty": i})
-        s.set("ticks", f"{i:05d}", {"t": i, "price": 100 + (i * 7) % 13})
-        time.sleep(0.05)
-
-threading.Thread(target=feed, daemon=True).start()
-""",
-    "table",
-    "chart",
-]
-
-
 def test_voila_app_updates_live(tmp_path, page):
-    write_notebook(tmp_path / "app.ipynb", VOILA_APP)
+    """The example app, notebooks/07-voila-app.ipynb, served by Voila."""
+    shutil.copy(
+        Path(__file__).resolve().parents[2] / "notebooks" / "07-voila-app.ipynb", tmp_path / "app.ipynb"
+    )
     server = Server("voila", tmp_path, notebook="app.ipynb")
     try:
         page.goto(server.base + "/")
