@@ -24,6 +24,23 @@ def _find(results, server, n, mode):
     return None
 
 
+def _targets(results) -> str:
+    ours = _find(results, OURS, 1000, "max")
+    ws = _find(results, "websockets broadcast()", 1000, "max")
+    sio = _find(results, "python-socketio", 1000, "max")
+    fixed = _find(results, OURS, 1000, "100/s")
+    if not (ours and ws and sio and fixed):
+        return "(run all servers at 1,000 subscribers to check the targets)"
+    checks = [
+        (f"{ours['deliveries_per_s'] / ws['deliveries_per_s']:.2f}× websockets", ours["deliveries_per_s"] >= 1.5 * ws["deliveries_per_s"]),
+        (f"{ours['deliveries_per_s'] / sio['deliveries_per_s']:.1f}× python-socketio", ours["deliveries_per_s"] >= 3 * sio["deliveries_per_s"]),
+        (f"p99 {fixed['p99_ms']:.1f} ms at 100 writes/s", fixed["p99_ms"] <= 25),
+        (f"{ours['kb_per_connection']:.1f} KB per idle connection", ours["kb_per_connection"] <= 16),
+        ("every event in order" if ours["in_order"] and fixed["in_order"] else "ORDER ERRORS", ours["in_order"] and fixed["in_order"]),
+    ]
+    return "Measured: " + "; ".join(f"{text} ({'met' if ok else 'NOT met'})" for text, ok in checks) + "."
+
+
 def _fmt(value, spec):
     return "–" if value is None else format(value, spec)
 
@@ -36,11 +53,19 @@ def _markdown(data, plot: Path | None) -> str:
     lines = [
         "# Benchmarks",
         "",
+        "Targets (1,000 subscribers, 2 cores, loopback): deliveries per second at least 1.5× the",
+        "`websockets` `broadcast()` peer and 3× python-socketio; p99 write-to-receive latency at most",
+        "25 ms at 100 writes/s; at most 16 KB of memory per idle connection; every subscriber gets",
+        "every event in order.",
+        "",
+        _targets(results),
+        "",
         "Fan-out of one writer to N WebSocket subscribers of one group, on loopback, every",
         "server and the client harness on the same machine. Measured with",
         "",
         "```bash",
         "pip install -e '.[bench]' && npm ci --prefix benchmarks && python benchmarks/run.py",
+        "python benchmarks/inprocess.py && python benchmarks/widget_path.py   # the other two sections",
         "```",
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}, "
@@ -122,8 +147,43 @@ def _markdown(data, plot: Path | None) -> str:
         lines.append(f"| {n:,} | " + " | ".join(cells) + " |")
     if plot:
         lines += ["", f"![deliveries per second by subscribers]({plot.relative_to(ROOT).as_posix()})"]
+    lines += _inprocess_section() + _widget_section()
     lines.append("")
     return "\n".join(lines)
+
+
+def _inprocess_section() -> list[str]:
+    path = HERE / "inprocess.json"
+    if not path.exists():
+        return []
+    results = json.loads(path.read_text())["results"]
+    baseline = results["baseline: orjson.dumps + dict"]
+    lines = ["", "## In-process writes", "", "`python benchmarks/inprocess.py`: writes per second from Python (median of three).", "",
+             "| write | writes/s | vs. baseline |", "|---|---|---|"]
+    for name, rate in results.items():
+        lines.append(f"| {name} | {rate:,.0f} | {rate / baseline:.2f}× |")
+    return lines
+
+
+def _widget_section() -> list[str]:
+    path = HERE / "widget_path.json"
+    if not path.exists():
+        return []
+    r = json.loads(path.read_text())
+    return [
+        "",
+        "## The widget path",
+        "",
+        f"`python benchmarks/widget_path.py {r['items']}`: a JupyterLab cell writes {r['items']:,} items as fast as it can",
+        "while a LiveTable shows the group in Chromium; the clock stops when the browser holds every item",
+        "with its final value. The peer is the naive way, an anywidget that sends one comm message per item.",
+        "",
+        "| | items/s reaching the browser | items lost |",
+        "|---|---|---|",
+        f"| iii-live LiveTable (coalesced, numbered deltas) | {r['live_table_items_per_s']:,.0f} | 0 |",
+        f"| one comm message per item | {r['naive_items_per_s']:,.0f} | {r['naive_lost_fraction']:.0%} "
+        "(dropped by the Jupyter server's rate limit) |",
+    ]
 
 
 def _plot(results, path: Path) -> Path | None:

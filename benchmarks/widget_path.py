@@ -58,7 +58,7 @@ def run(items: int) -> dict:
                 nb.content.activeCellIndex = i; app.commands.execute('notebook:run-cell'); }"""
             page.evaluate(run_cell, 0)
             page.wait_for_selector(".iii-table")
-            page.wait_for_selector(".naive")
+            page.wait_for_selector(".naive", state="attached")
             time.sleep(1)
             started = time.monotonic()
             page.evaluate(run_cell, 1)
