@@ -50,6 +50,19 @@ def normalize(value: Any) -> tuple[Any, bytes]:
     return orjson.loads(encoded), encoded
 
 
+def nesting_depth(value: Any) -> int:
+    """How deeply objects and arrays nest in ``value`` (a scalar is 0, ``[1]`` is 1)."""
+    deepest = 0
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, (dict, list)):
+                stack.append((child, level + 1))
+    return deepest
+
+
 def _default(value: Any) -> Any:
     """Fallback for types orjson does not know: pandas/numpy values and sets."""
     isoformat = getattr(value, "isoformat", None)

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .limits import DEFAULT_LIMITS, LIMIT_KEYS, Limits
 
 log = logging.getLogger("iii_live.config")
 
@@ -57,6 +58,23 @@ class EngineConfig:
     """Bytes queued for one client before it is disconnected as a slow consumer."""
     ping_interval: float = 20.0
     """Seconds between server pings; a peer that does not answer is closed."""
+    token: str | bool | None = None
+    """Required on both ports (``?token=`` or ``Authorization: Bearer``): a string, ``True``
+    to generate one, ``False`` for none. Unset: none on loopback, generated otherwise."""
+    auth_required: bool = False
+    """With ``auth_function``: refuse the upgrade when it fails or returns
+    ``{"unauthorized": true}`` (iii itself always lets the connection in)."""
+    max_message_size: int = DEFAULT_LIMITS.max_message_size
+    max_payload_bytes: int = DEFAULT_LIMITS.max_payload_bytes
+    max_json_depth: int = DEFAULT_LIMITS.max_json_depth
+    max_name_length: int = DEFAULT_LIMITS.max_name_length
+    max_subscriptions_per_connection: int = DEFAULT_LIMITS.max_subscriptions_per_connection
+    max_connections_per_address: int = DEFAULT_LIMITS.max_connections_per_address
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(**{key: getattr(self, key) for key in LIMIT_KEYS})
+
     source: str | None = field(default=None, compare=False)
     """The file this config came from, for error messages."""
 
@@ -188,6 +206,14 @@ def _validated(config: EngineConfig) -> EngineConfig:
         value = getattr(config, key)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise ConfigError(f"{where}: `{key}` must be a non-negative number, not {value!r}")
+    for key in LIMIT_KEYS:
+        value = getattr(config, key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{where}: `{key}` must be a positive integer, not {value!r}")
+    if config.token is not None and not isinstance(config.token, (str, bool)):
+        raise ConfigError(f"{where}: `token` must be a string, true or false, not {config.token!r}")
+    if isinstance(config.token, str) and len(config.token) < 8:
+        raise ConfigError(f"{where}: `token` must be at least 8 characters long")
     return replace(config, port=port, engine_port=engine_port)
 
 

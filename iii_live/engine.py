@@ -12,8 +12,10 @@ import html
 import logging
 import socket
 import threading
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import tornado.httpserver
 import tornado.netutil
@@ -22,6 +24,7 @@ from .config import AUTO, DEFAULT_ENGINE_PORT, EngineConfig, load_config
 from .errors import InvocationError, PortInUseError
 from .functions import Function, FunctionRegistry, discard, resolve
 from .runtime import Runtime
+from .server.access import is_loopback, resolve_token
 from .server.keepalive import Keepalive
 from .server.stream_socket import StreamConnection
 from .stream_handle import StreamHandle
@@ -89,11 +92,17 @@ class Engine:
         self.hub = Hub()
         self.adapter: StreamAdapter = create_adapter(config.adapter)
         self.runtime: Runtime | None = None
+        self.limits = config.limits
+        self.token = resolve_token(config.token, config.host)
+        """What clients must present (``?token=`` or ``Authorization: Bearer``), or None."""
         self.triggers = TriggerRegistry(self.functions.call)
-        self.streams = StreamModule(self.adapter, self.hub, self.functions, self.triggers, self._spawn)
+        self.streams = StreamModule(
+            self.adapter, self.hub, self.functions, self.triggers, self._spawn, self.limits
+        )
         self.streams.register_functions()
         self.worker_registry = WorkerRegistry(self.functions, self.triggers)
         self.connections: set[StreamConnection] = set()
+        self.connections_by_address: Counter[str] = Counter()
         self.host = config.host
         self.port = config.port
         self.engine_port: int | None = None
@@ -134,15 +143,34 @@ class Engine:
             self._running_key = (self.config.host, self.config.port)
             with _running_lock:
                 _running[self._running_key] = self
-        exposed = "loopback only" if self.host in ("127.0.0.1", "localhost", "::1") else "ALL INTERFACES"
         log.info(
-            "iii-live engine: stream port %s, engine port %s (%s), adapter %r, %s",
+            "iii-live engine: stream port %s, engine port %s; %s; adapter %r, %s",
             self.stream_url,
             self.engine_url or "off",
-            exposed,
+            self._exposure(),
             self.adapter,
             "own thread" if self.runtime.owns_thread else "caller's event loop",
         )
+        if (
+            self.token is not None
+            and self.config.token is not True
+            and not isinstance(self.config.token, str)
+        ):
+            log.warning(
+                "bound beyond loopback: clients must present token %s (?token= or Bearer)", self.token
+            )
+
+    def _exposure(self) -> str:
+        """What the start-up log says about who can reach the engine and how it is protected."""
+        reach = (
+            "loopback only" if is_loopback(self.host) else f"reachable on {self.host} (beyond this machine)"
+        )
+        guard = "token required" if self.token else "no token"
+        origins = ", ".join(self.config.allowed_origins) or "none"
+        auth = (
+            f"auth_function {self.config.auth_function}" if self.config.auth_function else "no auth_function"
+        )
+        return f"{reach}; {guard}; browser origins: same host + {origins}; {auth}"
 
     def _listen(self, sockets: list[socket.socket], worker_sockets: list[socket.socket]) -> None:
         from .server.app import make_app, make_worker_app
@@ -158,6 +186,17 @@ class Engine:
     def stream_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"ws://{host}:{self.port}"
+
+    def subscribe_url(self, stream_name: str, group_id: str, item_id: str | None = None) -> str:
+        """The WebSocket URL that subscribes to a group (or an item), token included."""
+        path = "/".join(quote(part, safe="") for part in (stream_name, group_id, item_id) if part is not None)
+        return f"{self.stream_url}/stream/{path}" + (f"?token={quote(self.token)}" if self.token else "")
+
+    @property
+    def browser_url(self) -> str:
+        """The stream browser page, token included."""
+        base = self.stream_url.replace("ws://", "http://", 1) + "/"
+        return base + (f"?token={quote(self.token)}" if self.token else "")
 
     @property
     def engine_url(self) -> str | None:
@@ -455,7 +494,7 @@ def _bind(host: str, port: int, key: str = "port") -> list[socket.socket]:
 def render_overview(engine: Engine, data: dict[str, Any] | None) -> str:
     esc = html.escape
     state = "running" if data is not None else "stopped"
-    browser = engine.stream_url.replace("ws://", "http://", 1) + "/"
+    browser = engine.browser_url
     rows = [
         f"<tr><th style='text-align:left'>stream port</th><td><code>{esc(engine.stream_url)}</code> "
         f"(<a href='{esc(browser)}' target='_blank'>stream browser</a>)</td></tr>",

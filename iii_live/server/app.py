@@ -28,7 +28,7 @@ def make_app(engine: Engine) -> tornado.web.Application:
             (r"/_iii/streams", StreamsApiHandler, args),
             (r"/_iii/static/(.*)", tornado.web.StaticFileHandler, {"path": str(STATIC)}),
         ],
-        websocket_max_message_size=1024 * 1024,
+        websocket_max_message_size=engine.limits.max_message_size,
     )
 
 
@@ -36,7 +36,7 @@ def make_worker_app(engine: Engine) -> tornado.web.Application:
     """The engine port: workers on ``/``, telemetry drained on ``/otel``."""
     args = {"engine": engine}
     return tornado.web.Application(
-        [(r"/", WorkerSocketHandler, args), (r"/otel/?", TelemetrySocketHandler)],
+        [(r"/", WorkerSocketHandler, args), (r"/otel/?", TelemetrySocketHandler, args)],
         websocket_ping_interval=engine.config.ping_interval or None,
         websocket_max_message_size=64 * 1024 * 1024,
     )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import tornado.web
 
 from .. import codec
+from .access import token_accepted
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -51,11 +52,19 @@ def overview(engine: Engine) -> dict[str, Any]:
     }
 
 
-class StreamsApiHandler(tornado.web.RequestHandler):
-    """``GET /_iii/streams``: what the stream browser lists."""
+class _Guarded(tornado.web.RequestHandler):
+    """A page or API that requires the engine's token, when it has one."""
 
     def initialize(self, engine: Engine) -> None:
         self.engine = engine
+
+    def prepare(self) -> None:
+        if not token_accepted(self.request, self.engine.token):
+            raise tornado.web.HTTPError(401, "a valid token is required (?token=)")
+
+
+class StreamsApiHandler(_Guarded):
+    """``GET /_iii/streams``: what the stream browser lists."""
 
     def get(self) -> None:
         self.set_header("Content-Type", "application/json")
@@ -63,9 +72,9 @@ class StreamsApiHandler(tornado.web.RequestHandler):
         self.write(codec.dumps(overview(self.engine)))
 
 
-class PageHandler(tornado.web.RequestHandler):
-    def initialize(self, engine: Engine, name: str) -> None:
-        self.engine = engine
+class PageHandler(_Guarded):
+    def initialize(self, engine: Engine, name: str) -> None:  # type: ignore[override]
+        super().initialize(engine)
         self.name = name
 
     def get(self) -> None:

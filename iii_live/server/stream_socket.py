@@ -17,6 +17,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from tornado.iostream import StreamBufferFullError, StreamClosedError
+from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..errors import InvocationError
@@ -25,6 +26,7 @@ from ..streams.client_messages import JOIN, check_names, decode_client_message
 from ..streams.events import Event
 from ..streams.hub import Subscription
 from ..streams.triggers import LEAVE
+from .access import token_accepted
 from .origin import origin_allowed
 from .pages import page
 
@@ -34,7 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("iii_live.server")
 
 GOING_AWAY = 1001
-POLICY_VIOLATION = 1008
 
 
 class StreamConnection:
@@ -123,6 +124,18 @@ class StreamConnection:
 
     async def join(self, subscription_id: str, stream_name: str, group_id: str, item_id: str | None) -> None:
         module = self.engine.streams
+        limits = self.engine.limits
+        try:
+            check_names(subscription_id, stream_name, group_id, item_id, limits)
+        except ValueError as exc:
+            module.notify_unauthorized(self, stream_name, group_id, item_id, str(exc))
+            return
+        full = len(self.subscriptions) >= limits.max_subscriptions_per_connection
+        if full and subscription_id not in self.subscriptions:
+            limit = limits.max_subscriptions_per_connection
+            reason = f"too many subscriptions on this connection (max_subscriptions_per_connection={limit})"
+            module.notify_unauthorized(self, stream_name, group_id, item_id, reason)
+            return
         payload = self._event_payload(subscription_id, stream_name, group_id, item_id)
         if await module.triggers.run_join(stream_name, group_id, payload):
             module.notify_unauthorized(self, stream_name, group_id, item_id)
@@ -188,9 +201,22 @@ class StreamSocketHandler(WebSocketHandler):
         return super().get(*args, **kwargs)
 
     async def prepare(self) -> None:
-        """Run ``auth_function`` before the upgrade; its ``context`` rides on every join."""
-        function_id = self.engine.config.auth_function
-        if function_id and self.request.headers.get("Upgrade", "").lower() == "websocket":
+        """Before the upgrade: the token, the per-address limit, then ``auth_function``.
+
+        The auth function's ``context`` rides on every join and leave of the connection.
+        """
+        engine = self.engine
+        if not token_accepted(self.request, engine.token):
+            raise HTTPError(401, "a valid token is required (?token= or Authorization: Bearer)")
+        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+            return
+        limit = engine.limits.max_connections_per_address
+        if engine.connections_by_address[self.request.remote_ip or ""] >= limit:
+            raise HTTPError(
+                429, f"too many connections from this address (max_connections_per_address={limit})"
+            )
+        function_id = engine.config.auth_function
+        if function_id:
             self.auth_context = await self._authenticate(function_id)
 
     async def _authenticate(self, function_id: str) -> Any:
@@ -208,13 +234,20 @@ class StreamSocketHandler(WebSocketHandler):
             "query_params": query_to_multi_map(request.query),
             "addr": addr,
         }
+        required = self.engine.config.auth_required
         try:
             result = await resolve(self.engine.functions.call(function_id, auth_input))
         except InvocationError as exc:
+            if required:
+                raise HTTPError(403, f"auth function {function_id} failed") from None
             log.warning("auth function %s failed (connection accepted without context): %s", function_id, exc)
             return None
         if isinstance(result, dict):
+            if required and result.get("unauthorized") is True:
+                raise HTTPError(403, "refused by the auth function")
             return result.get("context")
+        if required:
+            raise HTTPError(403, f"auth function {function_id} returned no {{context}}")
         log.warning(
             "auth function %s returned %r, expected {context}; ignored", function_id, type(result).__name__
         )
@@ -227,15 +260,11 @@ class StreamSocketHandler(WebSocketHandler):
         keyed = self.get_query_argument("sync", "") == "keyed"
         self.connection = StreamConnection(self, self.engine, self.auth_context, keyed)
         self.engine.connections.add(self.connection)
+        self.engine.connections_by_address[self.request.remote_ip or ""] += 1
         stream = self.ws_connection.stream if self.ws_connection else None
         if stream is not None:
             stream.max_write_buffer_size = self.engine.config.max_write_buffer
         if stream_name is not None and group_id is not None:
-            try:
-                check_names(stream_name, group_id, item_id)
-            except ValueError as exc:
-                self.close(POLICY_VIOLATION, str(exc)[:120])
-                return
             await self.connection.join(str(uuid.uuid4()), stream_name, group_id, item_id)
 
     def on_pong(self, data: bytes) -> None:
@@ -256,15 +285,22 @@ class StreamSocketHandler(WebSocketHandler):
             log.debug("ignoring client frame: %s", exc)
             return
         args = (parsed.subscription_id, parsed.stream_name, parsed.group_id, parsed.item_id)
-        if parsed.type == JOIN:
-            await connection.join(*args)
-        else:
-            await connection.leave(*args)
+        try:
+            if parsed.type == JOIN:
+                await connection.join(*args)
+            else:
+                await connection.leave(*args)
+        except Exception:  # a bug must cost this frame, never the connection or the engine
+            log.exception("handling %s from %r failed", parsed.type, connection)
 
     def on_close(self) -> None:
         connection, self.connection = self.connection, None
         if connection is not None:
             self.engine.connections.discard(connection)
+            address = self.request.remote_ip or ""
+            self.engine.connections_by_address[address] -= 1
+            if self.engine.connections_by_address[address] <= 0:
+                del self.engine.connections_by_address[address]
             connection.close()
 
     def close_going_away(self) -> None:

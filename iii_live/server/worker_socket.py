@@ -12,12 +12,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from .. import codec
 from ..errors import InvocationError
 from ..functions import resolve
 from ..workers import Worker
+from .access import token_accepted
+from .origin import origin_allowed
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -34,9 +37,11 @@ class WorkerSocketHandler(WebSocketHandler):
         self.worker: Worker | None = None
 
     def check_origin(self, origin: str) -> bool:
-        from .origin import origin_allowed
-
         return origin_allowed(origin, self.request.host, self.engine.config.allowed_origins)
+
+    def prepare(self) -> None:
+        if not token_accepted(self.request, self.engine.token):
+            raise HTTPError(401, "a valid token is required (?token= or Authorization: Bearer)")
 
     def open(self) -> None:
         self.set_nodelay(True)
@@ -204,8 +209,15 @@ class WorkerSocketHandler(WebSocketHandler):
 class TelemetrySocketHandler(WebSocketHandler):
     """``/otel``: the SDKs send OpenTelemetry frames here; they are read and dropped."""
 
+    def initialize(self, engine: Engine) -> None:
+        self.engine = engine
+
     def check_origin(self, origin: str) -> bool:
         return False if origin else True
+
+    def prepare(self) -> None:
+        if not token_accepted(self.request, self.engine.token):
+            raise HTTPError(401, "a valid token is required")
 
     def on_message(self, message: str | bytes) -> None:
         pass

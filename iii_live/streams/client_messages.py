@@ -1,8 +1,9 @@
 """Frames a client sends on the stream port: ``join`` and ``leave`` (spec §1.3).
 
 ``{"type":"join","data":{"subscriptionId":..,"streamName":..,"groupId":..,"id"?:..}}``.
-Anything else (bad JSON, another type, a missing or ill-typed field) parses to ``None``
-and is ignored, as the iii engine ignores it; the connection stays open.
+Anything else (bad JSON, another type, a missing or ill-typed field) raises ``ValueError``
+saying what is wrong; the server ignores such frames, as the iii engine does, and the
+connection stays open.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import codec
+from ..limits import Limits
 from .inputs import check_name
 
 JOIN, LEAVE = "join", "leave"
@@ -29,15 +31,12 @@ class _Invalid(ValueError):
     pass
 
 
-def parse_client_message(raw: str | bytes) -> ClientMessage | None:
-    try:
-        return decode_client_message(raw)
-    except _Invalid:
-        return None
-
-
 def decode_client_message(raw: str | bytes) -> ClientMessage:
-    """Parse a frame; raises ``ValueError`` naming what is wrong."""
+    """Parse a frame; raises ``ValueError`` naming what is wrong.
+
+    Names are not checked here: a join with names out of bounds is answered (see
+    ``check_names``), not ignored.
+    """
     if isinstance(raw, str):
         raw = raw.encode()
     if not raw.strip():
@@ -63,12 +62,19 @@ def decode_client_message(raw: str | bytes) -> ClientMessage:
     item_id = data.get("id")
     if item_id is not None and not isinstance(item_id, str):
         raise _Invalid("`data.id` must be a string or null")
-    check_names(fields[1], fields[2], item_id)
     return ClientMessage(kind, fields[0], fields[1], fields[2], item_id)
 
 
-def check_names(stream_name: str, group_id: str, item_id: str | None) -> None:
+def check_names(
+    subscription_id: str, stream_name: str, group_id: str, item_id: str | None, limits: Limits
+) -> None:
     """Raise ``ValueError`` if a name is empty, too long or has control characters."""
-    for key, value in (("streamName", stream_name), ("groupId", group_id), ("id", item_id)):
+    named = (
+        ("subscriptionId", subscription_id),
+        ("streamName", stream_name),
+        ("groupId", group_id),
+        ("id", item_id),
+    )
+    for key, value in named:
         if value is not None:
-            check_name(key, value, _Invalid)
+            check_name(key, value, _Invalid, limits.max_name_length)

@@ -99,13 +99,16 @@ class Event:
         if self.kind == EVENT:
             return {"type": EVENT, "event": {"type": self.custom_type, "data": self.data}}
         if self.kind == UNAUTHORIZED:
-            return {"type": UNAUTHORIZED}
+            return (
+                {"type": UNAUTHORIZED} if self.data is None else {"type": UNAUTHORIZED, "reason": self.data}
+            )
         return {"type": self.kind, "data": self.data}
 
     def _encode(self) -> bytes:
         dumps = codec.dumps
         if self.kind == UNAUTHORIZED:
-            body = b'{"type":"unauthorized"}'
+            reason = b"" if self.data is None else b',"reason":' + dumps(self.data)
+            body = b'{"type":"unauthorized"%b}' % reason
         else:
             data = self._data_json if self._data_json is not None else dumps(self.data)
             if self.kind == EVENT:

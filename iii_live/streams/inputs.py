@@ -10,10 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvocationError, deserialization_error
+from ..limits import DEFAULT_LIMITS, Limits
 from .update_ops import I64_MAX, I64_MIN, OP_TYPES, UpdateOp
-
-MAX_NAME_LENGTH = 256
-"""Longest stream, group or item name accepted, in characters."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +76,14 @@ def _json_type(value: Any) -> str:
 class _Reader:
     """Reads typed fields out of one payload, raising errors that name the field."""
 
-    def __init__(self, function_id: str, payload: Any) -> None:
+    def __init__(self, function_id: str, payload: Any, limits: Limits) -> None:
         if not isinstance(payload, dict):
             raise deserialization_error(
                 function_id, f"invalid type: {_json_type(payload)}, expected an object"
             )
         self.function_id = function_id
         self.payload = payload
+        self.limits = limits
 
     def fail(self, reason: str) -> InvocationError:
         return deserialization_error(self.function_id, reason)
@@ -104,7 +103,7 @@ class _Reader:
 
     def name(self, field: str) -> str:
         value = self.string(field)
-        check_name(field, value, self.fail)
+        check_name(field, value, self.fail, self.limits.max_name_length)
         return value
 
     def optional_name(self, field: str) -> str | None:
@@ -112,55 +111,58 @@ class _Reader:
         if value is None:
             return None
         value = self.string(field, value)
-        check_name(field, value, self.fail)
+        check_name(field, value, self.fail, self.limits.max_name_length)
         return value
 
 
-def check_name(field: str, value: str, fail: Any) -> None:
-    """Names must be 1..MAX_NAME_LENGTH characters without control characters."""
+def check_name(field: str, value: str, fail: Any, max_length: int) -> None:
+    """Names are 1..max_length characters without control characters."""
     if not value:
         raise fail(f"`{field}` must not be empty")
-    if len(value) > MAX_NAME_LENGTH:
-        raise fail(f"`{field}` is {len(value)} characters long; the maximum is {MAX_NAME_LENGTH}")
+    if len(value) > max_length:
+        raise fail(
+            f"`{field}` is {len(value)} characters long; the maximum is {max_length} (max_name_length)"
+        )
     if not value.isprintable() and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise fail(f"`{field}` contains control characters")
 
 
-def item_ref(function_id: str, payload: Any) -> ItemRef:
-    r = _Reader(function_id, payload)
+def item_ref(function_id: str, payload: Any, limits: Limits = DEFAULT_LIMITS) -> ItemRef:
+    r = _Reader(function_id, payload, limits)
     return ItemRef(r.name("stream_name"), r.name("group_id"), r.name("item_id"))
 
 
-def group_ref(function_id: str, payload: Any) -> GroupRef:
-    r = _Reader(function_id, payload)
+def group_ref(function_id: str, payload: Any, limits: Limits = DEFAULT_LIMITS) -> GroupRef:
+    r = _Reader(function_id, payload, limits)
     return GroupRef(r.name("stream_name"), r.name("group_id"))
 
 
-def stream_name(function_id: str, payload: Any) -> str:
-    return _Reader(function_id, payload).name("stream_name")
+def stream_name(function_id: str, payload: Any, limits: Limits = DEFAULT_LIMITS) -> str:
+    return _Reader(function_id, payload, limits).name("stream_name")
 
 
 def list_all_input(function_id: str, payload: Any) -> None:
     if payload is not None:
-        _Reader(function_id, payload)
+        _Reader(function_id, payload, DEFAULT_LIMITS)
 
 
-def _plain_name(value: Any) -> bool:
+def _plain_name(value: Any, max_length: int) -> bool:
     """The common case, checked fast: a printable string of an allowed length."""
-    return type(value) is str and 0 < len(value) <= MAX_NAME_LENGTH and value.isprintable()
+    return type(value) is str and 0 < len(value) <= max_length and value.isprintable()
 
 
-def set_input(function_id: str, payload: Any) -> SetInput:
+def set_input(function_id: str, payload: Any, limits: Limits = DEFAULT_LIMITS) -> SetInput:
     if type(payload) is dict:  # fast path for the hottest call; errors take the full path
         stream, group, item = payload.get("stream_name"), payload.get("group_id"), payload.get("item_id")
-        if _plain_name(stream) and _plain_name(group) and _plain_name(item) and "data" in payload:
+        n = limits.max_name_length
+        if _plain_name(stream, n) and _plain_name(group, n) and _plain_name(item, n) and "data" in payload:
             return SetInput(stream, group, item, payload["data"])
-    r = _Reader(function_id, payload)
+    r = _Reader(function_id, payload, limits)
     return SetInput(r.name("stream_name"), r.name("group_id"), r.name("item_id"), r.any("data"))
 
 
-def send_input(function_id: str, payload: Any) -> SendInput:
-    r = _Reader(function_id, payload)
+def send_input(function_id: str, payload: Any, limits: Limits = DEFAULT_LIMITS) -> SendInput:
+    r = _Reader(function_id, payload, limits)
     return SendInput(
         r.name("stream_name"),
         r.name("group_id"),
@@ -170,8 +172,8 @@ def send_input(function_id: str, payload: Any) -> SendInput:
     )
 
 
-def update_input(function_id: str, payload: Any) -> UpdateInput:
-    r = _Reader(function_id, payload)
+def update_input(function_id: str, payload: Any, limits: Limits = DEFAULT_LIMITS) -> UpdateInput:
+    r = _Reader(function_id, payload, limits)
     ref = (r.name("stream_name"), r.name("group_id"), r.name("item_id"))
     raw_ops = r.any("ops")
     if not isinstance(raw_ops, list):
@@ -187,7 +189,7 @@ def _update_op(r: _Reader, index: int, raw: Any) -> UpdateOp:
     op_type = raw.get("type", _MISSING)
     if op_type is _MISSING:
         raise r.fail(f"missing field `{where}.type`")
-    if op_type not in OP_TYPES:
+    if not isinstance(op_type, str) or op_type not in OP_TYPES:
         raise r.fail(
             f"unknown variant `{op_type}` for `{where}.type`, expected one of "
             + ", ".join(f"`{t}`" for t in sorted(OP_TYPES))

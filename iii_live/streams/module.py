@@ -9,6 +9,7 @@ triggers flow all the same.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import threading
@@ -18,6 +19,7 @@ from typing import Any
 from .. import codec
 from ..errors import InvocationError, deserialization_error
 from ..functions import Deferred, FunctionRegistry, then
+from ..limits import DEFAULT_LIMITS, Limits
 from . import inputs
 from .adapters.base import StreamAdapter
 from .custom import custom_function_id
@@ -61,8 +63,10 @@ class StreamModule:
         functions: FunctionRegistry,
         triggers: TriggerRegistry,
         spawn: Spawn,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.adapter = adapter
+        self.limits = limits
         self.hub = hub
         self.functions = functions
         self.triggers = triggers
@@ -78,8 +82,8 @@ class StreamModule:
     # -- the stream::* functions ---------------------------------------------------------
 
     def set(self, payload: Any) -> Any:
-        req = inputs.set_input("stream::set", payload)
-        value, value_json = _normalize("stream::set", req.data)
+        req = inputs.set_input("stream::set", payload, self.limits)
+        value, value_json = self._normalize("stream::set", req.data)
         custom = self._custom("set", req.stream_name)
         if custom:
             call = {**_ref(req), "data": value}
@@ -92,14 +96,14 @@ class StreamModule:
         return {"old_value": _plain(old), "new_value": value}
 
     def get(self, payload: Any) -> Any:
-        req = inputs.item_ref("stream::get", payload)
+        req = inputs.item_ref("stream::get", payload, self.limits)
         custom = self._custom("get", req.stream_name)
         if custom:
             return self.functions.call(custom, _ref(req))
         return _plain(self._store("get", self.adapter.get, req.stream_name, req.group_id, req.item_id))
 
     def delete(self, payload: Any) -> Any:
-        req = inputs.item_ref("stream::delete", payload)
+        req = inputs.item_ref("stream::delete", payload, self.limits)
         custom = self._custom("delete", req.stream_name)
         if custom:
             return then(
@@ -113,14 +117,14 @@ class StreamModule:
         return {"old_value": _plain(old)}
 
     def list(self, payload: Any) -> Any:
-        req = inputs.group_ref("stream::list", payload)
+        req = inputs.group_ref("stream::list", payload, self.limits)
         custom = self._custom("list", req.stream_name)
         if custom:
             return self.functions.call(custom, _ref(req))
         return self._store("list", self.adapter.list, req.stream_name, req.group_id)
 
     def list_groups(self, payload: Any) -> Any:
-        stream_name = inputs.stream_name("stream::list_groups", payload)
+        stream_name = inputs.stream_name("stream::list_groups", payload, self.limits)
         custom = self._custom("list_groups", stream_name)
         if custom:
             return self.functions.call(custom, {"stream_name": stream_name})
@@ -133,8 +137,8 @@ class StreamModule:
         return {"stream": listed, "count": len(listed)}
 
     def send(self, payload: Any) -> Any:
-        req = inputs.send_input("stream::send", payload)
-        value, value_json = _normalize("stream::send", req.data)
+        req = inputs.send_input("stream::send", payload, self.limits)
+        value, value_json = self._normalize("stream::send", req.data)
         with self._lock:
             stamp = self._clock.next(req.stream_name, req.group_id)
             event = Event(
@@ -152,7 +156,7 @@ class StreamModule:
         return None
 
     def update(self, payload: Any) -> Any:
-        req = inputs.update_input("stream::update", payload)
+        req = inputs.update_input("stream::update", payload, self.limits)
         custom = self._custom("update", req.stream_name)
         if custom:
             call = {**_ref(req), "ops": payload["ops"]}
@@ -161,7 +165,10 @@ class StreamModule:
                 lambda result: self._custom_done("update", req, result),
             )
         with self._lock:
-            old, new, errors, event = self._store("update", self.adapter.update, self._draft(req), req.ops)
+            check = functools.partial(self.check_value, "stream::update")
+            old, new, errors, event = self._store(
+                "update", self.adapter.update, self._draft(req), req.ops, check
+            )
         self._after(event)
         result = {"old_value": _plain(old), "new_value": new}
         if errors:
@@ -222,7 +229,7 @@ class StreamModule:
         """``{item_id: value}`` of a group (custom streams: ids from ``value["id"]`` or position)."""
         payload = {"stream_name": stream_name, "group_id": group_id}
         if self._custom("list", stream_name) is None:
-            inputs.group_ref("stream::list", payload)
+            inputs.group_ref("stream::list", payload, self.limits)
             return self._store("list", self.adapter.items, stream_name, group_id)
         return then(self.list(payload), _keyed)
 
@@ -249,17 +256,44 @@ class StreamModule:
         self.hub.remove(subscription)
 
     def notify_unauthorized(
-        self, subscriber: Subscriber, stream_name: str, group_id: str, item_id: str | None
+        self,
+        subscriber: Subscriber,
+        stream_name: str,
+        group_id: str,
+        item_id: str | None,
+        reason: str | None = None,
     ) -> None:
-        """Tell one subscriber its join was vetoed (spec §1.5)."""
+        """Tell one subscriber its join was refused: vetoed (spec §1.5), or over a limit (``reason``)."""
         with self._lock:
-            event = Event(
-                stream_name, group_id, item_id, self._clock.next(stream_name, group_id), UNAUTHORIZED
-            )
+            stamp = self._clock.next(stream_name, group_id)
+            event = Event(stream_name, group_id, item_id, stamp, UNAUTHORIZED, reason)
             self.hub.publish_to(event, Subscription(subscriber, stream_name, group_id, item_id))
         self.hub.drain()
 
     # -- helpers -------------------------------------------------------------------------
+
+    def _normalize(self, function_id: str, data: Any) -> tuple[Any, bytes]:
+        """A private JSON copy of ``data`` and its bytes, within the payload limits."""
+        try:
+            value, value_json = codec.normalize(data)
+        except codec.EncodeError as exc:
+            raise deserialization_error(function_id, f"`data`: {exc}") from None
+        self.check_value(function_id, value, value_json)
+        return value, value_json
+
+    def check_value(self, function_id: str, value: Any, value_json: bytes) -> None:
+        limits = self.limits
+        if len(value_json) > limits.max_payload_bytes:
+            raise deserialization_error(
+                function_id,
+                f"`data` is {len(value_json)} bytes of JSON; "
+                f"the limit is {limits.max_payload_bytes} (max_payload_bytes)",
+            )
+        # nesting deeper than N needs at least 2N bytes, so small values skip the walk
+        if len(value_json) > 2 * limits.max_json_depth and codec.nesting_depth(value) > limits.max_json_depth:
+            raise deserialization_error(
+                function_id, f"`data` nests deeper than {limits.max_json_depth} levels (max_json_depth)"
+            )
 
     def _draft(self, req: Any) -> EventDraft:
         return EventDraft(
@@ -332,13 +366,6 @@ class StreamModule:
         matching = self.triggers.matching(STREAM, event.stream_name, event.group_id, event.item_id)
         if matching:
             self._spawn(self.triggers.run_stream(matching, codec.loads(event.frame)))
-
-
-def _normalize(function_id: str, data: Any) -> tuple[Any, bytes]:
-    try:
-        return codec.normalize(data)
-    except codec.EncodeError as exc:
-        raise deserialization_error(function_id, f"`data`: {exc}") from None
 
 
 def _plain(value: Any) -> Any:

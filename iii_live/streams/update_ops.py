@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..codec import nesting_depth
+
 DOC_URL = "https://iii.dev/docs/workers/iii-state#error-codes"
 MAX_PATH_DEPTH = 32
 MAX_SEGMENT_BYTES = 256
@@ -158,25 +160,11 @@ def _check_merge_value(value: Any) -> None:
     for key in value:
         if key in FORBIDDEN_SEGMENTS:
             raise _OpFailed("merge.value.proto_polluted", f"Merge key '{key}' is not allowed.")
-    if _depth(value) > MAX_MERGE_DEPTH:
+    if nesting_depth(value) > MAX_MERGE_DEPTH:
         raise _OpFailed(
             "merge.value.too_deep",
             f"Merge value is nested deeper than {MAX_MERGE_DEPTH} levels.",
         )
-
-
-def _depth(value: Any) -> int:
-    """Nesting depth: one level per object or array."""
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        children = node.values() if isinstance(node, dict) else node
-        deepest = max(deepest, level)
-        for child in children:
-            if isinstance(child, (dict, list)):
-                stack.append((child, level + 1))
-    return deepest
 
 
 def _walk_objects(current: Any, segments: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -15,7 +15,10 @@ from ..events import Event, EventDraft
 from ..hub import Hub
 from ..update_ops import MISSING, UpdateOp
 
-__all__ = ["MISSING", "StreamAdapter"]
+__all__ = ["MISSING", "CheckValue", "StreamAdapter"]
+
+CheckValue = Callable[[Any, bytes], None]
+"""Raises if a value (and its JSON) may not be stored; adapters call it before writing."""
 
 
 class StreamAdapter(Protocol):

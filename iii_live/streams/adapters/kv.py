@@ -18,6 +18,7 @@ from ...errors import ConfigError
 from ..events import CREATE, DELETE, UPDATE, Event, EventDraft
 from ..hub import Hub
 from ..update_ops import MISSING, UpdateOp, apply_update_ops
+from .base import CheckValue
 from .journal import GroupKey, Groups, Journal, snapshot_bytes
 
 log = logging.getLogger("iii_live.storage")
@@ -190,7 +191,9 @@ class KvAdapter:
         with self._lock:
             return {stream: list(groups) for stream, groups in self._groups.items()}
 
-    def update(self, draft: EventDraft, ops: list[UpdateOp]) -> tuple[Any, Any, list[dict[str, Any]], Event]:
+    def update(
+        self, draft: EventDraft, ops: list[UpdateOp], check: CheckValue | None = None
+    ) -> tuple[Any, Any, list[dict[str, Any]], Event]:
         stream_name, group_id, item_id = draft.stream_name, draft.group_id, draft.item_id
         with self._lock:
             stored = self._stored(stream_name, group_id, item_id)
@@ -198,6 +201,8 @@ class KvAdapter:
             working = MISSING if stored is None else codec.loads(stored)
             new_value, errors = apply_update_ops(working, ops)
             new_value, new_json = codec.normalize(new_value)
+            if check is not None:
+                check(new_value, new_json)
             self._changed(stream_name, group_id, item_id, new_json)
             self._group(stream_name, group_id)[item_id] = new_json
             event = draft.event(CREATE if stored is None else UPDATE, new_value, new_json)

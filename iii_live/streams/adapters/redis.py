@@ -37,6 +37,7 @@ from ...errors import ConfigError
 from ..events import CREATE, UPDATE, Event, EventDraft
 from ..hub import Hub
 from ..update_ops import MISSING, UpdateOp, apply_update_ops
+from .base import CheckValue
 
 log = logging.getLogger("iii_live.redis")
 
@@ -204,13 +205,15 @@ class RedisAdapter:
                 streams.setdefault(parts[1], []).append(parts[2])
         return streams
 
-    def update(self, draft: EventDraft, ops: list[UpdateOp]) -> tuple[Any, Any, list[dict[str, Any]], Event]:
+    def update(
+        self, draft: EventDraft, ops: list[UpdateOp], check: CheckValue | None = None
+    ) -> tuple[Any, Any, list[dict[str, Any]], Event]:
         """Read, apply the ops, write and publish in one optimistic transaction."""
         key = group_key(draft.stream_name, draft.group_id)
-        return self._run(self._update, key, draft, ops)
+        return self._run(self._update, key, draft, ops, check)
 
     def _update(
-        self, key: str, draft: EventDraft, ops: list[UpdateOp]
+        self, key: str, draft: EventDraft, ops: list[UpdateOp], check: CheckValue | None
     ) -> tuple[Any, Any, list[dict[str, Any]], Event]:
         with self._client.pipeline() as pipe:
             for _ in range(MAX_UPDATE_RETRIES):
@@ -221,6 +224,8 @@ class RedisAdapter:
                     working = MISSING if stored is None else codec.loads(stored)
                     new_value, errors = apply_update_ops(working, ops)
                     new_value, new_json = codec.normalize(new_value)
+                    if check is not None:
+                        check(new_value, new_json)
                     event = draft.event(CREATE if stored is None else UPDATE, new_value, new_json)
                     pipe.multi()
                     pipe.hset(key, draft.item_id, new_json)

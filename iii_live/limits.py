@@ -1,0 +1,29 @@
+"""Bounds on what clients may send, each with its config key and a clear error when hit.
+
+Defaults are generous for data work (a notebook may push a few megabytes in one item) and
+tight where abuse is cheap (names, subscriptions per socket, connections per address).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_message_size: int = 1024 * 1024
+    """Largest frame a stream-port client may send, in bytes (close code 1009 beyond)."""
+    max_payload_bytes: int = 8 * 1024 * 1024
+    """Largest item or event value, as JSON bytes (``deserialization_error`` beyond)."""
+    max_json_depth: int = 64
+    """Deepest nesting of objects and arrays in a value (``deserialization_error`` beyond)."""
+    max_name_length: int = 256
+    """Longest stream, group or item name, in characters (control characters are refused)."""
+    max_subscriptions_per_connection: int = 128
+    """Joins beyond this on one socket are answered ``unauthorized`` with a reason."""
+    max_connections_per_address: int = 10_000
+    """Sockets one client address may hold open on the stream port (HTTP 429 beyond)."""
+
+
+DEFAULT_LIMITS = Limits()
+LIMIT_KEYS = frozenset(f.name for f in fields(Limits))
