@@ -292,11 +292,10 @@ class Engine:
         loop cannot be awaited from that loop's own thread (a notebook cell with the
         engine attached): use ``await engine.trigger_async(...)`` there.
         """
-        function_id, payload, void, timeout = _parse_request(request, payload)
-        if void:
-            self._spawn(self._void_call(function_id, payload))
+        call = self._begin(request, payload)
+        if call is None:
             return None
-        result = self.functions.call(function_id, payload)
+        function_id, result, timeout = call
         if not hasattr(result, "__await__"):
             return result
         runtime = self._require_runtime()
@@ -309,29 +308,32 @@ class Engine:
         try:
             return runtime.run(result, timeout)
         except TimeoutError:
-            raise InvocationError(
-                "TIMEOUT", f"{function_id} did not answer within {timeout:g} s", function_id=function_id
-            ) from None
+            raise _timed_out(function_id, timeout) from None
 
     async def trigger_async(self, request: dict[str, Any] | str, payload: Any = None) -> Any:
         """``trigger()`` for async code, on any event loop."""
+        call = self._begin(request, payload)
+        if call is None:
+            return None
+        function_id, result, timeout = call
+        if not hasattr(result, "__await__"):
+            return result
+        runtime = self._require_runtime()
+        try:
+            if runtime.in_loop():
+                return await asyncio.wait_for(resolve(result), timeout)
+            future = asyncio.run_coroutine_threadsafe(resolve(result), runtime.loop)
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        except asyncio.TimeoutError:
+            raise _timed_out(function_id, timeout) from None
+
+    def _begin(self, request: dict[str, Any] | str, payload: Any) -> tuple[str, Any, float] | None:
+        """Start a call: ``(function_id, result or awaitable, timeout)``, or None when void."""
         function_id, payload, void, timeout = _parse_request(request, payload)
         if void:
             self._spawn(self._void_call(function_id, payload))
             return None
-        result = self.functions.call(function_id, payload)
-        if not hasattr(result, "__await__"):
-            return result
-        runtime = self._require_runtime()
-        if runtime.in_loop():
-            return await asyncio.wait_for(resolve(result), timeout)
-        future = asyncio.run_coroutine_threadsafe(resolve(result), runtime.loop)
-        try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
-        except asyncio.TimeoutError:
-            raise InvocationError(
-                "TIMEOUT", f"{function_id} did not answer within {timeout:g} s", function_id=function_id
-            ) from None
+        return function_id, self.functions.call(function_id, payload), timeout
 
     async def _void_call(self, function_id: str, payload: Any) -> None:
         try:
@@ -458,6 +460,12 @@ class CallbackSubscription:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _timed_out(function_id: str, timeout: float) -> InvocationError:
+    return InvocationError(
+        "TIMEOUT", f"{function_id} did not answer within {timeout:g} s", function_id=function_id
+    )
 
 
 def _parse_request(request: dict[str, Any] | str, payload: Any) -> tuple[str, Any, bool, float]:

@@ -131,26 +131,16 @@ class Event:
         """Rebuild an event from a wrapper dict (e.g. one received over Redis pub/sub)."""
         body = message["event"]
         kind = body["type"]
-        if kind == EVENT:
-            inner = body.get("event") or {}
-            event = cls(
-                message["streamName"],
-                message["groupId"],
-                message.get("id"),
-                message["timestamp"],
-                kind,
-                inner.get("data"),
-                custom_type=inner.get("type"),
-            )
-        else:
-            event = cls(
-                message["streamName"],
-                message["groupId"],
-                message.get("id"),
-                message["timestamp"],
-                kind,
-                body.get("data"),
-            )
+        inner = (body.get("event") or {}) if kind == EVENT else body
+        event = cls(
+            message["streamName"],
+            message["groupId"],
+            message.get("id"),
+            message["timestamp"],
+            kind,
+            inner.get("data"),
+            custom_type=inner.get("type") if kind == EVENT else None,
+        )
         event._frame = frame
         event._message = message
         return event

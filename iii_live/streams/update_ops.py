@@ -6,9 +6,11 @@ and the per-op errors. A failing op is skipped and reported; the others still ap
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .. import codec
 from ..codec import nesting_depth
 
 DOC_URL = "https://iii.dev/docs/workers/iii-state#error-codes"
@@ -286,3 +288,20 @@ _APPLY = {
     "remove": _apply_remove,
 }
 OP_TYPES = frozenset(_APPLY)
+
+
+def updated_value(
+    stored: bytes | None, ops: list[UpdateOp], check: Callable[[Any, bytes], None] | None = None
+) -> tuple[Any, Any, bytes, list[dict[str, Any]]]:
+    """What an adapter stores for ``stream::update``, from the stored JSON bytes.
+
+    Returns ``(old_value or MISSING, new_value, new_json, errors)``; ``check`` may refuse
+    the new value before anything is written.
+    """
+    old = MISSING if stored is None else codec.loads(stored)
+    working = MISSING if stored is None else codec.loads(stored)
+    new_value, errors = apply_update_ops(working, ops)
+    new_value, new_json = codec.normalize(new_value)
+    if check is not None:
+        check(new_value, new_json)
+    return old, new_value, new_json, errors

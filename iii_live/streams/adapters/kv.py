@@ -17,7 +17,7 @@ from ... import codec
 from ...errors import ConfigError
 from ..events import CREATE, DELETE, UPDATE, Event, EventDraft
 from ..hub import Hub
-from ..update_ops import MISSING, UpdateOp, apply_update_ops
+from ..update_ops import MISSING, UpdateOp, updated_value
 from .base import CheckValue
 from .journal import GroupKey, Groups, Journal, snapshot_bytes
 
@@ -197,12 +197,7 @@ class KvAdapter:
         stream_name, group_id, item_id = draft.stream_name, draft.group_id, draft.item_id
         with self._lock:
             stored = self._stored(stream_name, group_id, item_id)
-            old = MISSING if stored is None else codec.loads(stored)
-            working = MISSING if stored is None else codec.loads(stored)
-            new_value, errors = apply_update_ops(working, ops)
-            new_value, new_json = codec.normalize(new_value)
-            if check is not None:
-                check(new_value, new_json)
+            old, new_value, new_json, errors = updated_value(stored, ops, check)
             self._changed(stream_name, group_id, item_id, new_json)
             self._group(stream_name, group_id)[item_id] = new_json
             event = draft.event(CREATE if stored is None else UPDATE, new_value, new_json)

@@ -36,7 +36,7 @@ from ... import codec
 from ...errors import ConfigError
 from ..events import CREATE, UPDATE, Event, EventDraft
 from ..hub import Hub
-from ..update_ops import MISSING, UpdateOp, apply_update_ops
+from ..update_ops import MISSING, UpdateOp, updated_value
 from .base import CheckValue
 
 log = logging.getLogger("iii_live.redis")
@@ -220,12 +220,7 @@ class RedisAdapter:
                 try:
                     pipe.watch(key)
                     stored = pipe.hget(key, draft.item_id)
-                    old = MISSING if stored is None else codec.loads(stored)
-                    working = MISSING if stored is None else codec.loads(stored)
-                    new_value, errors = apply_update_ops(working, ops)
-                    new_value, new_json = codec.normalize(new_value)
-                    if check is not None:
-                        check(new_value, new_json)
+                    old, new_value, new_json, errors = updated_value(stored, ops, check)
                     event = draft.event(CREATE if stored is None else UPDATE, new_value, new_json)
                     pipe.multi()
                     pipe.hset(key, draft.item_id, new_json)
