@@ -32,11 +32,20 @@ def _targets(results) -> str:
     if not (ours and ws and sio and fixed):
         return "(run all servers at 1,000 subscribers to check the targets)"
     checks = [
-        (f"{ours['deliveries_per_s'] / ws['deliveries_per_s']:.2f}× websockets", ours["deliveries_per_s"] >= 1.5 * ws["deliveries_per_s"]),
-        (f"{ours['deliveries_per_s'] / sio['deliveries_per_s']:.1f}× python-socketio", ours["deliveries_per_s"] >= 3 * sio["deliveries_per_s"]),
+        (
+            f"{ours['deliveries_per_s'] / ws['deliveries_per_s']:.2f}× websockets",
+            ours["deliveries_per_s"] >= 1.5 * ws["deliveries_per_s"],
+        ),
+        (
+            f"{ours['deliveries_per_s'] / sio['deliveries_per_s']:.1f}× python-socketio",
+            ours["deliveries_per_s"] >= 3 * sio["deliveries_per_s"],
+        ),
         (f"p99 {fixed['p99_ms']:.1f} ms at 100 writes/s", fixed["p99_ms"] <= 25),
         (f"{ours['kb_per_connection']:.1f} KB per idle connection", ours["kb_per_connection"] <= 16),
-        ("every event in order" if ours["in_order"] and fixed["in_order"] else "ORDER ERRORS", ours["in_order"] and fixed["in_order"]),
+        (
+            "every event in order" if ours["in_order"] and fixed["in_order"] else "ORDER ERRORS",
+            ours["in_order"] and fixed["in_order"],
+        ),
     ]
     return "Measured: " + "; ".join(f"{text} ({'met' if ok else 'NOT met'})" for text, ok in checks) + "."
 
@@ -158,8 +167,15 @@ def _inprocess_section() -> list[str]:
         return []
     results = json.loads(path.read_text())["results"]
     baseline = results["baseline: orjson.dumps + dict"]
-    lines = ["", "## In-process writes", "", "`python benchmarks/inprocess.py`: writes per second from Python (median of three).", "",
-             "| write | writes/s | vs. baseline |", "|---|---|---|"]
+    lines = [
+        "",
+        "## In-process writes",
+        "",
+        "`python benchmarks/inprocess.py`: writes per second from Python (median of three).",
+        "",
+        "| write | writes/s | vs. baseline |",
+        "|---|---|---|",
+    ]
     for name, rate in results.items():
         lines.append(f"| {name} | {rate:,.0f} | {rate / baseline:.2f}× |")
     return lines
@@ -174,9 +190,10 @@ def _widget_section() -> list[str]:
         "",
         "## The widget path",
         "",
-        f"`python benchmarks/widget_path.py {r['items']}`: a JupyterLab cell writes {r['items']:,} items as fast as it can",
-        "while a LiveTable shows the group in Chromium; the clock stops when the browser holds every item",
-        "with its final value. The peer is the naive way, an anywidget that sends one comm message per item.",
+        f"`python benchmarks/widget_path.py {r['items']}`: a JupyterLab cell writes {r['items']:,} items",
+        "as fast as it can while a LiveTable shows the group in Chromium; the clock stops when the",
+        "browser holds every item with its final value. The peer is the naive way, an anywidget that",
+        "sends one comm message per item.",
         "",
         "| | items/s reaching the browser | items lost |",
         "|---|---|---|",

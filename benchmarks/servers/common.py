@@ -8,8 +8,13 @@ bytes on the wire.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
+import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 GROUP = "g"
 
@@ -37,3 +42,24 @@ def schedule(count: int, rate: float):
 
 def report(sent: int, started: float) -> None:
     print(json.dumps({"sent": sent, "send_s": time.monotonic() - started}), flush=True)
+
+
+async def serve_commands(broadcast: Callable[[int], Any]) -> None:
+    """The stdin control loop of the asyncio servers; ``broadcast(seq)`` sends one message.
+
+    The loop yields to the event loop after every message, as a real producer would.
+    """
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        command = line.split()
+        if not command or command[0] == "quit":
+            return
+        count, rate = int(command[1]), float(command[2])
+        started = time.monotonic()
+        for seq, delay in schedule(count, rate):
+            await asyncio.sleep(delay)
+            sent = broadcast(seq)
+            if inspect.isawaitable(sent):
+                await sent
+        report(count, started)
