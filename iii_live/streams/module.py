@@ -196,13 +196,7 @@ class StreamModule:
             self.hub.drain()
             return None
         self.hub.add(subscription)
-
-        def synced(snapshot: Any) -> None:
-            with self._lock:
-                self._sync(subscription, snapshot)
-            self.hub.drain()
-
-        return then(reader(payload), synced)
+        return then(reader(payload), lambda snapshot: self._sync_now(subscription, snapshot))
 
     def resync(self) -> int:
         """Send every current subscriber a fresh sync from storage; returns how many.
