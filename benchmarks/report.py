@@ -13,7 +13,7 @@ OURS = "iii-live"
 def write_report(results_path: Path) -> None:
     data = json.loads(results_path.read_text())
     results = data["results"]
-    plot = _plot(results, ROOT / "docs" / "benchmarks.png")
+    plot = _plot(results, ROOT / "BENCHMARKS.png")
     (ROOT / "BENCHMARKS.md").write_text(_markdown(data, plot))
 
 
