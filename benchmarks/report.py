@@ -80,6 +80,8 @@ def _markdown(data, plot: Path | None) -> str:
         f"Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}, "
         f"Linux {machine['kernel']}, {machine['date']}. The client harness shares the two cores with",
         "the server under test, so figures are relative costs: compare servers within a row.",
+        "Full-speed figures vary by up to a third from one run to the next on this machine; compare",
+        "ratios, not absolute numbers, and rerun before drawing fine conclusions.",
         "",
         "Every server sends the same iii wrapper frame (about 150 bytes) per message; iii-live",
         "goes through `stream::set` (storage, event, fan-out) for each one. The client checks",
