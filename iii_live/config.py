@@ -212,8 +212,10 @@ def _validated(config: EngineConfig) -> EngineConfig:
             raise ConfigError(f"{where}: `{key}` must be a positive integer, not {value!r}")
     if config.token is not None and not isinstance(config.token, (str, bool)):
         raise ConfigError(f"{where}: `token` must be a string, true or false, not {config.token!r}")
-    if isinstance(config.token, str) and len(config.token) < 8:
-        raise ConfigError(f"{where}: `token` must be at least 8 characters long")
+    if isinstance(config.token, str) and not config.token:
+        raise ConfigError(f"{where}: `token` must not be empty (use false for no token)")
+    if isinstance(config.token, str) and len(config.token) < 16:
+        log.warning("%s: a token of %d characters is easy to guess; prefer token: true", where, len(config.token))
     return replace(config, port=port, engine_port=engine_port)
 
 
