@@ -215,7 +215,9 @@ def _validated(config: EngineConfig) -> EngineConfig:
     if isinstance(config.token, str) and not config.token:
         raise ConfigError(f"{where}: `token` must not be empty (use false for no token)")
     if isinstance(config.token, str) and len(config.token) < 16:
-        log.warning("%s: a token of %d characters is easy to guess; prefer token: true", where, len(config.token))
+        log.warning(
+            "%s: a token of %d characters is easy to guess; prefer token: true", where, len(config.token)
+        )
     return replace(config, port=port, engine_port=engine_port)
 
 

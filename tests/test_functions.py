@@ -435,3 +435,38 @@ def test_stream_handle_sugar(engine):
 
 def test_invocation_error_is_exported():
     assert iii_live.InvocationError is InvocationError
+
+
+class PositionalStream:
+    """A custom stream with its own parameter names, positional."""
+
+    def __init__(self):
+        self.items = {}
+
+    def get(self, group, item):
+        return self.items.get((group, item))
+
+    def set(self, group, item, value):
+        old = self.items.get((group, item))
+        self.items[(group, item)] = value
+        return {"old_value": old, "new_value": value}
+
+    def delete(self, group, item):
+        return {"old_value": self.items.pop((group, item), None)}
+
+    def list(self, group):
+        return [v for (g, _), v in self.items.items() if g == group]
+
+    def list_groups(self, stream):
+        assert stream == "pos"
+        return sorted({g for g, _ in self.items})
+
+
+def test_custom_stream_with_positional_parameters(engine):
+    engine.create_stream("pos", PositionalStream())
+    s = engine.stream("pos")
+    assert s.set("g", "a", 1) == {"old_value": None, "new_value": 1}
+    assert s.get("g", "a") == 1
+    assert s.list("g") == [1]
+    assert s.list_groups() == ["g"]
+    assert s.delete("g", "a") == {"old_value": 1}

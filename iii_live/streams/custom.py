@@ -3,8 +3,10 @@
 ``engine.create_stream(name, adapter)`` registers the functions ``stream::get(name)``,
 ``stream::set(name)``, ... exactly as ``iii.helpers.create_stream`` does from a worker, so
 the stream module routes to either the same way. Methods may be sync or async and take
-either one input object (``input.group_id`` or ``input["group_id"]``, the shape of iii's
-``IStream``) or keyword arguments named after the input fields (``group_id, item_id``).
+one input object (``input.group_id`` or ``input["group_id"]``, the shape of iii's
+``IStream``), keyword arguments named after the input fields (``group_id, item_id``), or
+positional ones in that order (``def set(self, group, item, value)``, with or without a
+leading stream name).
 """
 
 from __future__ import annotations
@@ -17,6 +19,17 @@ from ..functions import then
 
 OPS = ("get", "set", "delete", "list", "list_groups", "update")
 _FIELDS = frozenset({"stream_name", "group_id", "item_id", "data", "ops"})
+_POSITIONAL = {
+    "get": ("group_id", "item_id"),
+    "set": ("group_id", "item_id", "data"),
+    "delete": ("group_id", "item_id"),
+    "list": ("group_id",),
+    "list_groups": (),
+    "update": ("group_id", "item_id", "ops"),
+}
+"""Field order for methods with their own parameter names (``def get(self, group, item)``)."""
+_INPUT_NAMES = frozenset({"input", "inp", "request", "req", "payload", "params", "args"})
+"""A single parameter with one of these names receives the whole input object."""
 
 
 def custom_function_id(op: str, stream_name: str) -> str:
@@ -41,26 +54,32 @@ def handlers_for(adapter: Any) -> dict[str, Callable[[Any], Any]]:
             f"a custom stream adapter needs methods {', '.join(OPS[:-1])}; "
             f"{type(adapter).__name__} lacks {', '.join(missing)}"
         )
-    return {op: _handler(getattr(adapter, op)) for op in OPS if callable(getattr(adapter, op, None))}
+    return {op: _handler(op, getattr(adapter, op)) for op in OPS if callable(getattr(adapter, op, None))}
 
 
-def _handler(method: Callable[..., Any]) -> Callable[[Any], Any]:
+def _handler(op: str, method: Callable[..., Any]) -> Callable[[Any], Any]:
     params = [
         p
         for p in inspect.signature(method).parameters.values()
-        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.default is p.empty
     ]
-    by_keyword = all(p.name in _FIELDS for p in params)
     names = [p.name for p in params]
+    order = _POSITIONAL[op]
+    if all(name in _FIELDS for name in names):
 
-    def handle(payload: Any) -> Any:
-        if by_keyword:
-            result = method(**{name: payload.get(name) for name in names})
-        else:
-            result = method(StreamInput(payload))
-        return then(result, _plain)
+        def call(payload: Any) -> Any:
+            return method(**{name: payload.get(name) for name in names})
+    elif len(names) in (len(order), len(order) + 1) and not (len(names) == 1 and names[0] in _INPUT_NAMES):
+        fields = order if len(names) == len(order) else ("stream_name", *order)
 
-    return handle
+        def call(payload: Any) -> Any:
+            return method(*(payload.get(name) for name in fields))
+    else:
+
+        def call(payload: Any) -> Any:
+            return method(StreamInput(payload))
+
+    return lambda payload: then(call(payload), _plain)
 
 
 def _plain(result: Any) -> Any:
