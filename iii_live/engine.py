@@ -100,6 +100,7 @@ class Engine:
             self.adapter, self.hub, self.functions, self.triggers, self._spawn, self.limits
         )
         self.streams.register_functions()
+        self.hub.on_overflow = self.streams.resync
         self.worker_registry = WorkerRegistry(self.functions, self.triggers)
         self.connections: set[StreamConnection] = set()
         self.connections_by_address: Counter[str] = Counter()

@@ -361,3 +361,24 @@ def test_peer_that_stops_answering_pings_is_closed():
         alive.close()
     finally:
         engine.stop()
+
+
+def test_backlog_beyond_the_bound_is_dropped_and_sockets_resynced(engine, client_factory):
+    """A writer that outruns the loop cannot grow memory without bound; clients end right."""
+    c = client_factory(f"{engine.stream_url}/stream/s/g")
+    c.recv()
+    engine.hub.max_loop_backlog = 50
+    engine.runtime.call_soon(time.sleep, 0.5)  # the loop is busy while the writes pile up
+    for i in range(500):
+        engine.stream("s").set("g", str(i % 7), i)
+    expected = {str(i % 7): i for i in range(500)}
+    state = {}
+    while state != expected:
+        frame = c.recv()
+        if frame["event"]["type"] == "sync":
+            state = {}
+            for value in frame["event"]["data"]:
+                state[str(value % 7)] = value
+        else:
+            state[frame["id"]] = frame["event"]["data"]
+    assert engine.stream("s").list("g") and state == expected

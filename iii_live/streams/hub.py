@@ -9,6 +9,11 @@ Subscribers that own sockets live on the engine's event loop (``on_loop = True``
 hands them events in batches, once per loop turn, then calls ``flush()`` so each socket
 gets one write per turn. Other subscribers (Python callbacks, widgets) are called on the
 thread that drains, so they keep receiving while the loop is blocked by a busy cell.
+
+Events waiting for the loop are bounded (``max_loop_backlog``): when a writer outruns a
+loop that cannot keep up (or is blocked by a long cell), the backlog is dropped and the
+socket subscribers get a fresh sync from storage instead, so memory stays bounded and no
+one is left stale.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import asyncio
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,8 +56,15 @@ class Subscription:
     """Group syncs carry ``{item_id: value}`` instead of iii's bare list of values."""
 
 
+MAX_LOOP_BACKLOG = 100_000
+
+
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, max_loop_backlog: int = MAX_LOOP_BACKLOG) -> None:
+        self.max_loop_backlog = max_loop_backlog
+        self.on_overflow: Callable[[list[Subscription]], object] = lambda subscriptions: None
+        """Called on the loop with the socket subscriptions whose backlog was dropped."""
+        self._overflowed = False
         self._index: dict[tuple[str, str], tuple[Subscription, ...]] = {}
         self._index_lock = threading.Lock()
         self._outbox: deque[tuple[Event, tuple[Subscription, ...]]] = deque()
@@ -130,6 +143,14 @@ class Hub:
                 except Exception:
                     log.exception("subscriber %r failed on %r", subscriber, event)
         if on_loop:
+            if len(self._loop_batch) >= self.max_loop_backlog:
+                self._loop_batch.clear()
+                if not self._overflowed:
+                    self._overflowed = True
+                    log.warning(
+                        "more than %d events waited for the event loop; resyncing sockets",
+                        self.max_loop_backlog,
+                    )
             self._loop_batch.append((event, subs))
             self._schedule_flush()
 
@@ -147,6 +168,10 @@ class Hub:
         """On the loop: hand each batched event to its socket subscribers, then flush each."""
         with self._flush_lock:
             self._flush_scheduled = False
+        if self._overflowed:
+            self._overflowed = False
+            self._loop_batch.clear()
+            self.on_overflow([sub for sub in self.all_subscriptions() if sub.subscriber.on_loop])
         batch = self._loop_batch
         touched: dict[int, Subscriber] = {}
         while batch:

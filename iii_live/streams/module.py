@@ -198,14 +198,14 @@ class StreamModule:
         self.hub.add(subscription)
         return then(reader(payload), lambda snapshot: self._sync_now(subscription, snapshot))
 
-    def resync(self) -> int:
-        """Send every current subscriber a fresh sync from storage; returns how many.
+    def resync(self, subscriptions: list[Subscription] | None = None) -> int:
+        """Send subscribers (default: all) a fresh sync from storage; returns how many.
 
-        Used when events may have been missed (a pub/sub outage), so no subscriber is
-        left silently stale.
+        Used when events may have been missed (a pub/sub outage, a dropped backlog), so no
+        subscriber is left silently stale.
         """
         count = 0
-        for subscription in self.hub.all_subscriptions():
+        for subscription in self.hub.all_subscriptions() if subscriptions is None else subscriptions:
             reader = self._snapshot_reader(subscription)
             try:
                 snapshot = reader(_snapshot_payload(subscription))
