@@ -444,3 +444,46 @@ def test_node_sdk_worker(engine, node_sdk, client_factory):
     finally:
         proc.stdin.close()
         proc.wait(10)
+
+
+def test_raw_worker_protocol_ignores_what_it_does_not_know(engine):
+    """The wire as a non-SDK client speaks it: unknown types, junk, JSON ping, binary telemetry."""
+    from websockets.sync.client import connect
+
+    with connect(engine.engine_url, open_timeout=5) as ws:
+        hello = json.loads(ws.recv(timeout=5))
+        assert hello["type"] == "workerregistered" and hello["worker_id"]
+        ws.send("not json")
+        ws.send(json.dumps({"type": "registertriggertype", "id": "x", "description": "d"}))
+        ws.send(json.dumps({"type": "frobnicate", "extra": [1, 2]}))
+        ws.send(b"OTLP{}")
+        ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(ws.recv(timeout=5)) == {"type": "pong"}
+        ws.send(
+            json.dumps(
+                {
+                    "type": "invokefunction",
+                    "invocation_id": "inv-1",
+                    "function_id": "stream::set",
+                    "data": {"stream_name": "raw", "group_id": "g", "item_id": "i", "data": 7},
+                    "traceparent": "00-abc-def-01",
+                    "unknown_field": True,
+                }
+            )
+        )
+        reply = json.loads(ws.recv(timeout=5))
+        assert reply == {
+            "type": "invocationresult",
+            "invocation_id": "inv-1",
+            "function_id": "stream::set",
+            "result": {"old_value": None, "new_value": 7},
+        }
+        ws.send(
+            json.dumps({"type": "invokefunction", "invocation_id": "inv-2", "function_id": "stream::get"})
+        )
+        error = json.loads(ws.recv(timeout=5))["error"]
+        assert error["code"] == "deserialization_error"
+    with connect(engine.engine_url + "/otel", open_timeout=5) as otel:
+        otel.send(b"MTRC{}")
+        otel.send("ignored")
+    assert engine.stream("raw").get("g", "i") == 7
