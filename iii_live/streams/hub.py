@@ -24,7 +24,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from .events import Event
 
@@ -58,6 +58,26 @@ class Subscription:
 
 MAX_LOOP_BACKLOG = 100_000
 
+Subs = tuple[Subscription, ...]
+
+
+class _GroupSubscriptions(NamedTuple):
+    """One group's subscriptions, split by where they are served, so fan-out never
+    looks at a socket subscription from the writer's thread or at a callback on the loop."""
+
+    on_loop: Subs = ()
+    direct: Subs = ()
+
+    def plus(self, sub: Subscription) -> _GroupSubscriptions:
+        if sub.subscriber.on_loop:
+            return _GroupSubscriptions(self.on_loop + (sub,), self.direct)
+        return _GroupSubscriptions(self.on_loop, self.direct + (sub,))
+
+    def minus(self, sub: Subscription) -> _GroupSubscriptions:
+        return _GroupSubscriptions(
+            tuple(s for s in self.on_loop if s is not sub), tuple(s for s in self.direct if s is not sub)
+        )
+
 
 class Hub:
     def __init__(self, max_loop_backlog: int = MAX_LOOP_BACKLOG) -> None:
@@ -65,12 +85,12 @@ class Hub:
         self.on_overflow: Callable[[list[Subscription]], object] = lambda subscriptions: None
         """Called on the loop with the socket subscriptions whose backlog was dropped."""
         self._overflowed = False
-        self._index: dict[tuple[str, str], tuple[Subscription, ...]] = {}
+        self._index: dict[tuple[str, str], _GroupSubscriptions] = {}
         self._index_lock = threading.Lock()
-        self._outbox: deque[tuple[Event, tuple[Subscription, ...]]] = deque()
+        self._outbox: deque[tuple[Event, _GroupSubscriptions]] = deque()
         self._drain_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_batch: deque[tuple[Event, tuple[Subscription, ...]]] = deque()
+        self._loop_batch: deque[tuple[Event, Subs]] = deque()
         self._flush_lock = threading.Lock()
         self._flush_scheduled = False
 
@@ -82,26 +102,27 @@ class Hub:
     def add(self, subscription: Subscription) -> None:
         key = (subscription.stream_name, subscription.group_id)
         with self._index_lock:
-            self._index[key] = self._index.get(key, ()) + (subscription,)
+            self._index[key] = self._index.get(key, _NONE).plus(subscription)
 
     def remove(self, subscription: Subscription) -> None:
         key = (subscription.stream_name, subscription.group_id)
         with self._index_lock:
-            remaining = tuple(s for s in self._index.get(key, ()) if s is not subscription)
-            if remaining:
+            remaining = self._index.get(key, _NONE).minus(subscription)
+            if remaining.on_loop or remaining.direct:
                 self._index[key] = remaining
             else:
                 self._index.pop(key, None)
 
-    def subscriptions(self, stream_name: str, group_id: str) -> tuple[Subscription, ...]:
-        return self._index.get((stream_name, group_id), ())
+    def subscriptions(self, stream_name: str, group_id: str) -> Subs:
+        group = self._index.get((stream_name, group_id), _NONE)
+        return group.on_loop + group.direct
 
     def all_subscriptions(self) -> list[Subscription]:
-        return [sub for subs in list(self._index.values()) for sub in subs]
+        return [sub for group in list(self._index.values()) for sub in group.on_loop + group.direct]
 
     def counts(self) -> dict[tuple[str, str], int]:
         """Number of subscriptions per ``(stream, group)``."""
-        return {key: len(subs) for key, subs in self._index.items()}
+        return {key: len(group.on_loop) + len(group.direct) for key, group in self._index.items()}
 
     # -- fan-out -------------------------------------------------------------------
 
@@ -110,13 +131,13 @@ class Hub:
 
         Call with the engine's write lock held, then ``drain()`` after releasing it.
         """
-        subs = self._index.get((event.stream_name, event.group_id))
-        if subs:
-            self._outbox.append((event, subs))
+        group = self._index.get((event.stream_name, event.group_id))
+        if group is not None:
+            self._outbox.append((event, group))
 
     def publish_to(self, event: Event, subscription: Subscription) -> None:
         """Queue ``event`` (a sync or an unauthorized notice) for one subscription only."""
-        self._outbox.append((event, (subscription,)))
+        self._outbox.append((event, _NONE.plus(subscription)))
 
     def drain(self) -> None:
         """Deliver queued events in order; returns at once if another thread is draining."""
@@ -126,23 +147,19 @@ class Hub:
                 return
             try:
                 while outbox:
-                    event, subs = outbox.popleft()
-                    self._deliver(event, subs)
+                    event, group = outbox.popleft()
+                    self._deliver(event, group)
             finally:
                 self._drain_lock.release()
 
-    def _deliver(self, event: Event, subs: tuple[Subscription, ...]) -> None:
-        on_loop = False
-        for sub in subs:
-            subscriber = sub.subscriber
-            if subscriber.on_loop:
-                on_loop = True
-            elif sub.item_id is None or sub.item_id == event.item_id:
+    def _deliver(self, event: Event, group: _GroupSubscriptions) -> None:
+        for sub in group.direct:
+            if sub.item_id is None or sub.item_id == event.item_id:
                 try:
-                    subscriber.deliver(event)
+                    sub.subscriber.deliver(event)
                 except Exception:
-                    log.exception("subscriber %r failed on %r", subscriber, event)
-        if on_loop:
+                    log.exception("subscriber %r failed on %r", sub.subscriber, event)
+        if group.on_loop:
             if len(self._loop_batch) >= self.max_loop_backlog:
                 self._loop_batch.clear()
                 if not self._overflowed:
@@ -151,7 +168,7 @@ class Hub:
                         "more than %d events waited for the event loop; resyncing sockets",
                         self.max_loop_backlog,
                     )
-            self._loop_batch.append((event, subs))
+            self._loop_batch.append((event, group.on_loop))
             self._schedule_flush()
 
     def _schedule_flush(self) -> None:
@@ -171,16 +188,16 @@ class Hub:
         if self._overflowed:
             self._overflowed = False
             self._loop_batch.clear()
-            self.on_overflow([sub for sub in self.all_subscriptions() if sub.subscriber.on_loop])
+            self.on_overflow([sub for group in list(self._index.values()) for sub in group.on_loop])
         batch = self._loop_batch
         touched: dict[int, Subscriber] = {}
         while batch:
             event, subs = batch.popleft()
             item_id = event.item_id
             for sub in subs:
-                subscriber = sub.subscriber
-                if not subscriber.on_loop or (sub.item_id is not None and sub.item_id != item_id):
+                if sub.item_id is not None and sub.item_id != item_id:
                     continue
+                subscriber = sub.subscriber
                 try:
                     subscriber.deliver(event)
                 except Exception:
@@ -191,3 +208,6 @@ class Hub:
                 subscriber.flush()
             except Exception:
                 log.exception("subscriber %r failed to flush", subscriber)
+
+
+_NONE = _GroupSubscriptions()
