@@ -216,28 +216,19 @@ def _plot(results, path: Path) -> Path | None:
     servers = list(dict.fromkeys(r["server"] for r in results))
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for server in servers:
-        rows = sorted(
-            (r for r in results if r["server"] == server and r["mode"] == "max"),
-            key=lambda r: r["subscribers"],
-        )
-        left.plot(
-            [r["subscribers"] for r in rows],
-            [r["deliveries_per_s"] for r in rows],
-            marker="o",
-            label=server,
-            linewidth=2.5 if server == OURS else 1.2,
-        )
-        rows = sorted(
-            (r for r in results if r["server"] == server and r["mode"] != "max"),
-            key=lambda r: r["subscribers"],
-        )
-        right.plot(
-            [r["subscribers"] for r in rows],
-            [r["p99_ms"] for r in rows],
-            marker="o",
-            label=server,
-            linewidth=2.5 if server == OURS else 1.2,
-        )
+        runs = [r for r in results if r["server"] == server]
+        width = 2.5 if server == OURS else 1.2
+        for ax, at_full_speed, figure in ((left, True, "deliveries_per_s"), (right, False, "p99_ms")):
+            rows = sorted(
+                (r for r in runs if (r["mode"] == "max") == at_full_speed), key=lambda r: r["subscribers"]
+            )
+            ax.plot(
+                [r["subscribers"] for r in rows],
+                [r[figure] for r in rows],
+                marker="o",
+                label=server,
+                linewidth=width,
+            )
     left.set(
         xscale="log", xlabel="subscribers", ylabel="deliveries / s", title="Throughput (writer at full speed)"
     )

@@ -16,6 +16,7 @@ from websockets.sync.client import connect
 import iii_live
 from iii_live import InvocationError
 from iii_live.streams.client_messages import decode_client_message
+from iii_live.streams.module import FUNCTIONS
 
 from .conftest import Client, call, wait_for
 
@@ -226,16 +227,6 @@ payloads = st.one_of(
         },
     ),
 )
-FUNCTIONS = [
-    "stream::set",
-    "stream::get",
-    "stream::delete",
-    "stream::list",
-    "stream::list_groups",
-    "stream::list_all",
-    "stream::send",
-    "stream::update",
-]
 
 
 @pytest.fixture(scope="module")
