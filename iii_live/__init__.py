@@ -1,9 +1,10 @@
 """iii-live: the iii engine's realtime stream worker, embeddable in Python and notebooks."""
 
 from .config import EngineConfig
-from .engine import CallbackSubscription, Engine, start
+from .engine import Engine, start
 from .errors import ConfigError, InvocationError, PortInUseError
 from .stream_handle import StreamHandle
+from .streams.hub import CallbackSubscription
 
 __all__ = [
     "CallbackSubscription",

@@ -64,29 +64,32 @@ class EngineConfig:
     auth_required: bool = False
     """With ``auth_function``: refuse the upgrade when it fails or returns
     ``{"unauthorized": true}`` (iii itself always lets the connection in)."""
-    max_message_size: int = DEFAULT_LIMITS.max_message_size
-    max_payload_bytes: int = DEFAULT_LIMITS.max_payload_bytes
-    max_json_depth: int = DEFAULT_LIMITS.max_json_depth
-    max_name_length: int = DEFAULT_LIMITS.max_name_length
-    max_subscriptions_per_connection: int = DEFAULT_LIMITS.max_subscriptions_per_connection
-    max_connections_per_address: int = DEFAULT_LIMITS.max_connections_per_address
-
-    @property
-    def limits(self) -> Limits:
-        return Limits(**{key: getattr(self, key) for key in LIMIT_KEYS})
-
+    limits: Limits = DEFAULT_LIMITS
+    """Bounds on what clients may send; their keys sit flat beside the others in files and
+    keyword arguments (``max_payload_bytes: ...``)."""
     source: str | None = field(default=None, compare=False)
     """The file this config came from, for error messages."""
 
     def with_overrides(self, **overrides: Any) -> EngineConfig:
-        """Replace the fields given; None means "not given" except for ``engine_port``."""
+        """Replace the keys given; None means "not given" except for ``engine_port``."""
         values = {k: v for k, v in overrides.items() if v is not None or k == "engine_port"}
+        unknown = set(values) - FILE_KEYS
+        if unknown:
+            raise TypeError(f"unknown engine option(s): {', '.join(sorted(unknown))}")
         if "adapter" in values:
             values["adapter"] = adapter_config(values["adapter"], self.source)
-        return _validated(replace(self, **values))
+        return _validated(_with_values(self, values))
 
 
-FILE_KEYS = frozenset(f.name for f in fields(EngineConfig)) - {"source"}
+FILE_KEYS = (frozenset(f.name for f in fields(EngineConfig)) - {"source", "limits"}) | LIMIT_KEYS
+
+
+def _with_values(config: EngineConfig, values: dict[str, Any]) -> EngineConfig:
+    """``config`` with flat keys replaced, limit keys going into ``limits``."""
+    limits = {key: values.pop(key) for key in LIMIT_KEYS & values.keys()}
+    if limits:
+        values["limits"] = replace(config.limits, **limits)
+    return replace(config, **values)
 
 
 def load_config(source: str | os.PathLike[str] | dict[str, Any] | EngineConfig | None) -> EngineConfig:
@@ -165,7 +168,7 @@ def stream_block(block: dict[str, Any], source: str) -> EngineConfig:
         values["adapter"] = adapter_config(values["adapter"], source)
     if "allowed_origins" in values:
         values["allowed_origins"] = tuple(values["allowed_origins"] or ())
-    return _validated(EngineConfig(source=source, **values))
+    return _validated(_with_values(EngineConfig(source=source), values))
 
 
 def adapter_config(value: Any, source: str | None) -> Any:
@@ -207,7 +210,7 @@ def _validated(config: EngineConfig) -> EngineConfig:
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise ConfigError(f"{where}: `{key}` must be a non-negative number, not {value!r}")
     for key in LIMIT_KEYS:
-        value = getattr(config, key)
+        value = getattr(config.limits, key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"{where}: `{key}` must be a positive integer, not {value!r}")
     if config.token is not None and not isinstance(config.token, (str, bool)):

@@ -7,39 +7,40 @@ WebSocket) and answers ``trigger()`` calls from Python, whichever thread they co
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import errno
-import html
 import logging
 import socket
 import threading
-from collections import Counter
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import tornado.httpserver
 import tornado.netutil
 
 from .config import AUTO, DEFAULT_ENGINE_PORT, EngineConfig, load_config
+from .core import StreamCore
+from .display import engine_html
 from .errors import InvocationError, PortInUseError
 from .functions import Function, FunctionRegistry, discard, resolve
 from .runtime import Runtime
 from .server.access import is_loopback, resolve_token
+from .server.connections import Connections
 from .server.keepalive import Keepalive
-from .server.stream_socket import StreamConnection
+from .server.settings import ServerSettings
 from .stream_handle import StreamHandle
 from .streams.adapters import StreamAdapter, create_adapter
-from .streams.custom import custom_function_id, handlers_for
-from .streams.events import Event
-from .streams.hub import Hub, Subscription
-from .streams.module import StreamModule
+from .streams.hub import CallbackSubscription, Subscription
 from .streams.triggers import Trigger, TriggerRegistry
-from .workers import WorkerRegistry
 
 log = logging.getLogger("iii_live")
 
 DEFAULT_TIMEOUT_MS = 30_000
+IO_THREADS = 4
+"""Worker threads for blocking reads of a remote store (joins, the stream browser's counts)."""
 _UNSET: Any = object()
+T = TypeVar("T")
 
 _running: dict[tuple[str, int], Engine] = {}
 _running_lock = threading.Lock()
@@ -88,29 +89,36 @@ class Engine:
     def __init__(self, config: EngineConfig, *, background: bool = False) -> None:
         self.config = config
         self.background = background
-        self.functions = FunctionRegistry()
-        self.hub = Hub()
-        self.adapter: StreamAdapter = create_adapter(config.adapter)
         self.runtime: Runtime | None = None
-        self.limits = config.limits
         self.token = resolve_token(config.token, config.host)
         """What clients must present (``?token=`` or ``Authorization: Bearer``), or None."""
-        self.triggers = TriggerRegistry(self.functions.call)
-        self.streams = StreamModule(
-            self.adapter, self.hub, self.functions, self.triggers, self._spawn, self.limits
+        self.core = StreamCore(
+            create_adapter(config.adapter), config.limits, spawn=self._spawn, offload=self._offload
         )
-        self.streams.register_functions()
-        self.hub.on_overflow = self.streams.resync
-        self.worker_registry = WorkerRegistry(self.functions, self.triggers)
-        self.connections: set[StreamConnection] = set()
-        self.connections_by_address: Counter[str] = Counter()
+        """Everything but the I/O: registries, storage, fan-out (internal)."""
         self.host = config.host
         self.port = config.port
         self.engine_port: int | None = None
+        self._connections = Connections()
         self._servers: list[tornado.httpserver.HTTPServer] = []
-        self._keepalive = Keepalive(lambda: self.connections, config.ping_interval)
+        self._keepalive = Keepalive(self._connections, config.ping_interval)
+        self._io = concurrent.futures.ThreadPoolExecutor(IO_THREADS, thread_name_prefix="iii-live-io")
         self._stopped = threading.Event()
         self._running_key: tuple[str, int] | None = None
+
+    @property
+    def functions(self) -> FunctionRegistry:
+        """Every function a trigger can reach (``"id" in engine.functions``)."""
+        return self.core.functions
+
+    @property
+    def triggers(self) -> TriggerRegistry:
+        return self.core.triggers
+
+    @property
+    def adapter(self) -> StreamAdapter:
+        """The storage adapter (kv, redis, or the object passed as ``adapter``)."""
+        return self.core.adapter
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -130,15 +138,14 @@ class Engine:
                 sock.close()
             raise
         runtime = None if self.background else Runtime.attach()
-        self.runtime = runtime or Runtime.start_thread()
-        self.hub.bind_loop(self.runtime.loop)
+        self.runtime = runtime = runtime or Runtime.start_thread()
         try:
-            self.adapter.open(self.hub, self.streams.resync)
-            self.runtime.call(lambda: self._listen(sockets, worker_sockets))
+            self.core.open(runtime.call_soon)
+            runtime.call(lambda: self._listen(runtime, sockets, worker_sockets))
         except BaseException:
             for sock in sockets + worker_sockets:
                 sock.close()
-            self.runtime.stop()
+            runtime.stop()
             raise
         if self.config.port:
             self._running_key = (self.config.host, self.config.port)
@@ -150,7 +157,7 @@ class Engine:
             self.engine_url or "off",
             self._exposure(),
             self.adapter,
-            "own thread" if self.runtime.owns_thread else "caller's event loop",
+            "own thread" if runtime.owns_thread else "caller's event loop",
         )
         if (
             self.token is not None
@@ -173,15 +180,40 @@ class Engine:
         )
         return f"{reach}; {guard}; browser origins: same host + {origins}; {auth}"
 
-    def _listen(self, sockets: list[socket.socket], worker_sockets: list[socket.socket]) -> None:
-        from .server.app import make_app, make_worker_app
+    def _listen(
+        self, runtime: Runtime, sockets: list[socket.socket], worker_sockets: list[socket.socket]
+    ) -> None:
+        from .server.app import make_stream_app, make_worker_app
 
-        for app, socks in ((make_app(self), sockets), (make_worker_app(self), worker_sockets)):
+        config = self.config
+        settings = ServerSettings(
+            token=self.token,
+            allowed_origins=config.allowed_origins,
+            auth_function=config.auth_function,
+            auth_required=config.auth_required,
+            limits=config.limits,
+            max_write_buffer=config.max_write_buffer,
+            ping_interval=config.ping_interval,
+        )
+        apps = (
+            (make_stream_app(self.core, settings, self._connections, self._describe), sockets),
+            (make_worker_app(self.core, settings), worker_sockets),
+        )
+        for app, socks in apps:
             if socks:
                 server = tornado.httpserver.HTTPServer(app)
                 server.add_sockets(socks)
                 self._servers.append(server)
-        self._keepalive.start(self.runtime.loop)
+        self._keepalive.start(runtime.loop)
+
+    def _describe(self) -> dict[str, Any]:
+        """Addresses and client counts, for the stream browser."""
+        return {
+            "stream_url": self.stream_url,
+            "engine_url": self.engine_url,
+            "connections": len(self._connections),
+            "workers": len(self.core.workers.describe()),
+        }
 
     @property
     def stream_url(self) -> str:
@@ -210,7 +242,7 @@ class Engine:
     @property
     def workers(self) -> list[dict[str, Any]]:
         """Connected iii workers, with the functions and triggers they host."""
-        return self.worker_registry.describe()
+        return self.core.workers.describe()
 
     @property
     def running(self) -> bool:
@@ -234,7 +266,8 @@ class Engine:
                     runtime.run(self._shutdown(), timeout=10)
             except (TimeoutError, RuntimeError):
                 log.warning("the engine loop did not answer; closing storage anyway")
-        self.adapter.close()
+        self.core.close()
+        self._io.shutdown(wait=False)
         runtime.stop()
         log.info("iii-live engine on port %s stopped", self.port)
 
@@ -243,18 +276,18 @@ class Engine:
         self._keepalive.stop()
         for server in self._servers:
             server.stop()
-        for connection in list(self.connections):
-            connection.handler.close_going_away()
-        self.worker_registry.close_all()
+        for connection in self._connections:
+            connection.close_going_away()
+        self.core.workers.close_all()
 
     async def _shutdown(self, grace: float = 2.0) -> None:
         """Close every socket and wait (up to ``grace``) for the handshakes to finish."""
         self._close_sockets()
         deadline = asyncio.get_running_loop().time() + grace
-        while self.connections and asyncio.get_running_loop().time() < deadline:
+        while len(self._connections) and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.02)
-        for connection in list(self.connections):
-            connection.handler.abort()
+        for connection in self._connections:
+            connection.drop("engine stopped")
 
     def run_forever(self) -> None:
         """Block until ``stop()`` is called (or Ctrl-C, which stops the engine)."""
@@ -278,9 +311,16 @@ class Engine:
 
     def _repr_html_(self) -> str:
         """Notebook display: addresses, storage, and every stream's groups with counts."""
-        from .server.pages import overview
-
-        return render_overview(self, overview(self) if self.running else None)
+        running = self.running
+        return engine_html(
+            running=running,
+            stream_url=self.stream_url,
+            browser_url=self.browser_url,
+            engine_url=self.engine_url,
+            storage=repr(self.adapter),
+            counts=self._describe() if running else None,
+            streams=self.core.overview() if running else [],
+        )
 
     # -- calling functions -------------------------------------------------------------
 
@@ -334,16 +374,19 @@ class Engine:
         if void:
             self._spawn(self._void_call(function_id, payload))
             return None
-        return function_id, self.functions.call(function_id, payload), timeout
+        return function_id, self.core.call(function_id, payload), timeout
 
     async def _void_call(self, function_id: str, payload: Any) -> None:
         try:
-            await resolve(self.functions.call(function_id, payload))
+            await resolve(self.core.call(function_id, payload))
         except InvocationError as exc:
             log.error("void call to %s failed: %s", function_id, exc)
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         self._require_runtime().spawn(coro)
+
+    async def _offload(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._io, fn)
 
     def _require_runtime(self) -> Runtime:
         if self.runtime is None:
@@ -382,8 +425,7 @@ class Engine:
 
         Events and triggers for the stream keep flowing as for any other stream.
         """
-        for op, handler in handlers_for(adapter).items():
-            self.functions.register(custom_function_id(op, stream_name), handler)
+        self.core.create_stream(stream_name, adapter)
 
     # -- reading and subscribing -----------------------------------------------------------
 
@@ -404,15 +446,15 @@ class Engine:
         values. The callback runs on the writing thread and must not block; ``close()``
         the handle to stop.
         """
-        handle = CallbackSubscription(self, callback)
+        handle = CallbackSubscription(callback, self.core.unsubscribe)
         handle.subscription = Subscription(handle, stream_name, group_id, item_id, keyed=keyed)
         try:
-            result = self.streams.attach(handle.subscription)
+            pending = self.core.subscribe(handle.subscription)
         except InvocationError:
-            self.streams.detach(handle.subscription)
+            self.core.unsubscribe(handle.subscription)
             raise
-        if hasattr(result, "__await__"):
-            self._spawn(resolve(result))
+        if pending is not None:
+            self._spawn(resolve(pending))
         return handle
 
     def stream(self, stream_name: str) -> StreamHandle:
@@ -421,46 +463,20 @@ class Engine:
 
     def status(self) -> dict[str, Any]:
         """Health of the engine and its storage backend (e.g. whether Redis is reachable)."""
+        core = self.core.status()
         return {
             "running": self.running,
             "stream_url": self.stream_url,
             "engine_url": self.engine_url,
-            "connections": len(self.connections),
-            "workers": len(self.worker_registry.describe()),
-            "storage": self.adapter.status(),
+            "connections": len(self._connections),
+            "workers": core["workers"],
+            "subscriptions": core["subscriptions"],
+            "storage": core["storage"],
         }
 
     @property
     def auth_function(self) -> str | None:
         return self.config.auth_function
-
-
-class CallbackSubscription:
-    """An in-process subscriber (a hub subscriber off the loop); ``close()`` ends it."""
-
-    on_loop = False
-
-    def __init__(self, engine: Engine, callback: Callable[[dict[str, Any]], Any]) -> None:
-        self.engine = engine
-        self.callback = callback
-        self.subscription: Subscription | None = None
-
-    def deliver(self, event: Event) -> None:
-        self.callback(event.message)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        if self.subscription is not None:
-            self.engine.streams.detach(self.subscription)
-            self.subscription = None
-
-    def __enter__(self) -> CallbackSubscription:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
 
 def _timed_out(function_id: str, timeout: float) -> InvocationError:
@@ -498,34 +514,3 @@ def _bind(host: str, port: int, key: str = "port") -> list[socket.socket]:
                 f"there); pass {key}=0 to pick a free port, or choose another with {key}=...",
             ) from None
         raise
-
-
-def render_overview(engine: Engine, data: dict[str, Any] | None) -> str:
-    esc = html.escape
-    state = "running" if data is not None else "stopped"
-    browser = engine.browser_url
-    rows = [
-        f"<tr><th style='text-align:left'>stream port</th><td><code>{esc(engine.stream_url)}</code> "
-        f"(<a href='{esc(browser)}' target='_blank'>stream browser</a>)</td></tr>",
-        f"<tr><th style='text-align:left'>engine port</th>"
-        f"<td><code>{esc(engine.engine_url or 'off')}</code></td></tr>",
-        f"<tr><th style='text-align:left'>storage</th><td>{esc(repr(engine.adapter))}</td></tr>",
-    ]
-    if data is not None:
-        rows.append(
-            f"<tr><th style='text-align:left'>clients</th><td>{data['engine']['connections']} WebSocket, "
-            f"{data['engine']['workers']} workers</td></tr>"
-        )
-    groups = [
-        f"<tr><td>{esc(s['id'])}</td><td>{esc(g['id'])}</td><td>{g['items']}</td><td>{g['subscribers']}</td></tr>"
-        for s in (data or {}).get("streams", [])
-        for g in s["groups"]
-    ]
-    table = (
-        "<table><tr><th>stream</th><th>group</th><th>items</th><th>subscribers</th></tr>"
-        + "".join(groups[:200])
-        + "</table>"
-        if groups
-        else "<p>No streams yet.</p>"
-    )
-    return f"<div><b>iii-live engine</b> ({state})<table>{''.join(rows)}</table>{table}</div>"

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .engine import CallbackSubscription, Engine
+    from .engine import Engine
+    from .streams.hub import CallbackSubscription
     from .widgets import LiveChart, LiveTable
 
 
@@ -56,7 +57,7 @@ class StreamHandle:
 
     def items(self, group_id: str) -> dict[str, Any]:
         """``{item_id: value}`` of a group."""
-        result = self.engine.streams.items(self.name, group_id)
+        result = self.engine.core.streams.items(self.name, group_id)
         if hasattr(result, "__await__"):
             return self.engine.runtime.run(result)
         return result
@@ -65,7 +66,7 @@ class StreamHandle:
 
     def to_frame(self, group_id: str) -> pd.DataFrame:
         """The group as a DataFrame indexed by item id (nested fields as dotted columns)."""
-        from .frames import to_frame
+        from .pandas_io import to_frame
 
         return to_frame(self, group_id)
 
@@ -78,7 +79,7 @@ class StreamHandle:
         delete_missing: bool = False,
     ) -> dict[str, int]:
         """Upsert each row as an item; events only for rows that changed. Returns counts."""
-        from .frames import write_frame
+        from .pandas_io import write_frame
 
         return write_frame(self, group_id, frame, id_column, delete_missing=delete_missing)
 

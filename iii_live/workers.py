@@ -23,14 +23,14 @@ from .streams.triggers import TriggerRegistry
 
 log = logging.getLogger("iii_live.workers")
 
-Send = Callable[[dict[str, Any]], None]
-"""Writes one JSON message to the worker's socket (called on the engine loop)."""
+SendInvocation = Callable[[str, str, Any], None]
+"""Asks the worker to run ``function_id`` with ``data`` as ``invocation_id`` (on the engine loop)."""
 
 
 @dataclass(eq=False)
 class Worker:
     worker_id: str
-    send: Send
+    send_invocation: SendInvocation
     close: Callable[[], None]
     """Closes the worker's socket with 1001 (going away)."""
     peer: str = ""
@@ -54,37 +54,20 @@ class Worker:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[invocation_id] = future
         try:
-            self.send(
-                {
-                    "type": "invokefunction",
-                    "invocation_id": invocation_id,
-                    "function_id": function_id,
-                    "data": data,
-                }
-            )
+            self.send_invocation(invocation_id, function_id, data)
             return await future
         finally:
             self._pending.pop(invocation_id, None)
 
-    def resolve(self, message: dict[str, Any]) -> None:
-        """Settle the call an ``invocationresult`` answers."""
-        future = self._pending.get(message.get("invocation_id") or "")
+    def settle(self, invocation_id: str, outcome: Any) -> None:
+        """Settle a call in flight with its result, or with an InvocationError."""
+        future = self._pending.get(invocation_id)
         if future is None or future.done():
             return
-        error = message.get("error")
-        if error is not None:
-            if not isinstance(error, dict):
-                error = {"code": "UNKNOWN", "message": str(error)}
-            future.set_exception(
-                InvocationError(
-                    str(error.get("code", "UNKNOWN")),
-                    str(error.get("message", "")),
-                    function_id=message.get("function_id"),
-                    stacktrace=error.get("stacktrace"),
-                )
-            )
+        if isinstance(outcome, InvocationError):
+            future.set_exception(outcome)
         else:
-            future.set_result(message.get("result"))
+            future.set_result(outcome)
 
     def stop_pending(self) -> None:
         self.closed = True
@@ -102,8 +85,8 @@ class WorkerRegistry:
         self.triggers = triggers
         self._workers: dict[str, Worker] = {}
 
-    def connect(self, send: Send, close: Callable[[], None], peer: str = "") -> Worker:
-        worker = Worker(str(uuid.uuid4()), send, close, peer)
+    def connect(self, send_invocation: SendInvocation, close: Callable[[], None], peer: str = "") -> Worker:
+        worker = Worker(str(uuid.uuid4()), send_invocation, close, peer)
         self._workers[worker.worker_id] = worker
         return worker
 

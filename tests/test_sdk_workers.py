@@ -284,7 +284,7 @@ def test_disconnect_drops_registrations_and_fails_calls_in_flight(engine, worker
     w.register_trigger({"type": "stream", "function_id": "w::echo", "config": {"stream_name": "s"}})
     wait_for(lambda: "w::slow" in engine.functions and engine.triggers.all())
     [info] = engine.workers
-    worker = engine.worker_registry.get(info["worker_id"])
+    worker = engine.core.workers.get(info["worker_id"])
     errors = []
 
     def call_slow():

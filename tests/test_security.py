@@ -15,8 +15,8 @@ from websockets.sync.client import connect
 
 import iii_live
 from iii_live import InvocationError
-from iii_live.streams.client_messages import decode_client_message
-from iii_live.streams.module import FUNCTIONS
+from iii_live.protocol.stream_wire import decode_client_message
+from iii_live.streams.stream_functions import FUNCTIONS
 
 from .conftest import Client, call, wait_for
 
@@ -196,7 +196,7 @@ def test_connections_per_address_limit(tight):
         connect(f"{tight.stream_url}/stream/s/g", open_timeout=5)
     assert info.value.response.status_code == 429
     clients.pop().close()
-    wait_for(lambda: len(tight.connections) == 4)
+    wait_for(lambda: tight.status()["connections"] == 4)
     clients.append(Client(f"{tight.stream_url}/stream/s/g"))  # a freed slot can be taken again
     for c in clients:
         c.close()

@@ -206,7 +206,7 @@ def test_disconnect_fires_leave_for_remaining_subscriptions(engine):
         "id": "i",
         "context": None,
     }
-    wait_for(lambda: not engine.hub.counts())
+    wait_for(lambda: engine.status()["subscriptions"] == 0)
 
 
 def test_peer_vanishing_without_close_is_cleaned_up(engine):
@@ -218,7 +218,7 @@ def test_peer_vanishing_without_close_is_cleaned_up(engine):
     c.ws.socket.shutdown(socket.SHUT_RDWR)
     c.ws.socket.close()
     wait_for(lambda: len(leaves) == 1)
-    assert not engine.connections
+    assert engine.status()["connections"] == 0
 
 
 def test_auth_function_context_reaches_join_triggers():
@@ -316,7 +316,7 @@ def test_client_that_stops_reading_is_cut_off_and_others_get_everything():
             b"GET /stream/big/g HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         )
-        wait_for(lambda: len(engine.connections) == 1)
+        wait_for(lambda: engine.status()["connections"] == 1)
         reader = Client(f"{engine.stream_url}/stream/big/g")
         reader.recv()
         payload = "x" * 50_000
@@ -333,7 +333,7 @@ def test_client_that_stops_reading_is_cut_off_and_others_get_everything():
             wait_for(lambda n=n: len(received) > n - 10)  # a healthy reader keeps up
         thread.join(30)
         assert received == list(range(400))
-        wait_for(lambda: len(engine.connections) == 1)  # the stalled one was dropped
+        wait_for(lambda: engine.status()["connections"] == 1)  # the stalled one was dropped
         reader.close()
         stalled.close()
     finally:
@@ -350,9 +350,9 @@ def test_peer_that_stops_answering_pings_is_closed():
         )
         alive = Client(f"{engine.stream_url}/stream/s/g")  # answers pings
         alive.recv()
-        wait_for(lambda: len(engine.connections) == 2)
+        wait_for(lambda: engine.status()["connections"] == 2)
         started = time.monotonic()
-        wait_for(lambda: len(engine.connections) == 1, timeout=5)
+        wait_for(lambda: engine.status()["connections"] == 1, timeout=5)
         assert time.monotonic() - started < 2.0  # interval + timeout, with slack
         time.sleep(0.6)
         engine.stream("s").set("g", "still", 1)
@@ -367,7 +367,7 @@ def test_backlog_beyond_the_bound_is_dropped_and_sockets_resynced(engine, client
     """A writer that outruns the loop cannot grow memory without bound; clients end right."""
     c = client_factory(f"{engine.stream_url}/stream/s/g")
     c.recv()
-    engine.hub.max_loop_backlog = 50
+    engine.core.hub.max_loop_backlog = 50
     engine.runtime.call_soon(time.sleep, 0.5)  # the loop is busy while the writes pile up
     for i in range(500):
         engine.stream("s").set("g", str(i % 7), i)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import iii_live
-from iii_live.widgets.coalescer import Coalescer
+from iii_live.protocol.widget_session import Coalescer
 from iii_live.widgets.flusher import Flusher
 
 from .conftest import wait_for
@@ -99,7 +99,7 @@ def test_table_widget_mirrors_the_group_and_sends_bounded_messages(engine):
     for i in range(5000):
         s.set("g", str(i % 100), {"v": i})
     s.delete("g", "a")
-    wait_for(lambda: not table.coalescer.dirty)
+    wait_for(lambda: not table.session.coalescer.dirty)
     assert table.items == {str(k): {"v": 4900 + k} for k in range(100)}
     assert table.messages_sent < 100
     table.close()

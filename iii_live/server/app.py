@@ -1,42 +1,56 @@
-"""The stream port's Tornado application: its routes and WebSocket settings."""
+"""The Tornado applications of the two ports: their routes and WebSocket settings."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
 import tornado.web
 
-from .pages import STATIC, PageHandler, StreamsApiHandler
+from ..assets import STATIC
+from ..core import StreamCore
+from .connections import Connections
+from .pages import PageHandler, StreamsApiHandler
+from .settings import ServerSettings
 from .stream_socket import StreamSocketHandler
 from .worker_socket import TelemetrySocketHandler, WorkerSocketHandler
 
-if TYPE_CHECKING:
-    from ..engine import Engine
-
 NAME = r"([^/]+)"
+WORKER_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
+"""The official Python SDK sends frames up to 64 MiB (its own ``max_size``)."""
 
 
-def make_app(engine: Engine) -> tornado.web.Application:
-    """WebSockets on ``/`` and ``/stream/...``; the stream browser on ``GET /``; the demo page."""
-    args = {"engine": engine}
+def make_stream_app(
+    core: StreamCore,
+    settings: ServerSettings,
+    connections: Connections,
+    describe: Callable[[], dict[str, Any]],
+) -> tornado.web.Application:
+    """WebSockets on ``/`` and ``/stream/...``; the stream browser on ``GET /``; the demo page.
+
+    ``describe()`` gives the engine's addresses and counts for the stream browser.
+    """
+    sockets = {"core": core, "settings": settings, "connections": connections}
     return tornado.web.Application(
         [
-            (rf"/stream/{NAME}/{NAME}/{NAME}/?", StreamSocketHandler, args),
-            (rf"/stream/{NAME}/{NAME}/?", StreamSocketHandler, args),
-            (r"/", StreamSocketHandler, args),
-            (r"/demo", PageHandler, {**args, "name": "demo.html"}),
-            (r"/_iii/streams", StreamsApiHandler, args),
+            (rf"/stream/{NAME}/{NAME}/{NAME}/?", StreamSocketHandler, sockets),
+            (rf"/stream/{NAME}/{NAME}/?", StreamSocketHandler, sockets),
+            (r"/", StreamSocketHandler, sockets),
+            (r"/demo", PageHandler, {"settings": settings, "name": "demo.html"}),
+            (r"/_iii/streams", StreamsApiHandler, {"settings": settings, "core": core, "describe": describe}),
             (r"/_iii/static/(.*)", tornado.web.StaticFileHandler, {"path": str(STATIC)}),
         ],
-        websocket_max_message_size=engine.limits.max_message_size,
+        websocket_max_message_size=settings.limits.max_message_size,
     )
 
 
-def make_worker_app(engine: Engine) -> tornado.web.Application:
+def make_worker_app(core: StreamCore, settings: ServerSettings) -> tornado.web.Application:
     """The engine port: workers on ``/``, telemetry drained on ``/otel``."""
-    args = {"engine": engine}
     return tornado.web.Application(
-        [(r"/", WorkerSocketHandler, args), (r"/otel/?", TelemetrySocketHandler, args)],
-        websocket_ping_interval=engine.config.ping_interval or None,
-        websocket_max_message_size=64 * 1024 * 1024,
+        [
+            (r"/", WorkerSocketHandler, {"core": core, "settings": settings}),
+            (r"/otel/?", TelemetrySocketHandler, {"settings": settings}),
+        ],
+        websocket_ping_interval=settings.ping_interval or None,
+        websocket_max_message_size=WORKER_MAX_MESSAGE_SIZE,
     )

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
-from typing import Protocol
+from collections.abc import Iterable
+
+from .connections import Connection
 
 log = logging.getLogger("iii_live.server")
 
@@ -20,18 +21,8 @@ PING_FRAME = b"\x89\x00"
 """An empty WebSocket ping, unmasked (server to client)."""
 
 
-class Pingable(Protocol):
-    last_seen: float
-
-    def send_raw(self, data: bytes) -> None: ...
-
-    def drop(self, reason: str) -> None: ...
-
-
 class Keepalive:
-    def __init__(
-        self, connections: Callable[[], Iterable[Pingable]], interval: float, timeout: float | None = None
-    ):
+    def __init__(self, connections: Iterable[Connection], interval: float, timeout: float | None = None):
         self.connections = connections
         self.interval = interval
         self.timeout = interval if timeout is None else timeout
@@ -48,7 +39,7 @@ class Keepalive:
 
     def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
         deadline = time.monotonic() - self.interval - self.timeout
-        for connection in list(self.connections()):
+        for connection in self.connections:
             if connection.last_seen < deadline:
                 log.info(
                     "closing %r: no answer to pings for %.0f s", connection, self.interval + self.timeout

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+from .access import LOOPBACK_HOSTS
 
 
 def _hostname(netloc_or_url: str) -> str | None:
@@ -33,4 +33,4 @@ def origin_allowed(origin: str | None, host_header: str, allowed: list[str] | tu
         return False
     if origin_host == host:
         return True
-    return origin_host in LOOPBACK and host in LOOPBACK
+    return origin_host in LOOPBACK_HOSTS and host in LOOPBACK_HOSTS

@@ -15,7 +15,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from ..functions import then
+from ..functions import FunctionRegistry, then
 
 OPS = ("get", "set", "delete", "list", "list_groups", "update")
 _FIELDS = frozenset({"stream_name", "group_id", "item_id", "data", "ops"})
@@ -34,6 +34,16 @@ _INPUT_NAMES = frozenset({"input", "inp", "request", "req", "payload", "params",
 
 def custom_function_id(op: str, stream_name: str) -> str:
     return f"stream::{op}({stream_name})"
+
+
+def custom_stream_names(functions: FunctionRegistry) -> list[str]:
+    """Streams served by custom functions (those with a ``stream::list_groups(name)``)."""
+    prefix, suffix = "stream::list_groups(", ")"
+    return [
+        function_id[len(prefix) : -len(suffix)]
+        for function_id in functions.ids()
+        if function_id.startswith(prefix) and function_id.endswith(suffix)
+    ]
 
 
 class StreamInput(dict):

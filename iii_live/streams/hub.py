@@ -1,9 +1,10 @@
 """The subscription index and fan-out: who receives which event, in which order.
 
-Writers publish under the engine's write lock, so events enter the outbox in storage
-order; ``drain()`` then delivers them outside the lock, one drainer at a time, so every
-subscriber of a group sees the same order and a subscriber's callback may write again
-without deadlocking (its event is delivered after the current one).
+Events are published under the engine's write lock (``Subscriptions.publish`` takes it for
+adapters and the Redis listener alike), so they enter the outbox in storage order;
+``drain()`` then delivers them outside the lock, one drainer at a time, so every subscriber
+of a group sees the same order and a subscriber's callback may write again without
+deadlocking (its event is delivered after the current one).
 
 Subscribers that own sockets live on the engine's event loop (``on_loop = True``): the hub
 hands them events in batches, once per loop turn, then calls ``flush()`` so each socket
@@ -18,21 +19,25 @@ one is left stale.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
 
-from .events import Event
+from ..protocol.stream_wire import Event
 
 log = logging.getLogger("iii_live.hub")
 
+MAX_LOOP_BACKLOG = 100_000
+
+Schedule = Callable[[Callable[[], None]], None]
+"""Runs a callable on the engine's event loop soon; safe to call from any thread."""
+
 
 class Subscriber(Protocol):
-    """One receiver of events: a WebSocket connection, a widget, a Python callback."""
+    """One receiver of events: a stream-port session, a widget, a Python callback."""
 
     on_loop: bool
     """True when ``deliver``/``flush`` must run on the engine's event loop."""
@@ -56,7 +61,13 @@ class Subscription:
     """Group syncs carry ``{item_id: value}`` instead of iii's bare list of values."""
 
 
-MAX_LOOP_BACKLOG = 100_000
+@dataclass(eq=False, slots=True)
+class PendingJoin:
+    """A subscription whose sync is still being read: its group's events are kept meanwhile."""
+
+    subscription: Subscription
+    buffer: list[Event] = field(default_factory=list)
+
 
 Subs = tuple[Subscription, ...]
 
@@ -79,6 +90,9 @@ class _GroupSubscriptions(NamedTuple):
         )
 
 
+_NONE = _GroupSubscriptions()
+
+
 class Hub:
     def __init__(self, max_loop_backlog: int = MAX_LOOP_BACKLOG) -> None:
         self.max_loop_backlog = max_loop_backlog
@@ -87,17 +101,19 @@ class Hub:
         self._overflowed = False
         self._index: dict[tuple[str, str], _GroupSubscriptions] = {}
         self._index_lock = threading.Lock()
+        self._pending: dict[tuple[str, str], list[PendingJoin]] = {}
         self._outbox: deque[tuple[Event, _GroupSubscriptions]] = deque()
         self._drain_lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._schedule: Schedule | None = None
         self._loop_batch: deque[tuple[Event, Subs]] = deque()
         self._flush_lock = threading.Lock()
         self._flush_scheduled = False
 
-    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+    def bind(self, schedule: Schedule) -> None:
+        """Where on-loop subscribers are served (until then their events wait)."""
+        self._schedule = schedule
 
-    # -- subscriptions -------------------------------------------------------------
+    # -- subscriptions (callers hold the write lock) -------------------------------
 
     def add(self, subscription: Subscription) -> None:
         key = (subscription.stream_name, subscription.group_id)
@@ -112,17 +128,45 @@ class Hub:
                 self._index[key] = remaining
             else:
                 self._index.pop(key, None)
+            pending = self._pending.get(key)
+            if pending:
+                pending[:] = [p for p in pending if p.subscription is not subscription]
+                if not pending:
+                    del self._pending[key]
+
+    def hold(self, pending: PendingJoin) -> None:
+        """Keep every event of the pending subscription's group in its buffer until ``release``."""
+        key = (pending.subscription.stream_name, pending.subscription.group_id)
+        with self._index_lock:
+            self._pending.setdefault(key, []).append(pending)
+
+    def release(self, pending: PendingJoin, sync: Event, replay: list[Event]) -> None:
+        """Queue ``sync`` then ``replay`` for the subscription, and make it live."""
+        subscription = pending.subscription
+        key = (subscription.stream_name, subscription.group_id)
+        with self._index_lock:
+            waiting = self._pending.get(key, [])
+            if pending not in waiting:
+                return  # unsubscribed meanwhile
+            waiting.remove(pending)
+            if not waiting:
+                del self._pending[key]
+            self._index[key] = self._index.get(key, _NONE).plus(subscription)
+        self.publish_to(sync, subscription)
+        for event in replay:
+            self.publish_to(event, subscription)
 
     def subscriptions(self, stream_name: str, group_id: str) -> Subs:
         group = self._index.get((stream_name, group_id), _NONE)
         return group.on_loop + group.direct
 
     def all_subscriptions(self) -> list[Subscription]:
+        """Live subscriptions (those whose sync is still being read are not included)."""
         return [sub for group in list(self._index.values()) for sub in group.on_loop + group.direct]
 
     def counts(self) -> dict[tuple[str, str], int]:
-        """Number of subscriptions per ``(stream, group)``."""
-        return {key: len(group.on_loop) + len(group.direct) for key, group in self._index.items()}
+        """Number of live subscriptions per ``(stream, group)``."""
+        return {key: len(group.on_loop) + len(group.direct) for key, group in list(self._index.items())}
 
     # -- fan-out -------------------------------------------------------------------
 
@@ -131,12 +175,16 @@ class Hub:
 
         Call with the engine's write lock held, then ``drain()`` after releasing it.
         """
-        group = self._index.get((event.stream_name, event.group_id))
+        key = (event.stream_name, event.group_id)
+        if self._pending:
+            for pending in self._pending.get(key, ()):
+                pending.buffer.append(event)
+        group = self._index.get(key)
         if group is not None:
             self._outbox.append((event, group))
 
     def publish_to(self, event: Event, subscription: Subscription) -> None:
-        """Queue ``event`` (a sync or an unauthorized notice) for one subscription only."""
+        """Queue ``event`` (a sync, a replayed event) for one subscription only."""
         self._outbox.append((event, _NONE.plus(subscription)))
 
     def drain(self) -> None:
@@ -173,11 +221,11 @@ class Hub:
 
     def _schedule_flush(self) -> None:
         with self._flush_lock:
-            if self._flush_scheduled or self._loop is None:
+            if self._flush_scheduled or self._schedule is None:
                 return
             self._flush_scheduled = True
         try:
-            self._loop.call_soon_threadsafe(self._flush)
+            self._schedule(self._flush)
         except RuntimeError:  # loop closed: the engine is stopping
             self._flush_scheduled = False
 
@@ -210,4 +258,31 @@ class Hub:
                 log.exception("subscriber %r failed to flush", subscriber)
 
 
-_NONE = _GroupSubscriptions()
+class CallbackSubscription:
+    """An in-process subscriber: ``callback(message)`` on the writing thread; ``close()`` ends it."""
+
+    on_loop = False
+
+    def __init__(
+        self, callback: Callable[[dict[str, Any]], Any], unsubscribe: Callable[[Subscription], None]
+    ) -> None:
+        self.callback = callback
+        self._unsubscribe = unsubscribe
+        self.subscription: Subscription | None = None
+
+    def deliver(self, event: Event) -> None:
+        self.callback(event.message)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        if self.subscription is not None:
+            self._unsubscribe(self.subscription)
+            self.subscription = None
+
+    def __enter__(self) -> CallbackSubscription:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -2,23 +2,39 @@
 
 Reads and writes are synchronous so that a notebook cell can call them without an event
 loop. A mutation receives an ``EventDraft`` and publishes the completed event atomically
-with the write, so every engine sharing the backend sees a group's events in the order its
-writes happened. Published events reach the hub of every engine on the backend.
+with the write, through the engine's ``EventSink``, so every engine sharing the backend
+sees a group's events in the order its writes happened.
 """
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..events import Event, EventDraft
-from ..hub import Hub
+from ...protocol.stream_wire import Event, EventDraft
 from ..update_ops import MISSING, UpdateOp
 
-__all__ = ["MISSING", "CheckValue", "StreamAdapter"]
+__all__ = ["MISSING", "CheckValue", "EventSink", "RemoteStreamAdapter", "StreamAdapter"]
 
 CheckValue = Callable[[Any, bytes], None]
 """Raises if a value (and its JSON) may not be stored; adapters call it before writing."""
+
+
+class EventSink(Protocol):
+    """Where an adapter publishes events: the engine's subscriptions, under its write lock."""
+
+    def publish(self, event: Event) -> None:
+        """Queue an event for delivery (takes the write lock; reentrant inside a write)."""
+
+    def drain(self) -> None:
+        """Deliver what was queued; call after ``publish`` outside of a write."""
+
+    def fence(self, token: str) -> None:
+        """A fenced read's marker came back (remote adapters, see ``read_fenced``)."""
+
+    def resync(self) -> int:
+        """Send every subscriber a fresh sync: events may have been missed."""
 
 
 class StreamAdapter(Protocol):
@@ -26,12 +42,8 @@ class StreamAdapter(Protocol):
 
     name: str
 
-    def open(self, hub: Hub, resync: Callable[[], int]) -> None:
-        """Load state and start feeding ``hub`` with published events.
-
-        ``resync()`` re-sends every local subscriber a snapshot; an adapter calls it when
-        events may have been missed.
-        """
+    def open(self, sink: EventSink) -> None:
+        """Load state and start publishing to ``sink`` (events of other engines included)."""
 
     def close(self) -> None:
         """Flush what must be durable and stop background work."""
@@ -48,19 +60,38 @@ class StreamAdapter(Protocol):
     def delete(self, draft: EventDraft) -> tuple[Any, Event | None]:
         """Remove the item and publish ``delete`` if it existed; return ``(old or MISSING, event)``."""
 
-    def list(self, stream_name: str, group_id: str) -> list[Any]:
+    def list(self, stream_name: str, group_id: str) -> builtins.list[Any]:
         """The values of a group in the adapter's order (kv: order of first write)."""
 
     def items(self, stream_name: str, group_id: str) -> dict[str, Any]:
         """``item_id -> value`` for a group, in the same order as ``list``."""
 
-    def list_groups(self, stream_name: str) -> list[str]: ...
+    def count(self, stream_name: str, group_id: str) -> int:
+        """How many items a group holds (without reading them)."""
 
-    def list_all(self) -> dict[str, list[str]]:
+    def list_groups(self, stream_name: str) -> builtins.list[str]: ...
+
+    def list_all(self) -> dict[str, builtins.list[str]]:
         """Every stream with its groups."""
 
-    def update(self, draft: EventDraft, ops: list[UpdateOp]) -> tuple[Any, Any, list[dict[str, Any]], Event]:
+    def update(
+        self, draft: EventDraft, ops: builtins.list[UpdateOp], check: CheckValue | None = None
+    ) -> tuple[Any, Any, builtins.list[dict[str, Any]], Event]:
         """Apply ``ops`` atomically and publish; return ``(old or MISSING, new, errors, event)``."""
 
     def emit(self, event: Event) -> None:
         """Publish an event that has no write (``send``, custom streams)."""
+
+
+class RemoteStreamAdapter(StreamAdapter, Protocol):
+    """An adapter whose reads cross the network: they must not run on the event loop, and a
+    new subscriber's snapshot is read with a fence instead of under the write lock."""
+
+    remote: bool
+
+    def read_fenced(
+        self, stream_name: str, group_id: str, item_id: str | None, keyed: bool, token: str
+    ) -> Any:
+        """Read a snapshot (item value or None, keyed dict, or list) and, atomically with the
+        read, publish ``token`` so that ``EventSink.fence(token)`` is called by the listener
+        at that point of the event stream."""

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ... import codec
 from ...errors import ConfigError
-from ..events import CREATE, DELETE, UPDATE, Event, EventDraft
-from ..hub import Hub
+from ...protocol.stream_wire import CREATE, DELETE, UPDATE, Event, EventDraft
 from ..update_ops import MISSING, UpdateOp, updated_value
-from .base import CheckValue
+from .base import CheckValue, EventSink
 from .journal import GroupKey, Groups, Journal, snapshot_bytes
 
 log = logging.getLogger("iii_live.storage")
@@ -48,7 +46,7 @@ class KvAdapter:
         self.save_interval_ms = max(save_interval_ms or DEFAULT_SAVE_INTERVAL_MS, MIN_SAVE_INTERVAL_MS)
         self._groups: Groups = {}
         self._lock = threading.RLock()
-        self._hub: Hub | None = None
+        self._sink: EventSink | None = None
         self._journal = Journal(self.file_path, durable) if store_method == "file_based" else None
         self._dirty: set[GroupKey] = set()
         self._stop = threading.Event()
@@ -74,8 +72,8 @@ class KvAdapter:
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def open(self, hub: Hub, resync: Callable[[], int] | None = None) -> None:
-        self._hub = hub
+    def open(self, sink: EventSink) -> None:
+        self._sink = sink
         if self._journal is None:
             return
         groups, replayed, journals = self._journal.load()
@@ -183,6 +181,9 @@ class KvAdapter:
             stored = dict(self._groups.get(stream_name, {}).get(group_id, {}))
         return {item_id: codec.loads(value) for item_id, value in stored.items()}
 
+    def count(self, stream_name: str, group_id: str) -> int:
+        return len(self._groups.get(stream_name, {}).get(group_id, ()))
+
     def list_groups(self, stream_name: str) -> list[str]:
         with self._lock:
             return list(self._groups.get(stream_name, ()))
@@ -205,5 +206,5 @@ class KvAdapter:
         return old, new_value, errors, event
 
     def emit(self, event: Event) -> None:
-        if self._hub is not None:
-            self._hub.publish(event)
+        if self._sink is not None:
+            self._sink.publish(event)

@@ -34,10 +34,10 @@ from redis.exceptions import RedisError, WatchError
 
 from ... import codec
 from ...errors import ConfigError
-from ..events import CREATE, UPDATE, Event, EventDraft
-from ..hub import Hub
+from ...protocol import stream_wire
+from ...protocol.stream_wire import CREATE, DELETE, UPDATE, Event, EventDraft
 from ..update_ops import MISSING, UpdateOp, updated_value
-from .base import CheckValue
+from .base import CheckValue, EventSink
 
 log = logging.getLogger("iii_live.redis")
 
@@ -65,6 +65,10 @@ return old
 """
 
 
+_FENCE = b"fence:"
+"""Prefix of the markers ``read_fenced`` publishes on the engine's own channel."""
+
+
 class RedisUnavailable(ConnectionError):
     """Redis could not be reached; the operation did not happen."""
 
@@ -79,6 +83,7 @@ def _glob_escape(text: str) -> str:
 
 class RedisAdapter:
     name = "redis"
+    remote = True
 
     def __init__(self, redis_url: str = DEFAULT_URL, probe_interval_ms: int = 1000) -> None:
         self.redis_url = redis_url
@@ -88,8 +93,7 @@ class RedisAdapter:
         )
         self._set = self._client.register_script(_SET)
         self._delete = self._client.register_script(_DELETE)
-        self._hub: Hub | None = None
-        self._resync: Callable[[], int] = lambda: 0
+        self._sink: EventSink | None = None
         self._listener: threading.Thread | None = None
         self._stop = threading.Event()
         self._probe_channel = f"iii-live:probe:{uuid.uuid4()}"
@@ -113,10 +117,8 @@ class RedisAdapter:
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def open(self, hub: Hub, resync: Callable[[], int] | None = None) -> None:
-        self._hub = hub
-        if resync is not None:
-            self._resync = resync
+    def open(self, sink: EventSink) -> None:
+        self._sink = sink
         try:
             self._client.ping()
         except RedisError as exc:
@@ -179,7 +181,7 @@ class RedisAdapter:
         if old is None:
             return MISSING, None
         value = codec.loads(old)
-        return value, draft.event("delete", value, old)
+        return value, draft.event(DELETE, value, old)
 
     def list(self, stream_name: str, group_id: str) -> list[Any]:
         values = self._run(self._client.hvals, group_key(stream_name, group_id))
@@ -191,6 +193,31 @@ class RedisAdapter:
     def items(self, stream_name: str, group_id: str) -> dict[str, Any]:
         stored = self._run(self._client.hgetall, group_key(stream_name, group_id))
         return {item_id.decode(): codec.loads(value) for item_id, value in stored.items()}
+
+    def count(self, stream_name: str, group_id: str) -> int:
+        return int(self._run(self._client.hlen, group_key(stream_name, group_id)))
+
+    def read_fenced(
+        self, stream_name: str, group_id: str, item_id: str | None, keyed: bool, token: str
+    ) -> Any:
+        """Read a snapshot and publish ``token`` on this engine's probe channel in one transaction."""
+        key = group_key(stream_name, group_id)
+
+        def transaction() -> Any:
+            with self._client.pipeline(transaction=True) as pipe:
+                if item_id is not None:
+                    pipe.hget(key, item_id)
+                else:
+                    pipe.hgetall(key)
+                pipe.publish(self._probe_channel, _FENCE + token.encode())
+                return pipe.execute()[0]
+
+        stored = self._run(transaction)
+        if item_id is not None:
+            return None if stored is None else codec.loads(stored)
+        if keyed:
+            return {field.decode(): codec.loads(value) for field, value in stored.items()}
+        return codec.loads(b"[" + b",".join(stored.values()) + b"]")
 
     def list_groups(self, stream_name: str) -> list[str]:
         prefix = group_key(stream_name, "")
@@ -291,7 +318,11 @@ class RedisAdapter:
                 if confirmed == 2:
                     self._subscribed(gap, down_since)
             elif message["channel"] == self._probe_channel.encode():
-                probe_deadline = None
+                data = message["data"]
+                if data.startswith(_FENCE):
+                    self._fence(data[len(_FENCE) :].decode())
+                else:
+                    probe_deadline = None
             elif kind in (b"message", "message"):
                 self._deliver(message["data"])
 
@@ -301,7 +332,7 @@ class RedisAdapter:
         if not gap:
             log.info("subscribed to %s on %s", CHANNEL, self.redis_url)
             return
-        resynced = self._resync()
+        resynced = self._sink.resync() if self._sink is not None else 0
         self.resyncs += 1
         outage = time.monotonic() - down_since if down_since is not None else 0.0
         log.warning(
@@ -312,20 +343,20 @@ class RedisAdapter:
         )
 
     def _deliver(self, raw: bytes) -> None:
-        hub = self._hub
-        if hub is None:
+        sink = self._sink
+        if sink is None:
             return
         try:
-            message = codec.loads(raw)
-            event = Event.from_message(message, frame=raw)
-        except (ValueError, KeyError, TypeError, AttributeError):
+            event = stream_wire.decode(raw)
+        except ValueError:
             log.error("dropping a message on %s that is not a stream event: %.200r", CHANNEL, raw)
             return
-        if not isinstance(event.stream_name, str) or not isinstance(event.group_id, str):
-            log.error("dropping a stream event without streamName/groupId: %.200r", raw)
-            return
-        hub.publish(event)
-        hub.drain()
+        sink.publish(event)
+        sink.drain()
+
+    def _fence(self, token: str) -> None:
+        if self._sink is not None:
+            self._sink.fence(token)
 
 
 class _ProbeLost(Exception):

@@ -1,10 +1,10 @@
-"""The stream module: the ``stream::*`` functions, their events and their triggers (spec §2).
+"""The ``stream::*`` functions, their events and their triggers (spec §2).
 
-Writes go through the adapter, which publishes each change atomically with it, so the
-order of events in a group is the order of its writes. Triggers run afterwards on the
-event loop and never delay or fail the writer. A stream name served by custom functions
-(``stream::set(name)``, ...) is routed to them instead of the adapter; its events and
-triggers flow all the same.
+Writes go through the adapter under the engine's write lock; the adapter publishes each
+change atomically with it, so the order of events in a group is the order of its writes.
+Triggers run afterwards on the event loop and never delay or fail the writer. A stream
+name served by custom functions (``stream::set(name)``, ...) is routed to them instead of
+the adapter; its events and triggers flow all the same.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from .. import codec
 from ..errors import InvocationError, deserialization_error
 from ..functions import Deferred, FunctionRegistry, then
 from ..limits import DEFAULT_LIMITS, Limits
+from ..protocol.stream_wire import CREATE, DELETE, EVENT, UPDATE, Event, EventDraft
 from . import inputs
 from .adapters.base import StreamAdapter
+from .clock import GroupClock
 from .custom import custom_function_id
-from .events import CREATE, DELETE, EVENT, SYNC, UNAUTHORIZED, UPDATE, Event, EventDraft, GroupClock
-from .hub import Hub, Subscriber, Subscription
+from .hub import Hub, Subscription
 from .triggers import STREAM, TriggerRegistry
 from .update_ops import MISSING
 
@@ -55,7 +56,7 @@ _ERRORS = {
 }
 
 
-class StreamModule:
+class StreamFunctions:
     def __init__(
         self,
         adapter: StreamAdapter,
@@ -71,9 +72,10 @@ class StreamModule:
         self.functions = functions
         self.triggers = triggers
         self._spawn = spawn
-        self._clock = GroupClock()
-        self._lock = threading.RLock()
-        """Serializes writes with subscribing, so a new subscriber misses nothing."""
+        self.clock = GroupClock()
+        self.lock = threading.RLock()
+        """The write lock: serializes writes with each other and with subscribing, so a
+        group's events are published in write order and a new subscriber misses nothing."""
 
     def register_functions(self) -> None:
         for function_id in FUNCTIONS:
@@ -90,7 +92,7 @@ class StreamModule:
             return then(
                 self._call_custom(custom, call, "set"), lambda result: self._custom_done("set", req, result)
             )
-        with self._lock:
+        with self.lock:
             old, event = self._store("set", self.adapter.set, self._draft(req), value, value_json)
         self._after(event)
         return {"old_value": _plain(old), "new_value": value}
@@ -110,7 +112,7 @@ class StreamModule:
                 self._call_custom(custom, _ref(req), "delete"),
                 lambda result: self._custom_done("delete", req, result),
             )
-        with self._lock:
+        with self.lock:
             old, event = self._store("delete", self.adapter.delete, self._draft(req))
         if event is not None:
             self._after(event)
@@ -139,8 +141,8 @@ class StreamModule:
     def send(self, payload: Any) -> Any:
         req = inputs.send_input("stream::send", payload, self.limits)
         value, value_json = self._normalize("stream::send", req.data)
-        with self._lock:
-            stamp = self._clock.next(req.stream_name, req.group_id)
+        with self.lock:
+            stamp = self.clock.next(req.stream_name, req.group_id)
             event = Event(
                 req.stream_name,
                 req.group_id,
@@ -164,7 +166,7 @@ class StreamModule:
                 self._call_custom(custom, call, "update"),
                 lambda result: self._custom_done("update", req, result),
             )
-        with self._lock:
+        with self.lock:
             check = functools.partial(self.check_value, "stream::update")
             old, new, errors, event = self._store(
                 "update", self.adapter.update, self._draft(req), req.ops, check
@@ -175,49 +177,7 @@ class StreamModule:
             result["errors"] = errors
         return result
 
-    # -- subscriptions -------------------------------------------------------------------
-
-    def attach(self, subscription: Subscription) -> Any:
-        """Subscribe and queue the sync event first; returns None or an awaitable.
-
-        With the adapter (or a synchronous custom stream) the snapshot is read and the
-        subscription added under the write lock, so the subscriber misses no write and
-        sees none twice.
-        """
-        reader = self._snapshot_reader(subscription)
-        payload = _snapshot_payload(subscription)
-        if self._custom("list" if subscription.item_id is None else "get", subscription.stream_name) is None:
-            with self._lock:
-                try:
-                    snapshot = reader(payload)
-                finally:
-                    self.hub.add(subscription)
-                self._sync(subscription, snapshot)
-            self.hub.drain()
-            return None
-        self.hub.add(subscription)
-        return then(reader(payload), lambda snapshot: self._sync_now(subscription, snapshot))
-
-    def resync(self, subscriptions: list[Subscription] | None = None) -> int:
-        """Send subscribers (default: all) a fresh sync from storage; returns how many.
-
-        Used when events may have been missed (a pub/sub outage, a dropped backlog), so no
-        subscriber is left silently stale.
-        """
-        count = 0
-        for subscription in self.hub.all_subscriptions() if subscriptions is None else subscriptions:
-            reader = self._snapshot_reader(subscription)
-            try:
-                snapshot = reader(_snapshot_payload(subscription))
-            except InvocationError as exc:
-                log.error("resync of %s/%s failed: %s", subscription.stream_name, subscription.group_id, exc)
-                continue
-            if inspect.isawaitable(snapshot):
-                self._spawn(_resolve_then(snapshot, lambda s, sub=subscription: self._sync_now(sub, s)))
-                continue
-            self._sync_now(subscription, snapshot)
-            count += 1
-        return count
+    # -- reads for subscriptions ---------------------------------------------------------
 
     def items(self, stream_name: str, group_id: str) -> Any:
         """``{item_id: value}`` of a group (custom streams: ids from ``value["id"]`` or position)."""
@@ -227,42 +187,19 @@ class StreamModule:
             return self._store("list", self.adapter.items, stream_name, group_id)
         return then(self.list(payload), _keyed)
 
-    def _snapshot_reader(self, subscription: Subscription) -> Callable[[dict[str, Any]], Any]:
+    def snapshot(self, subscription: Subscription) -> Any:
+        """What a new subscriber's ``sync`` carries: the item, or the group (a list, or keyed);
+        a value or an awaitable of it (custom streams served by async functions)."""
+        payload = {"stream_name": subscription.stream_name, "group_id": subscription.group_id}
         if subscription.item_id is not None:
-            return self.get
+            return self.get({**payload, "item_id": subscription.item_id})
         if subscription.keyed:
-            return lambda payload: self.items(payload["stream_name"], payload["group_id"])
-        return self.list
+            return self.items(subscription.stream_name, subscription.group_id)
+        return self.list(payload)
 
-    def _sync_now(self, subscription: Subscription, snapshot: Any) -> None:
-        with self._lock:
-            self._sync(subscription, snapshot)
-        self.hub.drain()
-
-    def _sync(self, subscription: Subscription, snapshot: Any) -> None:
-        stamp = self._clock.next(subscription.stream_name, subscription.group_id)
-        event = Event(
-            subscription.stream_name, subscription.group_id, subscription.item_id, stamp, SYNC, snapshot
-        )
-        self.hub.publish_to(event, subscription)
-
-    def detach(self, subscription: Subscription) -> None:
-        self.hub.remove(subscription)
-
-    def notify_unauthorized(
-        self,
-        subscriber: Subscriber,
-        stream_name: str,
-        group_id: str,
-        item_id: str | None,
-        reason: str | None = None,
-    ) -> None:
-        """Tell one subscriber its join was refused: vetoed (spec §1.5), or over a limit (``reason``)."""
-        with self._lock:
-            stamp = self._clock.next(stream_name, group_id)
-            event = Event(stream_name, group_id, item_id, stamp, UNAUTHORIZED, reason)
-            self.hub.publish_to(event, Subscription(subscriber, stream_name, group_id, item_id))
-        self.hub.drain()
+    def is_custom(self, stream_name: str) -> bool:
+        """True when functions registered with ``create_stream`` serve this stream."""
+        return self._custom("list", stream_name) is not None
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -291,7 +228,7 @@ class StreamModule:
 
     def _draft(self, req: Any) -> EventDraft:
         return EventDraft(
-            req.stream_name, req.group_id, req.item_id, self._clock.next(req.stream_name, req.group_id)
+            req.stream_name, req.group_id, req.item_id, self.clock.next(req.stream_name, req.group_id)
         )
 
     def _store(self, op: str, method: Callable[..., Any], *args: Any) -> Any:
@@ -341,7 +278,7 @@ class StreamModule:
         old = result.get("old_value")
         if op == "delete" and old is None:
             return {"old_value": None}
-        with self._lock:
+        with self.lock:
             draft = self._draft(req)
             if op == "delete":
                 event = draft.event(DELETE, old)
@@ -373,19 +310,8 @@ def _ref(req: Any) -> dict[str, Any]:
     return ref
 
 
-def _snapshot_payload(subscription: Subscription) -> dict[str, Any]:
-    payload = {"stream_name": subscription.stream_name, "group_id": subscription.group_id}
-    if subscription.item_id is not None:
-        payload["item_id"] = subscription.item_id
-    return payload
-
-
 def _keyed(values: list[Any]) -> dict[str, Any]:
     return {
         str(value["id"]) if isinstance(value, dict) and "id" in value else str(index): value
         for index, value in enumerate(values)
     }
-
-
-async def _resolve_then(awaitable: Any, fn: Callable[[Any], None]) -> None:
-    fn(await awaitable)

@@ -1,0 +1,19 @@
+"""What the servers need to know of the engine's configuration, and nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..limits import Limits
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    token: str | None
+    """What clients must present (``?token=``, Bearer, X-III-Token), or None."""
+    allowed_origins: tuple[str, ...]
+    auth_function: str | None
+    auth_required: bool
+    limits: Limits
+    max_write_buffer: int
+    ping_interval: float

@@ -1,0 +1,210 @@
+"""Joining subscribers to groups: a ``sync`` first, then every later event, no gap, no overlap.
+
+This is also the sink that adapters publish through: every event enters the hub under the
+engine's write lock, whether a local write made it or the Redis listener received it.
+
+How a join closes the race between reading the snapshot and receiving events:
+
+- local storage (kv, custom streams): the snapshot is read and the subscription added
+  under the write lock, so no write falls between the two;
+- a remote store (Redis) is read off the event loop. Meanwhile the group's events are held
+  for the subscriber. The read runs in one transaction with a *fence*, a marker published
+  on the engine's own channel: events received before the fence were written before the
+  snapshot (they are dropped), events after it were written after (they follow the sync).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvocationError
+from ..functions import resolve
+from ..protocol.stream_wire import SYNC, Event
+from .hub import Hub, PendingJoin, Subscription
+
+if TYPE_CHECKING:
+    from .adapters.base import StreamAdapter
+    from .stream_functions import StreamFunctions
+
+log = logging.getLogger("iii_live.streams")
+
+FENCE_TIMEOUT = 5.0
+"""Seconds a remote join waits for its fence; past it the held events are all replayed
+after the sync (some may repeat what the sync holds; the state still converges)."""
+
+Offload = Callable[[Callable[[], Any]], Awaitable[Any]]
+"""Runs a blocking callable on a worker thread; the awaitable gives its result."""
+Spawn = Callable[[Awaitable[Any]], None]
+"""Runs an awaitable to completion on the engine's loop, from any thread; failures are logged."""
+
+
+class _FencedJoin(PendingJoin):
+    __slots__ = ("fenced", "stamp")
+
+    def __init__(self, subscription: Subscription) -> None:
+        super().__init__(subscription)
+        self.fenced = threading.Event()
+        self.stamp = 0
+
+
+class Subscriptions:
+    def __init__(
+        self, hub: Hub, streams: StreamFunctions, adapter: StreamAdapter, offload: Offload, spawn: Spawn
+    ) -> None:
+        self.hub = hub
+        self.streams = streams
+        self.adapter = adapter
+        self.lock = streams.lock
+        self._offload = offload
+        self._spawn = spawn
+        self._fences: dict[str, _FencedJoin] = {}
+
+    # -- joining -------------------------------------------------------------------------
+
+    def attach(self, subscription: Subscription) -> Awaitable[None] | None:
+        """Subscribe, with the sync queued first; blocks for a remote store's read.
+
+        Returns an awaitable when the snapshot comes from an async custom-stream function.
+        """
+        if self._remote(subscription):
+            self._join_fenced(subscription)
+            return None
+        return self._join_local(subscription)
+
+    async def attach_async(self, subscription: Subscription) -> None:
+        """``attach`` for the event loop: a remote store's read runs on a worker thread."""
+        if self._remote(subscription):
+            await self._offload(lambda: self._join_fenced(subscription))
+        else:
+            await resolve(self._join_local(subscription))
+
+    def detach(self, subscription: Subscription) -> None:
+        with self.lock:
+            self.hub.remove(subscription)
+
+    def _remote(self, subscription: Subscription) -> bool:
+        return getattr(self.adapter, "remote", False) and not self.streams.is_custom(subscription.stream_name)
+
+    def _join_local(self, subscription: Subscription, *, rejoin: bool = False) -> Awaitable[None] | None:
+        with self.lock:
+            if rejoin:
+                self.hub.remove(subscription)
+            try:
+                snapshot = self.streams.snapshot(subscription)
+            finally:
+                self.hub.add(subscription)
+            if not hasattr(snapshot, "__await__"):
+                self.hub.publish_to(self._sync_event(subscription, snapshot), subscription)
+        self.hub.drain()
+        if hasattr(snapshot, "__await__"):
+            return self._sync_when_read(subscription, snapshot)
+        return None
+
+    async def _sync_when_read(self, subscription: Subscription, pending: Any) -> None:
+        """A custom stream answered with an awaitable: events may precede this sync; it wins."""
+        snapshot = await resolve(pending)
+        with self.lock:
+            self.hub.publish_to(self._sync_event(subscription, snapshot), subscription)
+        self.hub.drain()
+
+    def _join_fenced(self, subscription: Subscription) -> None:
+        """Hold the group's events, read with a fence, then release sync + events after the fence."""
+        pending = _FencedJoin(subscription)
+        token = uuid.uuid4().hex
+        with self.lock:
+            self._fences[token] = pending
+            self.hub.hold(pending)
+        try:
+            snapshot = self.adapter.read_fenced(  # type: ignore[attr-defined]
+                subscription.stream_name,
+                subscription.group_id,
+                subscription.item_id,
+                subscription.keyed,
+                token,
+            )
+        except Exception as exc:
+            with self.lock:
+                self._fences.pop(token, None)
+                self.hub.remove(subscription)
+            log.error("sync for %s/%s failed: %s", subscription.stream_name, subscription.group_id, exc)
+            raise
+        if not pending.fenced.wait(FENCE_TIMEOUT):
+            log.warning(
+                "no fence from the store within %.0f s for %s/%s; replaying every held event",
+                FENCE_TIMEOUT,
+                subscription.stream_name,
+                subscription.group_id,
+            )
+        with self.lock:
+            self._fences.pop(token, None)
+            if not pending.stamp:
+                pending.stamp = self.streams.clock.next(subscription.stream_name, subscription.group_id)
+            replay = list(pending.buffer)
+            stamp = min(pending.stamp, replay[0].timestamp - 1) if replay else pending.stamp
+            sync = self._sync_event(subscription, snapshot, stamp)
+            self.hub.release(pending, sync, replay)
+        self.hub.drain()
+
+    def _sync_event(self, subscription: Subscription, snapshot: Any, stamp: int | None = None) -> Event:
+        if stamp is None:
+            stamp = self.streams.clock.next(subscription.stream_name, subscription.group_id)
+        return Event(
+            subscription.stream_name, subscription.group_id, subscription.item_id, stamp, SYNC, snapshot
+        )
+
+    # -- resync ----------------------------------------------------------------------
+
+    def resync(self, subscriptions: list[Subscription] | None = None) -> int:
+        """Send subscribers (default: all live ones) a fresh sync from storage; returns how many.
+
+        Used when events may have been missed (a pub/sub outage, a dropped backlog), so no
+        subscriber is left silently stale. Never blocks on a remote store: those re-joins run
+        on worker threads.
+        """
+        targets = self.hub.all_subscriptions() if subscriptions is None else subscriptions
+        for subscription in targets:
+            try:
+                if self._remote(subscription):
+                    self.detach(subscription)
+                    self._spawn(self._offload(lambda sub=subscription: self._join_fenced(sub)))
+                    continue
+                pending = self._join_local(subscription, rejoin=True)
+            except Exception as exc:
+                log.error("resync of %s/%s failed: %s", subscription.stream_name, subscription.group_id, exc)
+                continue
+            if pending is not None:
+                self._spawn(_logged(pending, subscription))
+        return len(targets)
+
+    # -- the adapters' sink ----------------------------------------------------------
+
+    def publish(self, event: Event) -> None:
+        """Queue an event for its group's subscribers, under the write lock."""
+        with self.lock:
+            self.hub.publish(event)
+
+    def fence(self, token: str) -> None:
+        """The store says: every event before this point is in the snapshot read with ``token``."""
+        with self.lock:
+            pending = self._fences.get(token)
+            if pending is None:
+                return
+            pending.buffer.clear()
+            pending.stamp = self.streams.clock.next(
+                pending.subscription.stream_name, pending.subscription.group_id
+            )
+        pending.fenced.set()
+
+    def drain(self) -> None:
+        self.hub.drain()
+
+
+async def _logged(pending: Awaitable[None], subscription: Subscription) -> None:
+    try:
+        await pending
+    except InvocationError as exc:
+        log.error("resync of %s/%s failed: %s", subscription.stream_name, subscription.group_id, exc)
