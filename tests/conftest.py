@@ -49,13 +49,6 @@ class Client:
     def recv_raw(self, timeout: float = 5) -> str | bytes:
         return self.ws.recv(timeout=timeout)
 
-    def expect_silence(self, timeout: float = 0.3) -> None:
-        try:
-            frame = self.ws.recv(timeout=timeout)
-        except TimeoutError:
-            return
-        raise AssertionError(f"unexpected frame {frame!r}")
-
     def close(self) -> None:
         self.ws.close()
 

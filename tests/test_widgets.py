@@ -1,9 +1,8 @@
-"""Widget logic without a browser: coalescing, sequence numbers, frame budget, pandas."""
+"""Widgets without a browser: the frame budget, traits, pandas in and out, the JS bundle."""
 
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -11,60 +10,11 @@ import pandas as pd
 import pytest
 
 import iii_live
-from iii_live.protocol.widget_session import Coalescer
 from iii_live.widgets.flusher import Flusher
 
 from .conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def event(kind, item_id, data=None):
-    return {
-        "type": "stream",
-        "timestamp": 0,
-        "streamName": "s",
-        "groupId": "g",
-        "id": item_id,
-        "event": {"type": kind, "data": data},
-    }
-
-
-def test_latest_value_per_item_wins_and_deltas_are_numbered():
-    c = Coalescer()
-    c.apply(event("sync", None, {"a": 1}))
-    assert c.take_delta() == {"type": "delta", "seq": 1, "upserts": [["a", 1]], "deletes": []}
-    for i in range(1000):
-        c.apply(event("update", "a", i))
-    c.apply(event("create", "b", 5))
-    c.apply(event("delete", "b", 5))
-    assert c.take_delta() == {"type": "delta", "seq": 2, "upserts": [["a", 999]], "deletes": ["b"]}
-    assert c.take_delta() is None
-    assert c.mirror == {"a": 999}
-
-
-def test_keyframe_folds_pending_changes_in():
-    c = Coalescer()
-    c.apply(event("sync", None, {"a": 1, "b": 2}))
-    c.apply(event("update", "a", 3))
-    assert c.keyframe() == {"seq": 1, "items": [["a", 3], ["b", 2]]}
-    assert c.take_delta() is None
-    c.apply(event("update", "b", 4))
-    assert c.take_delta()["seq"] == 2
-
-
-def test_resync_snapshot_becomes_a_delta_of_differences():
-    c = Coalescer()
-    c.apply(event("sync", None, {"a": 1, "b": 2}))
-    c.take_delta()
-    c.apply(event("sync", None, {"a": 1, "c": 3}))  # e.g. after a Redis outage
-    assert c.take_delta() == {"type": "delta", "seq": 2, "upserts": [["c", 3]], "deletes": ["b"]}
-
-
-def test_send_events_do_not_touch_state():
-    c = Coalescer()
-    assert not c.apply({"id": None, "event": {"type": "event", "event": {"type": "x", "data": 1}}})
-    assert c.take_delta() is None
 
 
 class Recorder:
@@ -80,14 +30,10 @@ class Recorder:
 def test_flusher_caps_messages_across_widgets():
     flusher = Flusher(frame_seconds=0.02, max_per_second=100)  # 2 messages per frame
     widgets = [Recorder() for _ in range(10)]
-    for w in widgets:
-        flusher.add(w)
-    time.sleep(1.0)
-    sent = sum(len(w.calls) for w in widgets)
-    assert 60 <= sent <= 110, sent  # about max_per_second, never 10 widgets x 50 frames
-    assert all(w.calls for w in widgets)  # round robin: nobody starves
-    for w in widgets:
-        flusher.remove(w)
+    flusher._widgets.extend(widgets)  # frames driven by hand, not by the thread
+    sent = sum(flusher.frame(float(n)) for n in range(50))  # one second of frames
+    assert sent == 100  # max_per_second, never 10 widgets x 50 frames
+    assert all(len(w.calls) == 10 for w in widgets)  # round robin: nobody starves
 
 
 def test_table_widget_mirrors_the_group_and_sends_bounded_messages(engine):

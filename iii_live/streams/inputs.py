@@ -6,6 +6,7 @@ names the offending field, as the iii engine's serde errors do.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,14 +117,14 @@ class _Reader:
 
 
 def check_name(field: str, value: str, fail: Any, max_length: int) -> None:
-    """Names are 1..max_length characters without control characters."""
+    """Names are 1..max_length characters without control characters (C0, DEL and C1)."""
     if not value:
         raise fail(f"`{field}` must not be empty")
     if len(value) > max_length:
         raise fail(
             f"`{field}` is {len(value)} characters long; the maximum is {max_length} (max_name_length)"
         )
-    if not value.isprintable() and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if not value.isprintable() and any(unicodedata.category(ch) == "Cc" for ch in value):
         raise fail(f"`{field}` contains control characters")
 
 

@@ -30,10 +30,8 @@ class Flusher:
         self.budget_per_frame = max(1, int(max_per_second * frame_seconds))
         self._widgets: list[Flushable] = []
         self._lock = threading.Lock()
-        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._next = 0
-        self.sent = 0
 
     def add(self, widget: Flushable) -> None:
         with self._lock:
@@ -50,22 +48,27 @@ class Flusher:
     def _run(self) -> None:
         while True:
             started = time.monotonic()
-            with self._lock:
-                widgets = list(self._widgets)
-            budget = self.budget_per_frame
-            count = len(widgets)
-            for offset in range(count):  # round robin, so no widget starves another
-                if budget <= 0:
-                    break
-                widget = widgets[(self._next + offset) % count]
-                try:
-                    budget -= widget.flush(started)
-                except Exception:
-                    log.exception("flushing %r failed", widget)
-            if count:
-                self._next = (self._next + 1) % count
-            self.sent += self.budget_per_frame - budget
+            self.frame(started)
             time.sleep(max(0.0, self.frame_seconds - (time.monotonic() - started)))
+
+    def frame(self, now: float) -> int:
+        """Flush widgets round robin, starting one further each frame, within this frame's
+        budget (so no widget starves another); returns the messages sent."""
+        with self._lock:
+            widgets = list(self._widgets)
+        budget = self.budget_per_frame
+        count = len(widgets)
+        for offset in range(count):
+            if budget <= 0:
+                break
+            widget = widgets[(self._next + offset) % count]
+            try:
+                budget -= widget.flush(now)
+            except Exception:
+                log.exception("flushing %r failed", widget)
+        if count:
+            self._next = (self._next + 1) % count
+        return self.budget_per_frame - budget
 
 
 flusher = Flusher()
