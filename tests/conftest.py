@@ -1,4 +1,9 @@
-"""Shared fixtures: real engines on free ports, real WebSocket clients."""
+"""Shared fixtures: real engines on free ports, real WebSocket clients; test markers.
+
+Markers (the fast development run leaves them out): ``browser`` (Chromium against real
+Jupyter servers), ``redis`` (a real redis-server), ``subprocess`` (other processes: engines,
+SDK workers, kernels, node), ``slow`` (long fuzzing and stress runs).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,30 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 import iii_live
+
+MARKERS = {
+    "browser": "drives Chromium against real Jupyter servers and pages",
+    "redis": "needs a real redis-server (started by the test)",
+    "subprocess": "starts other processes (engines, SDK workers, kernels, node)",
+    "slow": "long fuzzing or stress runs",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what a test needs from what it uses: its folder and its fixtures."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "browser" in item.path.parts:
+            item.add_marker(pytest.mark.browser)
+        if "redis_server" in fixtures:
+            item.add_marker(pytest.mark.redis)
+        if "node_sdk" in fixtures:
+            item.add_marker(pytest.mark.subprocess)
 
 
 @pytest.fixture

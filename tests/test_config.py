@@ -137,6 +137,7 @@ def test_start_with_config_file_and_keyword_override(tmp_path):
         engine.stop()
 
 
+@pytest.mark.subprocess
 def test_cli_serve_with_config(tmp_path):
     path = write(tmp_path, "workers:\n  - name: iii-stream\n    config:\n      port: 0\n")
     proc = subprocess.Popen(
@@ -160,6 +161,7 @@ def test_cli_serve_with_config(tmp_path):
     assert "stream port" in proc.stderr.read()
 
 
+@pytest.mark.subprocess
 def test_cli_reports_bad_config(tmp_path):
     path = write(tmp_path, "workers:\n  - name: iii-stream\n    config:\n      colour: blue\n")
     out = subprocess.run(

@@ -138,6 +138,7 @@ def test_port_zero_engines_are_independent():
         b.stop()
 
 
+@pytest.mark.subprocess
 def test_plain_script_runs_until_stopped(tmp_path):
     script = tmp_path / "script.py"
     script.write_text(

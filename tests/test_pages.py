@@ -9,6 +9,8 @@ import sys
 import urllib.error
 import urllib.request
 
+import pytest
+
 from .conftest import Client
 
 
@@ -58,6 +60,7 @@ def test_rich_repr_lists_streams(engine):
     assert "<td>metrics</td><td>cpu</td><td>1</td><td>0</td>" in rendered
 
 
+@pytest.mark.subprocess
 def test_demo_command_serves_a_live_feed():
     proc = subprocess.Popen(
         [sys.executable, "-m", "iii_live.cli", "demo", "--port", "0", "--rate", "50"],

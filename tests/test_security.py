@@ -237,6 +237,7 @@ def fuzz_engine():
     engine.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("function_id", FUNCTIONS)
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(payload=payloads)
@@ -267,6 +268,7 @@ frames = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=3000, deadline=None)
 @given(raw=frames)
 def test_fuzz_client_frame_parser(raw):
@@ -278,6 +280,7 @@ def test_fuzz_client_frame_parser(raw):
     assert all(isinstance(v, str) for v in (message.subscription_id, message.stream_name, message.group_id))
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=st.lists(frames, min_size=1, max_size=10))
 def test_fuzz_frames_over_a_live_socket(fuzz_engine, batch):

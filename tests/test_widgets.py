@@ -142,6 +142,7 @@ def test_to_frame_nested_and_scalar_values(engine):
     assert s.to_frame("empty").empty
 
 
+@pytest.mark.subprocess
 def test_javascript_store_logic():
     out = subprocess.run(
         ["node", "--test", str(ROOT / "js" / "test")], capture_output=True, text=True, timeout=60
