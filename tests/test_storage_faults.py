@@ -126,6 +126,26 @@ def test_a_failed_journal_rotation_keeps_the_store_writable(tmp_path):
         engine.stop()
 
 
+def test_a_save_failing_at_stop_loses_nothing(tmp_path, caplog):
+    db = tmp_path / "db"
+    engine = file_engine(db, save_interval_ms=NO_TIMER)
+    engine.stream("s").set("g", "k", 1)
+    blocker = db / snapshot_name("s", "g").replace(".json", ".tmp")
+    blocker.mkdir()
+    with caplog.at_level(logging.ERROR, logger="iii_live.storage"):
+        engine.stop()
+    assert [r.getMessage() for r in caplog.records] == [
+        f"saving the kv store to {db} failed; its journal keeps every change for the next start"
+    ]
+    blocker.rmdir()
+    engine = file_engine(db)
+    try:
+        assert engine.stream("s").items("g") == {"k": 1}
+    finally:
+        engine.stop()
+    assert not list(db.glob("journal-*.log"))
+
+
 GROUPS = ["g0", "g1", "g2"]
 ITEMS = ["a", "b", "c"]
 

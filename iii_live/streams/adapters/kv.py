@@ -98,8 +98,12 @@ class KvAdapter:
             self._saver = None
         try:
             self.save()
-        finally:
-            self._journal.close()
+        except OSError:
+            log.exception(
+                "saving the kv store to %s failed; its journal keeps every change for the next start",
+                self.file_path,
+            )
+        self._journal.close()
 
     def save(self) -> None:
         """Write snapshots of the groups changed since the last successful save.
@@ -120,7 +124,7 @@ class KvAdapter:
                 self._dirty = set()
             try:
                 self._journal.save(snapshots, self._unsaved_journals)
-            except OSError:
+            except BaseException:
                 with self._lock:
                     self._dirty |= saving
                 raise
