@@ -10,6 +10,8 @@ import threading
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import iii_live
 from iii_live import InvocationError
@@ -280,3 +282,95 @@ def test_bad_redis_config():
         )
     with pytest.raises(iii_live.ConfigError, match="passwrd"):
         iii_live.start(port=0, background=True, adapter={"name": "redis", "config": {"passwrd": "x"}})
+
+
+def test_names_with_colons_are_distinct(engines):
+    """Every (stream, group) pair is its own group, whatever `:`, `%` or glob characters it holds."""
+    engine = engines()
+    names = [
+        ("a", "b:c"),
+        ("a:b", "c"),
+        ("a:b:c", "d"),
+        ("a", "b:c:d"),
+        ("a%3Ab", "c"),
+        ("a*", "b:c"),
+        ("a[:]", "?"),
+        ("a%:", "%"),
+        ("%3A", "b"),
+    ]
+    for n, (stream, group) in enumerate(names):
+        engine.stream(stream).set(group, "x", n)
+    for n, (stream, group) in enumerate(names):
+        assert engine.stream(stream).get(group, "x") == n
+        assert engine.stream(stream).items(group) == {"x": n}
+    assert sorted(engine.stream("a").list_groups()) == ["b:c", "b:c:d"]
+    assert engine.stream("a:b").list_groups() == ["c"]
+    assert engine.stream("a*").list_groups() == ["b:c"]
+    assert engine.trigger({"function_id": "stream::list_all", "payload": {}})["stream"] == [
+        {"id": stream, "groups": sorted(group for s, group in names if s == stream)}
+        for stream in sorted({s for s, _ in names})
+    ]
+    engine.stream("a:b").delete("c", "x")
+    assert engine.stream("a").get("b:c", "x") == 0
+    engine.stream("a").update("b:c", "x", [{"type": "set", "path": "", "value": "updated"}])
+    assert engine.stream("a:b").get("c", "x") is None
+    assert engine.stream("a:b").list_groups() == []
+
+
+def test_what_an_iii_engine_sees_of_names_with_colons(redis_server, engines):
+    """Streams without `:` keep the iii layout exactly (groups may hold `:`); streams with `:`
+    live under `iii-live:stream:`, which iii's `stream:*` scans never parse."""
+    engine = engines()
+    pubsub = redis_server.client().pubsub()
+    pubsub.subscribe("stream::events")
+    pubsub.get_message(timeout=2)
+    engine.stream("a").set("b:c", "x", {"v": 1})
+    engine.stream("a:b").set("c", "x", {"v": 2})
+    assert json.loads(redis_server.cli("HGET", "stream:a:b:c", "x")) == {"v": 1}
+    assert json.loads(redis_server.cli("HGET", "iii-live:stream:a%3Ab:c", "x")) == {"v": 2}
+    assert redis_server.cli("--scan", "--pattern", "stream:*").split() == ["stream:a:b:c"]
+    frames = []
+    while len(frames) < 2:
+        message = pubsub.get_message(timeout=2)
+        if message is not None and message["type"] == "message":
+            frames.append(json.loads(message["data"]))
+    assert [(f["streamName"], f["groupId"]) for f in frames] == [("a", "b:c"), ("a:b", "c")]
+    # a key an iii engine wrote at stream:{stream}:{group} reads as a stream without `:`
+    redis_server.cli("HSET", "stream:p:q:r", "i", '{"from":"iii"}')
+    assert engine.stream("p").get("q:r", "i") == {"from": "iii"}
+    assert engine.stream("p").list_groups() == ["q:r"]
+    # keys no name maps to are not listed
+    for foreign in ("stream::g", "stream:s:", "iii-live:stream:nocolon:g", "iii-live:stream:a%3Ab"):
+        redis_server.cli("HSET", foreign, "i", "1")
+    assert engine.trigger({"function_id": "stream::list_all", "payload": {}})["stream"] == [
+        {"id": "a", "groups": ["b:c"]},
+        {"id": "a:b", "groups": ["c"]},
+        {"id": "p", "groups": ["q:r"]},
+    ]
+
+
+names_with_separators = st.text(alphabet="ab:%*?[]\\3A5", min_size=1, max_size=6)
+
+
+@pytest.fixture
+def one_engine(redis_server):
+    """One engine for every example of a hypothesis test (each example starts from FLUSHDB)."""
+    engine = redis_engine(redis_server)
+    yield engine
+    engine.stop()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pairs=st.lists(st.tuples(names_with_separators, names_with_separators), min_size=1, max_size=5))
+def test_any_names_map_to_their_own_group(redis_server, one_engine, pairs):
+    engine = one_engine
+    redis_server.client().flushdb()
+    for n, (stream, group) in enumerate(pairs):
+        engine.stream(stream).set(group, "x", n)
+    latest = {pair: n for n, pair in enumerate(pairs)}
+    for (stream, group), n in latest.items():
+        assert engine.stream(stream).get(group, "x") == n
+    listed = engine.trigger({"function_id": "stream::list_all", "payload": {}})["stream"]
+    assert {(entry["id"], group) for entry in listed for group in entry["groups"]} == set(latest)
+    for stream in {stream for stream, _ in pairs}:
+        assert sorted(engine.stream(stream).list_groups()) == sorted(g for s, g in latest if s == stream)

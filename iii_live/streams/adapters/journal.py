@@ -2,9 +2,27 @@
 
 Every acknowledged change is appended to ``journal.log`` before the call returns, so a
 killed process loses nothing; with ``durable=True`` each append is also fsynced, so a power
-loss loses nothing either. Every ``save_interval_ms`` the groups changed since the last
-save are written as snapshot files (temp file, fsync, rename) and the journal restarts.
-Loading reads the snapshots, then replays any journals left by a crash.
+loss loses nothing either. A save renames the live journal to ``journal-{n}.log`` (``n``
+counts up) and writes a snapshot file for each changed group (temp file, fsync, rename).
+Loading reads the snapshots, then replays the journals still on disk, oldest first.
+
+Replay follows write order whatever a failure leaves behind, because the journals on disk
+are always consecutive generations ending with the live one, and no snapshot is older than
+a journal that was removed:
+
+- a journal is removed only by a save that snapshotted every group it touches; a save that
+  fails removes none, and the next save snapshots the failed one's groups again and
+  removes its journal together with its own;
+- journals are removed oldest first, each removal durable before the next.
+
+Replaying such a run over the snapshots gives every item its last write in the run, or its
+snapshot value when the run never touched it: both are its latest value.
+
+Damaged contents never stop start-up: a journal line or a snapshot that is not what this
+module writes (torn, zeroed, truncated, or of the wrong shape) is skipped with a warning
+that names the file (and line) and what is wrong, and everything else loads. Files that
+cannot be read at all (an I/O error) stop start-up with the error naming the file, as
+skipping them could lose acknowledged writes.
 """
 
 from __future__ import annotations
@@ -26,6 +44,7 @@ Groups = dict[str, dict[str, dict[str, bytes]]]
 
 _UNSAFE = re.compile(rb"[^A-Za-z0-9._-]")
 _JOURNAL = "journal.log"
+_ROTATED = re.compile(r"journal-([0-9]{1,18})\.log")
 
 
 def snapshot_name(stream_name: str, group_id: str) -> str:
@@ -54,28 +73,28 @@ class Journal:
         """Read snapshots and replay journals.
 
         Returns the groups, the keys of groups the journals touched, and the journal files
-        read (to be removed once those groups are saved).
+        read, oldest first (to be removed once those groups are saved).
         """
         self.directory.mkdir(parents=True, exist_ok=True)
         groups: Groups = {}
         for path in sorted(self.directory.glob("*.json")):
+            if not path.is_file():
+                continue
             try:
-                doc = codec.loads(path.read_bytes())
-                items = {k: codec.dumps(v) for k, v in doc["items"].items()}
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                log.warning("skipping unreadable snapshot %s: %s", path, exc)
+                stream_name, group_id, items = _read_snapshot(path)
+            except ValueError as exc:
+                log.warning("skipping a damaged snapshot %s: %s", path, exc)
                 continue
             if items:
-                groups.setdefault(doc["stream_name"], {})[doc["group_id"]] = items
+                groups.setdefault(stream_name, {})[group_id] = items
         replayed: set[GroupKey] = set()
         journals = self._journals()
         for path in journals:
-            for record in _records(path):
-                stream_name, group_id, item_id = record[1], record[2], record[3]
+            for kind, stream_name, group_id, item_id, value_json in _records(path):
                 replayed.add((stream_name, group_id))
                 group = groups.setdefault(stream_name, {}).setdefault(group_id, {})
-                if record[0] == "s":
-                    group[item_id] = codec.dumps(record[4])
+                if kind == "s":
+                    group[item_id] = value_json
                 else:
                     group.pop(item_id, None)
                     if not group:
@@ -86,16 +105,22 @@ class Journal:
 
     def _journals(self) -> list[Path]:
         """Journals in replay order: rotated ones by generation, then the live one."""
-        rotated = sorted(self.directory.glob("journal-*.log"), key=lambda p: int(p.stem.split("-")[1]))
-        live = self.directory / _JOURNAL
+        rotated = sorted(
+            (int(match[1]), path)
+            for path in self.directory.glob("journal-*.log")
+            if (match := _ROTATED.fullmatch(path.name)) and path.is_file()
+        )
         if rotated:
-            self._generation = int(rotated[-1].stem.split("-")[1])
-        return rotated + ([live] if live.exists() else [])
+            self._generation = max(self._generation, rotated[-1][0])
+        live = self.directory / _JOURNAL
+        return [path for _, path in rotated] + ([live] if live.exists() else [])
 
     # -- appending -------------------------------------------------------------------
 
     def open(self) -> None:
+        """Open (or create) the live journal; its directory entry is durable before any append."""
         self._fd = os.open(self.directory / _JOURNAL, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        _fsync_dir(self.directory)
 
     def record_set(self, stream_name: str, group_id: str, item_id: str, value_json: bytes) -> None:
         dumps = codec.dumps
@@ -117,21 +142,26 @@ class Journal:
     # -- saving ----------------------------------------------------------------------
 
     def rotate(self) -> Path:
-        """Close the live journal under a new name and start an empty one.
+        """Rename the live journal to the next generation and start an empty one.
 
         Called under the adapter's lock, together with taking the snapshot contents, so the
-        rotated journal holds exactly the changes the snapshots are about to contain.
+        rotated journal holds exactly the changes the snapshots are about to contain. If the
+        rename fails nothing has changed: appends still go to the live journal.
         """
         os.fsync(self._fd)
-        os.close(self._fd)
         self._generation += 1
         rotated = self.directory / f"journal-{self._generation}.log"
         os.replace(self.directory / _JOURNAL, rotated)
+        previous, self._fd = self._fd, -1
+        os.close(previous)
         self.open()
         return rotated
 
     def save(self, snapshots: dict[GroupKey, bytes | None], journals: list[Path]) -> None:
-        """Write snapshots (``None`` removes an emptied group), then drop ``journals``."""
+        """Write snapshots (``None`` removes an emptied group), then remove ``journals``.
+
+        ``journals`` must be oldest first and hold only changes the snapshots include.
+        """
         for (stream_name, group_id), content in snapshots.items():
             path = self.directory / snapshot_name(stream_name, group_id)
             if content is None:
@@ -146,7 +176,7 @@ class Journal:
         _fsync_dir(self.directory)
         for journal in journals:
             journal.unlink(missing_ok=True)
-        _fsync_dir(self.directory)
+            _fsync_dir(self.directory)
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -165,24 +195,53 @@ def snapshot_bytes(stream_name: str, group_id: str, items: dict[str, bytes]) -> 
     )
 
 
-def _records(path: Path) -> Iterator[list]:
-    """Valid journal records; a torn or corrupt line (a crash mid-write) is skipped."""
+Record = tuple[str, str, str, str, bytes | None]
+"""``(kind, stream_name, group_id, item_id, value JSON)``: kind ``"s"`` (set) or ``"d"`` (delete)."""
+
+
+def _records(path: Path) -> Iterator[Record]:
+    """The journal's records; a damaged line (a torn write, a zeroed region) is skipped."""
     with open(path, "rb") as fh:
         for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
             try:
-                record = codec.loads(line)
-                valid = (
-                    isinstance(record, list)
-                    and record[0] in ("s", "d")
-                    and len(record) == (5 if record[0] == "s" else 4)
-                    and all(isinstance(part, str) for part in record[1:4])
-                )
-            except ValueError:
-                valid = False
-            if valid:
-                yield record
-            elif line.strip():
-                log.warning("skipping corrupt journal line %s:%d", path, number)
+                record = _parse_record(line)
+            except ValueError as exc:
+                log.warning("skipping a damaged journal line %s:%d: %s", path, number, exc)
+                continue
+            yield record
+
+
+def _parse_record(line: bytes) -> Record:
+    """Raises ``ValueError`` saying what is wrong."""
+    record = codec.loads(line)
+    kind = record[0] if isinstance(record, list) and record else None
+    if kind not in ("s", "d") or len(record) != (5 if kind == "s" else 4):
+        raise ValueError("not a set or delete record")
+    stream_name, group_id, item_id = record[1:4]
+    if not (_is_name(stream_name) and _is_name(group_id) and _is_name(item_id)):
+        raise ValueError("a stream, group or item name is not a non-empty string")
+    return kind, stream_name, group_id, item_id, codec.dumps(record[4]) if kind == "s" else None
+
+
+def _read_snapshot(path: Path) -> tuple[str, str, dict[str, bytes]]:
+    """``(stream_name, group_id, items)``; raises ``ValueError`` saying what is wrong."""
+    doc = codec.loads(path.read_bytes())
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+    stream_name, group_id, items = doc.get("stream_name"), doc.get("group_id"), doc.get("items")
+    if not (_is_name(stream_name) and _is_name(group_id)):
+        raise ValueError("`stream_name` or `group_id` is not a non-empty string")
+    if not isinstance(items, dict):
+        raise ValueError("`items` is not an object")
+    if "" in items:
+        raise ValueError("an item id is empty")
+    return stream_name, group_id, {item_id: codec.dumps(value) for item_id, value in items.items()}
+
+
+def _is_name(value: object) -> bool:
+    return isinstance(value, str) and value != ""
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -49,6 +49,8 @@ class KvAdapter:
         self._sink: EventSink | None = None
         self._journal = Journal(self.file_path, durable) if store_method == "file_based" else None
         self._dirty: set[GroupKey] = set()
+        self._saving = threading.Lock()
+        self._unsaved_journals: list[Path] = []
         self._stop = threading.Event()
         self._saver: threading.Thread | None = None
 
@@ -92,20 +94,39 @@ class KvAdapter:
         if self._saver is not None:
             self._saver.join()
             self._saver = None
-        self.save()
+        try:
+            self.save()
+        except OSError:
+            log.exception(
+                "saving the kv store to %s failed; its journal keeps every change for the next start",
+                self.file_path,
+            )
         self._journal.close()
 
     def save(self) -> None:
-        """Write snapshots of the groups changed since the last save."""
+        """Write snapshots of the groups changed since the last successful save.
+
+        A failed save loses nothing and reorders nothing: its groups stay dirty and its
+        rotated journal stays on disk, so the next save snapshots those groups again and
+        removes that journal together with its own.
+        """
         if self._journal is None:
             return
-        with self._lock:
-            if not self._dirty:
-                return
-            snapshots = {key: self._snapshot(key) for key in self._dirty}
-            self._dirty = set()
-            rotated = self._journal.rotate()
-        self._journal.save(snapshots, [rotated])
+        with self._saving:
+            with self._lock:
+                if not self._dirty:
+                    return
+                saving = self._dirty
+                snapshots = {key: self._snapshot(key) for key in sorted(saving)}
+                self._unsaved_journals.append(self._journal.rotate())
+                self._dirty = set()
+            try:
+                self._journal.save(snapshots, self._unsaved_journals)
+            except BaseException:
+                with self._lock:
+                    self._dirty |= saving
+                raise
+            self._unsaved_journals = []
 
     def _save_loop(self) -> None:
         while not self._stop.wait(self.save_interval_ms / 1000):

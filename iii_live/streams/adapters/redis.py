@@ -4,6 +4,13 @@ The layout is the Rust engine's, so an iii-live engine and an iii engine can sha
 Redis: one hash per group at ``stream:{stream}:{group}``, the item id as field, compact JSON
 as value, and every change published on ``stream::events`` as the wrapper frame.
 
+That key is ambiguous when names hold ``:`` (``stream:a:b:c`` could be ``a:b``/``c`` or
+``a``/``b:c``). So only streams whose names have no ``:`` use it; a group there may hold
+``:``, as the first ``:`` after ``stream:`` always ends the stream name. A stream whose name
+has a ``:`` lives at ``iii-live:stream:{stream}:{group}`` with ``%`` and ``:`` of the stream
+name percent-encoded: distinct from every other pair, and out of the ``stream:*`` keys an
+iii engine scans and splits.
+
 Beyond the Rust engine:
 
 - a write and its event are one atomic step (a script publishes next to its HSET, an
@@ -22,6 +29,7 @@ Beyond the Rust engine:
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -73,8 +81,27 @@ class RedisUnavailable(ConnectionError):
     """Redis could not be reached; the operation did not happen."""
 
 
+COLON_STREAM_PREFIX = "iii-live:stream:"
+_ESCAPED = re.compile("%(25|3A)")
+
+
 def group_key(stream_name: str, group_id: str) -> str:
-    return f"stream:{stream_name}:{group_id}"
+    """The hash of a group: iii's key, unless the stream name holds ``:`` (see above)."""
+    if ":" not in stream_name:
+        return f"stream:{stream_name}:{group_id}"
+    return f"{COLON_STREAM_PREFIX}{stream_name.replace('%', '%25').replace(':', '%3A')}:{group_id}"
+
+
+def _parse_group_key(key: str) -> tuple[str, str] | None:
+    """``(stream_name, group_id)`` of a key ``group_key`` makes, else ``None``."""
+    if key.startswith(COLON_STREAM_PREFIX):
+        escaped, _, group_id = key[len(COLON_STREAM_PREFIX) :].partition(":")
+        stream_name = _ESCAPED.sub(lambda m: "%" if m[1] == "25" else ":", escaped)
+    else:
+        stream_name, _, group_id = key.partition(":")[2].partition(":")
+    if stream_name and group_id and group_key(stream_name, group_id) == key:
+        return stream_name, group_id
+    return None
 
 
 def _glob_escape(text: str) -> str:
@@ -226,10 +253,11 @@ class RedisAdapter:
 
     def list_all(self) -> dict[str, list[str]]:
         streams: dict[str, list[str]] = {}
-        for key in self._run(list, self._client.scan_iter(match="stream:*", count=1000)):
-            parts = key.decode().split(":", 2)
-            if len(parts) == 3 and parts[1] and parts[2]:
-                streams.setdefault(parts[1], []).append(parts[2])
+        for pattern in ("stream:*", COLON_STREAM_PREFIX + "*"):
+            for key in self._run(list, self._client.scan_iter(match=pattern, count=1000)):
+                parsed = _parse_group_key(key.decode())
+                if parsed is not None:
+                    streams.setdefault(parsed[0], []).append(parsed[1])
         return streams
 
     def update(
