@@ -266,9 +266,11 @@ class Engine:
                     runtime.run(self._shutdown(), timeout=10)
             except (TimeoutError, RuntimeError):
                 log.warning("the engine loop did not answer; closing storage anyway")
-        self.core.close()
-        self._io.shutdown(wait=False)
-        runtime.stop()
+        try:
+            self.core.close()
+        finally:
+            self._io.shutdown(wait=False)
+            runtime.stop()
         log.info("iii-live engine on port %s stopped", self.port)
 
     def _close_sockets(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -35,10 +36,10 @@ class StreamHandle:
     def delete(self, group_id: str, item_id: str) -> dict[str, Any]:
         return self._call("delete", group_id=group_id, item_id=item_id)
 
-    def list(self, group_id: str) -> list[Any]:
+    def list(self, group_id: str) -> builtins.list[Any]:
         return self._call("list", group_id=group_id)
 
-    def list_groups(self) -> list[str]:
+    def list_groups(self) -> builtins.list[str]:
         return self._call("list_groups")
 
     def send(self, group_id: str, type: str, data: Any = None, id: str | None = None) -> None:
@@ -47,7 +48,7 @@ class StreamHandle:
             payload["id"] = id
         return self._call("send", **payload)
 
-    def update(self, group_id: str, item_id: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+    def update(self, group_id: str, item_id: str, ops: builtins.list[dict[str, Any]]) -> dict[str, Any]:
         return self._call("update", group_id=group_id, item_id=item_id, ops=ops)
 
     def subscribe(
@@ -59,7 +60,7 @@ class StreamHandle:
         """``{item_id: value}`` of a group."""
         result = self.engine.core.streams.items(self.name, group_id)
         if hasattr(result, "__await__"):
-            return self.engine.runtime.run(result)
+            return self.engine._require_runtime().run(result)
         return result
 
     # -- pandas --------------------------------------------------------------------------
@@ -92,7 +93,7 @@ class StreamHandle:
         return LiveTable(self.engine, self.name, group_id, **options)
 
     def chart(
-        self, group_id: str, x: str | None = None, y: str | list[str] | None = None, **options: Any
+        self, group_id: str, x: str | None = None, y: str | builtins.list[str] | None = None, **options: Any
     ) -> LiveChart:
         """A live chart of the group (see :class:`iii_live.LiveChart` for options)."""
         from .widgets import LiveChart

@@ -17,6 +17,8 @@ from websockets.sync.client import ClientConnection, connect
 
 import iii_live
 
+from .redis_server import RedisServer
+
 MARKERS = {
     "browser": "drives Chromium against real Jupyter servers and pages",
     "redis": "needs a real redis-server (started by the test)",
@@ -40,6 +42,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.redis)
         if "node_sdk" in fixtures:
             item.add_marker(pytest.mark.subprocess)
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A real redis-server on a free port, killed after the test."""
+    server = RedisServer(tmp_path)
+    yield server
+    server.kill()
+
+
+def redis_engine(server: RedisServer, **options: Any) -> iii_live.Engine:
+    """An engine on ``server``, returned once its pub/sub subscription is live."""
+    adapter = {"name": "redis", "config": {"redis_url": server.url, "probe_interval_ms": 200}}
+    engine = iii_live.start(port=0, background=True, adapter=adapter, **options)
+    wait_for(lambda: engine.status()["storage"]["subscribed"])
+    return engine
+
+
+@pytest.fixture
+def redis_engines(redis_server):
+    """``make(**options)`` starts another engine on the test's Redis; all stop after the test."""
+    started: list[iii_live.Engine] = []
+
+    def make(**options: Any) -> iii_live.Engine:
+        engine = redis_engine(redis_server, **options)
+        started.append(engine)
+        return engine
+
+    yield make
+    for engine in started:
+        engine.stop()
 
 
 @pytest.fixture

@@ -10,42 +10,15 @@ import threading
 import pytest
 import websockets
 
-import iii_live
 from iii_live.protocol.stream_wire import EventDraft
-
-from .conftest import wait_for
-from .redis_server import RedisServer
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path)
-    yield server
-    server.kill()
-
-
-@pytest.fixture
-def engines(redis_server):
-    started: list[iii_live.Engine] = []
-
-    def make() -> iii_live.Engine:
-        adapter = {"name": "redis", "config": {"redis_url": redis_server.url, "probe_interval_ms": 200}}
-        engine = iii_live.start(port=0, background=True, adapter=adapter)
-        wait_for(lambda: engine.status()["storage"]["subscribed"])
-        started.append(engine)
-        return engine
-
-    yield make
-    for engine in started:
-        engine.stop()
 
 
 @pytest.mark.slow
-def test_clients_joining_during_remote_writes_miss_nothing_and_see_nothing_twice(engines):
+def test_clients_joining_during_remote_writes_miss_nothing_and_see_nothing_twice(redis_engines):
     """100 clients join while another engine writes 10,000 per-item counters: after its sync,
     each client's value for an item must rise strictly (a repeat or an older value fails), and
     every client ends equal to storage."""
-    reader, writer = engines(), engines()
+    reader, writer = redis_engines(), redis_engines()
     items = [f"k{n}" for n in range(50)]
     done = threading.Event()
 
@@ -87,8 +60,8 @@ def test_clients_joining_during_remote_writes_miss_nothing_and_see_nothing_twice
     assert all(state == stored for state in states)
 
 
-def test_a_join_waiting_on_a_paused_redis_does_not_stall_other_sockets(redis_server, engines):
-    engine = engines()
+def test_a_join_waiting_on_a_paused_redis_does_not_stall_other_sockets(redis_server, redis_engines):
+    engine = redis_engines()
     engine.stream("s").set("waiting", "a", 1)
 
     async def scenario() -> None:
@@ -106,8 +79,8 @@ def test_a_join_waiting_on_a_paused_redis_does_not_stall_other_sockets(redis_ser
     asyncio.run(scenario())
 
 
-def test_frames_published_by_the_redis_scripts_equal_the_python_wire_format(redis_server, engines):
-    engine = engines()
+def test_frames_published_by_the_redis_scripts_equal_the_python_wire_format(redis_server, redis_engines):
+    engine = redis_engines()
     pubsub = redis_server.client().pubsub()
     pubsub.subscribe("stream::events")
     assert pubsub.get_message(timeout=5)["type"] == "subscribe"

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
@@ -15,7 +14,7 @@ import iii_live
 from iii_live import ConfigError
 from iii_live.streams.adapters.journal import snapshot_name
 
-from .conftest import call
+from .conftest import call, wait_for
 
 
 def file_engine(path, **config):
@@ -47,10 +46,7 @@ def test_snapshots_are_written_on_the_interval(tmp_path):
     try:
         engine.stream("s").set("g", "i", 1)
         snapshot = tmp_path / "db" / snapshot_name("s", "g")
-        deadline = time.monotonic() + 5
-        while not snapshot.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert snapshot.exists()
+        wait_for(snapshot.exists)
         assert not (tmp_path / "db" / "journal.log").stat().st_size
     finally:
         engine.stop()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..errors import InvocationError, deserialization_error
 from ..limits import DEFAULT_LIMITS, Limits
@@ -147,7 +147,7 @@ def list_all_input(function_id: str, payload: Any) -> None:
         _Reader(function_id, payload, DEFAULT_LIMITS)
 
 
-def _plain_name(value: Any, max_length: int) -> bool:
+def _plain_name(value: Any, max_length: int) -> TypeGuard[str]:
     """The common case, checked fast: a printable string of an allowed length."""
     return type(value) is str and 0 < len(value) <= max_length and value.isprintable()
 

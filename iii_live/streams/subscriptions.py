@@ -15,10 +15,11 @@ How a join closes the race between reading the snapshot and receiving events:
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvocationError
@@ -36,9 +37,9 @@ FENCE_TIMEOUT = 5.0
 """Seconds a remote join waits for its fence; past it the held events are all replayed
 after the sync (some may repeat what the sync holds; the state still converges)."""
 
-Offload = Callable[[Callable[[], Any]], Awaitable[Any]]
+Offload = Callable[[Callable[[], Any]], Coroutine[Any, Any, Any]]
 """Runs a blocking callable on a worker thread; the awaitable gives its result."""
-Spawn = Callable[[Awaitable[Any]], None]
+Spawn = Callable[[Coroutine[Any, Any, Any]], None]
 """Runs an awaitable to completion on the engine's loop, from any thread; failures are logged."""
 
 
@@ -170,7 +171,7 @@ class Subscriptions:
             try:
                 if self._remote(subscription):
                     self.detach(subscription)
-                    self._spawn(self._offload(lambda sub=subscription: self._join_fenced(sub)))
+                    self._spawn(self._offload(functools.partial(self._join_fenced, subscription)))
                     continue
                 pending = self._join_local(subscription, rejoin=True)
             except Exception as exc:

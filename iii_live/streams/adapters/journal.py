@@ -90,10 +90,10 @@ class Journal:
         replayed: set[GroupKey] = set()
         journals = self._journals()
         for path in journals:
-            for kind, stream_name, group_id, item_id, value_json in _records(path):
+            for _kind, stream_name, group_id, item_id, value_json in _records(path):
                 replayed.add((stream_name, group_id))
                 group = groups.setdefault(stream_name, {}).setdefault(group_id, {})
-                if kind == "s":
+                if value_json is not None:  # a set; a delete carries no value
                     group[item_id] = value_json
                 else:
                     group.pop(item_id, None)
@@ -231,7 +231,9 @@ def _read_snapshot(path: Path) -> tuple[str, str, dict[str, bytes]]:
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
     stream_name, group_id, items = doc.get("stream_name"), doc.get("group_id"), doc.get("items")
-    if not (_is_name(stream_name) and _is_name(group_id)):
+    if not (isinstance(stream_name, str) and _is_name(stream_name)) or not (
+        isinstance(group_id, str) and _is_name(group_id)
+    ):
         raise ValueError("`stream_name` or `group_id` is not a non-empty string")
     if not isinstance(items, dict):
         raise ValueError("`items` is not an object")

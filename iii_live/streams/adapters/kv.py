@@ -7,6 +7,7 @@ them as they are. Pub/sub is local: ``emit`` goes straight to this engine's hub.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 from pathlib import Path
@@ -192,7 +193,7 @@ class KvAdapter:
             self.emit(event)
         return old, event
 
-    def list(self, stream_name: str, group_id: str) -> list[Any]:
+    def list(self, stream_name: str, group_id: str) -> builtins.list[Any]:
         with self._lock:
             values = list(self._groups.get(stream_name, {}).get(group_id, {}).values())
         return codec.loads(b"[" + b",".join(values) + b"]")
@@ -205,17 +206,17 @@ class KvAdapter:
     def count(self, stream_name: str, group_id: str) -> int:
         return len(self._groups.get(stream_name, {}).get(group_id, ()))
 
-    def list_groups(self, stream_name: str) -> list[str]:
+    def list_groups(self, stream_name: str) -> builtins.list[str]:
         with self._lock:
             return list(self._groups.get(stream_name, ()))
 
-    def list_all(self) -> dict[str, list[str]]:
+    def list_all(self) -> dict[str, builtins.list[str]]:
         with self._lock:
             return {stream: list(groups) for stream, groups in self._groups.items()}
 
     def update(
-        self, draft: EventDraft, ops: list[UpdateOp], check: CheckValue | None = None
-    ) -> tuple[Any, Any, list[dict[str, Any]], Event]:
+        self, draft: EventDraft, ops: builtins.list[UpdateOp], check: CheckValue | None = None
+    ) -> tuple[Any, Any, builtins.list[dict[str, Any]], Event]:
         stream_name, group_id, item_id = draft.stream_name, draft.group_id, draft.item_id
         with self._lock:
             stored = self._stored(stream_name, group_id, item_id)

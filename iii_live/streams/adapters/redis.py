@@ -28,6 +28,7 @@ Beyond the Rust engine:
 
 from __future__ import annotations
 
+import builtins
 import logging
 import re
 import threading
@@ -210,7 +211,7 @@ class RedisAdapter:
         value = codec.loads(old)
         return value, draft.event(DELETE, value, old)
 
-    def list(self, stream_name: str, group_id: str) -> list[Any]:
+    def list(self, stream_name: str, group_id: str) -> builtins.list[Any]:
         values = self._run(self._client.hvals, group_key(stream_name, group_id))
         try:
             return codec.loads(b"[" + b",".join(values) + b"]")
@@ -246,13 +247,13 @@ class RedisAdapter:
             return {field.decode(): codec.loads(value) for field, value in stored.items()}
         return codec.loads(b"[" + b",".join(stored.values()) + b"]")
 
-    def list_groups(self, stream_name: str) -> list[str]:
+    def list_groups(self, stream_name: str) -> builtins.list[str]:
         prefix = group_key(stream_name, "")
         keys = self._run(list, self._client.scan_iter(match=_glob_escape(prefix) + "*", count=1000))
         return [key.decode()[len(prefix) :] for key in keys]
 
-    def list_all(self) -> dict[str, list[str]]:
-        streams: dict[str, list[str]] = {}
+    def list_all(self) -> dict[str, builtins.list[str]]:
+        streams: dict[str, builtins.list[str]] = {}
         for pattern in ("stream:*", COLON_STREAM_PREFIX + "*"):
             for key in self._run(list, self._client.scan_iter(match=pattern, count=1000)):
                 parsed = _parse_group_key(key.decode())
@@ -261,20 +262,20 @@ class RedisAdapter:
         return streams
 
     def update(
-        self, draft: EventDraft, ops: list[UpdateOp], check: CheckValue | None = None
-    ) -> tuple[Any, Any, list[dict[str, Any]], Event]:
+        self, draft: EventDraft, ops: builtins.list[UpdateOp], check: CheckValue | None = None
+    ) -> tuple[Any, Any, builtins.list[dict[str, Any]], Event]:
         """Read, apply the ops, write and publish in one optimistic transaction."""
         key = group_key(draft.stream_name, draft.group_id)
         return self._run(self._update, key, draft, ops, check)
 
     def _update(
-        self, key: str, draft: EventDraft, ops: list[UpdateOp], check: CheckValue | None
-    ) -> tuple[Any, Any, list[dict[str, Any]], Event]:
+        self, key: str, draft: EventDraft, ops: builtins.list[UpdateOp], check: CheckValue | None
+    ) -> tuple[Any, Any, builtins.list[dict[str, Any]], Event]:
         with self._client.pipeline() as pipe:
             for _ in range(MAX_UPDATE_RETRIES):
                 try:
                     pipe.watch(key)
-                    stored = pipe.hget(key, draft.item_id)
+                    stored: bytes | None = pipe.hget(key, draft.item_id)  # type: ignore[assignment]
                     old, new_value, new_json, errors = updated_value(stored, ops, check)
                     event = draft.event(CREATE if stored is None else UPDATE, new_value, new_json)
                     pipe.multi()
