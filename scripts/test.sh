@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Install everything the tests drive and run every check, on a fresh Debian or Ubuntu machine:
-# the package with its test tools (into the active Python environment), redis-server and
-# chromium from apt when missing, the npm packages of the interop tests and the widget build;
-# then the widget-bundle check, the JavaScript checks, ruff, and the whole pytest suite.
+# Install everything the tests drive and run every check, on a fresh Debian machine: the
+# package with its test tools (into the active virtual environment, or the Python on PATH if
+# it accepts pip installs, or else a new .venv), redis-server and chromium from apt when
+# missing, the npm packages of the interop tests and the widget build; then the widget-bundle
+# check, the JavaScript checks, ruff, and the whole pytest suite.
 # Arguments go to pytest: `bash scripts/test.sh -x -k redis`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,18 +12,31 @@ python=${PYTHON:-python3}
 problems=()
 apt_packages=()
 sudo=()
+new_venv=""
 
 # Every prerequisite is checked before anything is installed.
 if ! command -v "$python" >/dev/null 2>&1; then
   problems+=("$python not found: install Python 3.10 or later (or set PYTHON=/path/to/python)")
-elif ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
-  problems+=("$("$python" -V 2>&1) is too old: iii-live needs Python 3.10 or later")
-elif ! "$python" -m pip --version >/dev/null 2>&1; then
-  problems+=("pip is missing for $python: create a virtual environment (python3 -m venv .venv && . .venv/bin/activate)")
-elif "$python" -c 'import pathlib, sys, sysconfig
+else
+  # ok: pip installs go here; venv: make .venv (venv-apt: after apt-get install python3-venv)
+  state=$("$python" -c 'import importlib.util as u, pathlib, sys, sysconfig
 managed = pathlib.Path(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED").exists()
-sys.exit(not (managed and sys.prefix == sys.base_prefix))'; then
-  problems+=("$python belongs to the system, which refuses pip installs: create a virtual environment first (python3 -m venv .venv && . .venv/bin/activate)")
+in_venv = sys.prefix != sys.base_prefix
+if sys.version_info < (3, 10): print("old")
+elif u.find_spec("pip") and (in_venv or not managed): print("ok")
+elif in_venv: print("venv-without-pip")
+else: print("venv" if u.find_spec("ensurepip") else "venv-apt")')
+  case $state in
+    old) problems+=("$("$python" -V 2>&1) is too old: iii-live needs Python 3.10 or later") ;;
+    venv-without-pip) problems+=("the active virtual environment has no pip: python -m ensurepip") ;;
+    venv | venv-apt)
+      if [ -x .venv/bin/python ]; then
+        python=.venv/bin/python
+      else
+        new_venv=.venv
+        [ "$state" = venv ] || apt_packages+=(python3-venv)
+      fi ;;
+  esac
 fi
 if ! command -v node >/dev/null 2>&1; then
   problems+=("node not found: the interop tests and the widget build need Node.js 18 or later (https://nodejs.org)")
@@ -61,7 +75,13 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   ${sudo[@]+"${sudo[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null
 fi
 
-step "pip install -e .[test]"
+if [ -n "$new_venv" ]; then
+  step "$python -m venv $new_venv (this Python takes no pip installs outside a virtual environment)"
+  "$python" -m venv "$new_venv"
+  python=$new_venv/bin/python
+fi
+
+step "pip install -e .[test] ($python)"
 "$python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
 
 for dir in tests/interop/node js; do
@@ -86,3 +106,6 @@ step "ruff check"
 step "pytest $*"
 "$python" -m pytest "$@"
 step "all checks passed"
+if [ "$python" = .venv/bin/python ]; then
+  echo "The package and its test tools are in .venv: '. .venv/bin/activate' to use them."
+fi

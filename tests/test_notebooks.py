@@ -81,7 +81,10 @@ def executed(tmp_path_factory):
         yield run
 
 
-@pytest.mark.parametrize("stem", [p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize(
+    "stem",
+    [pytest.param(p.stem, marks=[pytest.mark.redis] if "redis" in p.stem else []) for p in NOTEBOOKS],
+)
 def test_notebook_runs(stem, executed):
     notebook, after = executed(stem)
     outputs = "".join(text_of(cell) for cell in notebook.cells if cell.cell_type == "code")

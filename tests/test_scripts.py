@@ -38,9 +38,9 @@ def tool_dir(tmp_path: Path, tools: list[str], uid: int = 0) -> tuple[Path, Path
     return bin_dir, log
 
 
-def run_script(bin_dir: Path) -> subprocess.CompletedProcess[str]:
+def run_script(bin_dir: Path, **extra_env: str) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHON", "VIRTUAL_ENV")}
-    env["PATH"] = str(bin_dir)
+    env.update(PATH=str(bin_dir), **extra_env)
     return subprocess.run(
         [BASH, str(ROOT / "scripts" / "test.sh")], capture_output=True, text=True, env=env, timeout=60
     )
@@ -69,3 +69,13 @@ def test_a_missing_prerequisite_stops_before_any_install(tmp_path, tools, uid, m
     calls = log.read_text()
     assert "-c" in calls, "the script checked its Python"
     assert "pip install" not in calls and out.stdout == "", "nothing was installed"
+
+
+def test_a_virtual_environment_without_pip_is_named(tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    bin_dir, _log = tool_dir(tmp_path, ["git", "node", "npm", "redis-server"])
+    out = run_script(bin_dir, PYTHON=str(venv / "bin" / "python"))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "the active virtual environment has no pip" in out.stderr
+    assert out.stdout == "", "nothing was installed"
