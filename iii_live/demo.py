@@ -2,7 +2,8 @@
 
 It writes through the public API only: ``stream::set`` for quotes (one item per symbol,
 updated in place), one item per point for the index chart (older points deleted, so the
-group stays bounded), and ``stream::update`` counters.
+group stays bounded), and ``stream::update`` counters. Each index point carries the index
+(the mean of the live prices) and its moving average over the last ``AVERAGE_TICKS`` ticks.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import threading
+from collections import deque
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,6 +34,7 @@ SYMBOLS = (
     "TSLA",
 )
 KEEP_POINTS = 600
+AVERAGE_TICKS = 40
 
 
 class MarketFeed:
@@ -43,6 +46,7 @@ class MarketFeed:
         self.random = random.Random(seed)
         self.prices = {symbol: self.random.uniform(50, 500) for symbol in SYMBOLS}
         self.opening = dict(self.prices)
+        self.recent_index: deque[float] = deque(maxlen=AVERAGE_TICKS)
         self.ticks = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -63,13 +67,14 @@ class MarketFeed:
                 },
             )
         index = sum(self.prices.values()) / len(self.prices)
+        self.recent_index.append(index)
         self.stream.set(
             "index",
             f"{self.ticks:09d}",
             {
                 "t": now,
                 "index": round(index, 3),
-                "average": round(sum(self.opening.values()) / len(SYMBOLS), 3),
+                "average": round(sum(self.recent_index) / len(self.recent_index), 3),
             },
         )
         if self.ticks >= KEEP_POINTS:
