@@ -147,7 +147,7 @@ def then(result: T | Awaitable[T], fn: Callable[[T], R]) -> R | Deferred:
     """Apply ``fn`` to ``result`` now, or after awaiting it when it is awaitable."""
     if inspect.isawaitable(result):
         return Deferred(result, on_result=fn)
-    return fn(result)  # type: ignore[arg-type]
+    return fn(result)
 
 
 def discard(result: Any) -> None:

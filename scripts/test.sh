@@ -103,6 +103,9 @@ npm run --silent --prefix js --if-present check
 step "ruff check"
 "$python" -m ruff check iii_live tests
 
+step "mypy"
+"$python" -m mypy
+
 step "pytest $*"
 "$python" -m pytest "$@"
 step "all checks passed"

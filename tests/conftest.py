@@ -1,8 +1,7 @@
 """Shared fixtures: real engines on free ports, real WebSocket clients; test markers.
 
-Markers (the fast development run leaves them out): ``browser`` (Chromium against real
-Jupyter servers), ``redis`` (a real redis-server), ``subprocess`` (other processes: engines,
-SDK workers, kernels, node), ``slow`` (long fuzzing and stress runs).
+Markers (registered in pyproject.toml; the fast development run leaves them out) are
+applied here from a test's folder and fixtures, or written on the test.
 """
 
 from __future__ import annotations
@@ -18,19 +17,6 @@ from websockets.sync.client import ClientConnection, connect
 import iii_live
 
 from .redis_server import RedisServer
-
-MARKERS = {
-    "browser": "drives Chromium against real Jupyter servers and pages",
-    "redis": "needs a real redis-server (started by the test)",
-    "subprocess": "starts other processes (engines, SDK workers, kernels, node)",
-    "slow": "long fuzzing or stress runs",
-}
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    for name, description in MARKERS.items():
-        config.addinivalue_line("markers", f"{name}: {description}")
-
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark what a test needs from what it uses: its folder and its fixtures."""
