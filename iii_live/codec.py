@@ -28,14 +28,6 @@ def dumps(value: Any) -> bytes:
         raise EncodeError(f"value is not JSON-serializable: {exc}") from None
 
 
-def dumps_sorted(value: Any) -> bytes:
-    """Compact JSON bytes with object keys sorted, as the Rust engine writes them."""
-    try:
-        return orjson.dumps(value, default=_default, option=_DUMPS_OPTIONS | orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError as exc:
-        raise EncodeError(f"value is not JSON-serializable: {exc}") from None
-
-
 def loads(data: bytes | bytearray | memoryview | str) -> Any:
     return orjson.loads(data)
 

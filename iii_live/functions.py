@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import traceback
 from collections.abc import Awaitable, Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .errors import InvocationError, function_not_found
@@ -28,7 +28,6 @@ class Function:
     owner: str | None = None
     """Worker id for worker-hosted functions, None for functions of this process."""
     description: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 class FunctionRegistry:

@@ -39,8 +39,6 @@ class Coalescer:
         self.seq = 0
         self._pending: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self.events = 0
-        """Events applied so far (a delta usually stands for many)."""
 
     def apply(self, message: dict[str, Any]) -> bool:
         """Take one stream event (keyed sync, create, update, delete); True if state changed."""
@@ -64,7 +62,6 @@ class Coalescer:
                 self._pending[item_id] = _DELETED
             else:
                 return False
-            self.events += 1
             return True
 
     @property

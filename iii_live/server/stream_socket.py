@@ -180,7 +180,7 @@ class StreamSocketHandler(WebSocketHandler):
             fast_write.write(stream, data)
         except fast_write.StreamBufferFullError:
             log.warning("%r stopped reading; disconnecting it", self)
-            self.drop("stopped reading")
+            self.drop(f"more than {self.server_settings.max_write_buffer} bytes unread")
         except (fast_write.StreamClosedError, OSError):
             self._cut = True
 
@@ -190,6 +190,7 @@ class StreamSocketHandler(WebSocketHandler):
 
     def drop(self, reason: str) -> None:
         """Cut the connection without a closing handshake (a dead or stuck peer)."""
+        log.info("dropping %r: %s", self, reason)
         self._cut = True
         if self.ws_connection is not None and self.ws_connection.stream is not None:
             self.ws_connection.stream.close()

@@ -156,10 +156,6 @@ class Hub:
         for event in replay:
             self.publish_to(event, subscription)
 
-    def subscriptions(self, stream_name: str, group_id: str) -> Subs:
-        group = self._index.get((stream_name, group_id), _NONE)
-        return group.on_loop + group.direct
-
     def all_subscriptions(self) -> list[Subscription]:
         """Live subscriptions (those whose sync is still being read are not included)."""
         return [sub for group in list(self._index.values()) for sub in group.on_loop + group.direct]
