@@ -30,6 +30,12 @@ const DEFAULT_HEIGHT = 360;
 /** Column width bounds, in characters. */
 const MIN_COLUMN_CHARS = 6;
 const MAX_COLUMN_CHARS = 40;
+/**
+ * Widths of a character of a cell and of a (bold) header, in em. Widths are in em, not ch:
+ * `ch` differs between the bold header and the rows, and their columns must line up.
+ */
+const CELL_CHAR_EM = 0.62;
+const HEADER_CHAR_EM = 0.7;
 /** Room for the sort arrow after a header's name, in characters. */
 const SORT_ARROW_CHARS = 2;
 /** Horizontal padding of a cell, in pixels. */
@@ -160,17 +166,19 @@ export class TableView {
    * @param {string[]} columns
    */
   _setGrid(columns) {
-    const chars = columns.map((name) => {
-      const widest = Math.max(this._widths.get(name) || 0, name.length + SORT_ARROW_CHARS);
-      return Math.min(MAX_COLUMN_CHARS, Math.max(MIN_COLUMN_CHARS, widest));
+    const widths = columns.map((name) => {
+      const cells = Math.min(MAX_COLUMN_CHARS, Math.max(MIN_COLUMN_CHARS, this._widths.get(name) || 0)) * CELL_CHAR_EM;
+      const header = (Math.min(MAX_COLUMN_CHARS, name.length) + SORT_ARROW_CHARS) * HEADER_CHAR_EM;
+      return Math.ceil(Math.max(cells, header) * 10) / 10;
     });
-    const signature = chars.join(",");
+    const signature = widths.join(",");
     if (signature === this._gridSignature) return;
     this._gridSignature = signature;
-    const total = chars.reduce((sum, n) => sum + n, 0);
-    this.root.style.setProperty("--iii-columns", chars.map((n) => `minmax(calc(${n}ch + ${CELL_PADDING_PX}px), 1fr)`).join(" "));
-    this.root.style.setProperty("--iii-min-width", `calc(${total}ch + ${columns.length * CELL_PADDING_PX}px)`);
+    const total = widths.reduce((sum, em) => sum + em, 0);
+    this.root.style.setProperty("--iii-columns", widths.map((em) => `minmax(calc(${em}em + ${CELL_PADDING_PX}px), 1fr)`).join(" "));
+    this.root.style.setProperty("--iii-min-width", `calc(${total.toFixed(1)}em + ${columns.length * CELL_PADDING_PX}px)`);
   }
+
 
   _renderRows() {
     const top = this.viewport.scrollTop;
