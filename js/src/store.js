@@ -26,8 +26,6 @@ export class LiveStore {
     /** Sequence of the last applied keyframe or delta; -1: none yet. */
     this.seq = -1;
     this.stats = { deltas: 0, keyframes: 0, gaps: 0, stale: 0 };
-    /** Counts every change, for views that cache what they derive from the items. */
-    this.version = 0;
     /** @type {Set<Observer>} */
     this._observers = new Set();
     /** @type {ReturnType<typeof setTimeout> | number | 0} */
@@ -82,7 +80,6 @@ export class LiveStore {
   }
 
   _changed() {
-    this.version += 1;
     if (this._frame) return;
     const run = () => {
       this._frame = 0;
