@@ -1,75 +1,122 @@
+// @ts-check
 // A virtualized live table: one row per item, only the visible rows in the DOM, repainted
-// at most once per animation frame, changed cells briefly highlighted.
-import { flatten, formatCell, pick, toNumber } from "./store.js";
+// at most once per animation frame, columns as wide as what they show, changed cells
+// highlighted by direction for numbers and for a time scaled to how often they change.
+import { CellChanges } from "./cell-changes.js";
+import { flatten, formatCell, pick, toNumber } from "./format.js";
+
+/**
+ * @typedef {import("./store.js").LiveStore} LiveStore
+ * @typedef {import("./store.js").Entry} Entry
+ */
+
+/**
+ * @typedef {object} TableOptions
+ * @property {string[]} [columns] field paths to show; by default, those of the items
+ * @property {string | null} [sort_by] the column that orders the rows
+ * @property {boolean} [ascending]
+ * @property {number | null} [max_rows] at most this many rows (the first after sorting,
+ *   else the newest)
+ * @property {number} [height] height of the rows area, in pixels
+ * @property {boolean} [show_id] a first column with the item ids (default true)
+ * @property {boolean} [newest_first] without a sort column, the newest items on top
+ *   (default: the order items were first written in)
+ */
 
 const ROW_HEIGHT = 26;
+const HEADER_HEIGHT = 26;
 const OVERSCAN = 8;
-const FLASH_MS = 900;
+const DEFAULT_HEIGHT = 360;
+/** Column width bounds, in characters. */
+const MIN_COLUMN_CHARS = 6;
+const MAX_COLUMN_CHARS = 40;
+/**
+ * Widths of a character of a cell and of a (bold) header, in em. Widths are in em, not ch:
+ * `ch` differs between the bold header and the rows, and their columns must line up.
+ */
+const CELL_CHAR_EM = 0.62;
+const HEADER_CHAR_EM = 0.7;
+/** Room for the sort arrow after a header's name, in characters. */
+const SORT_ARROW_CHARS = 2;
+/** Horizontal padding of a cell, in pixels. */
+const CELL_PADDING_PX = 18;
+/** Forget the highlight state of deleted items once it holds this many more than live ones. */
+const PRUNE_SLACK = 1000;
 
 export class TableView {
+  /**
+   * @param {HTMLElement} el
+   * @param {LiveStore} store
+   * @param {TableOptions} options
+   */
   constructor(el, store, options) {
     this.store = store;
     this.options = options;
+    /** @type {{by: string | null, ascending: boolean}} */
     this.sort = { by: options.sort_by || null, ascending: options.ascending !== false };
-    this.root = document.createElement("div");
-    this.root.className = "iii-live iii-table";
-    this.header = document.createElement("div");
-    this.header.className = "iii-table-header";
-    this.viewport = document.createElement("div");
-    this.viewport.className = "iii-table-viewport";
-    this.viewport.style.height = `${options.height || 360}px`;
-    this.spacer = document.createElement("div");
-    this.spacer.className = "iii-table-spacer";
-    this.body = document.createElement("div");
-    this.body.className = "iii-table-body";
+    this.root = element("div", "iii-live iii-table");
+    this.viewport = element("div", "iii-table-viewport");
+    this.header = element("div", "iii-table-header");
+    this.spacer = element("div", "iii-table-spacer");
+    this.body = element("div", "iii-table-body");
+    this.footer = element("div", "iii-table-footer");
     this.spacer.appendChild(this.body);
-    this.viewport.appendChild(this.spacer);
-    this.footer = document.createElement("div");
-    this.footer.className = "iii-table-footer";
-    this.root.append(this.header, this.viewport, this.footer);
+    this.viewport.append(this.header, this.spacer);
+    this.root.append(this.viewport, this.footer);
+    this._setHeight();
     el.appendChild(this.root);
+    /** @type {Entry[]} the rows, in display order */
     this.rows = [];
+    /** @type {string[]} */
     this.columns = [];
-    this.cells = new Map(); // item id -> Map(column -> [text, time it last changed])
+    this.changes = new CellChanges();
+    /** @type {Map<string, number>} column -> widest text seen, in characters */
+    this._widths = new Map();
+    this._gridSignature = "";
+    this._headerSignature = "";
     this._scheduled = false;
     this.viewport.addEventListener("scroll", () => this.schedule());
     this.unobserve = store.observe(() => this.refresh());
     this.refresh();
   }
 
+  /** @param {TableOptions} options */
   setOptions(options) {
     this.options = options;
     this.sort = { by: options.sort_by || this.sort.by, ascending: options.ascending !== false };
-    this.viewport.style.height = `${options.height || 360}px`;
+    this._setHeight();
     this.refresh();
   }
 
   refresh() {
     const { store, options } = this;
     let entries = Array.from(store.items.entries());
-    this.columns = options.columns && options.columns.length ? options.columns : this._deriveColumns(entries);
+    this.columns = options.columns && options.columns.length ? options.columns : deriveColumns(entries);
     if (this.sort.by) {
       const key = this.sort.by;
       const sign = this.sort.ascending ? 1 : -1;
+      /** @type {(entry: Entry) => unknown} */
       const value = key === "id" ? ([id]) => id : ([, v]) => pick(v, key);
       entries.sort((a, b) => sign * compare(value(a), value(b)));
       if (options.max_rows) entries = entries.slice(0, options.max_rows);
-    } else if (options.max_rows && entries.length > options.max_rows) {
-      entries = entries.slice(entries.length - options.max_rows);
+    } else {
+      if (options.max_rows && entries.length > options.max_rows) entries = entries.slice(entries.length - options.max_rows);
+      if (options.newest_first) entries.reverse();
     }
     this.rows = entries;
-    if (this.cells.size > store.items.size * 2 + 1000) {
-      for (const id of this.cells.keys()) if (!store.items.has(id)) this.cells.delete(id);
-    }
+    if (this.changes.size > store.items.size + PRUNE_SLACK) this.changes.prune((id) => store.items.has(id));
     this._renderHeader();
     this.spacer.style.height = `${entries.length * ROW_HEIGHT}px`;
-    this.footer.textContent = `${store.items.size} items${entries.length < store.items.size ? ` (showing ${entries.length})` : ""}`;
+    const shown = entries.length < store.items.size ? ` (showing ${entries.length})` : "";
+    const order = !this.sort.by && options.newest_first ? " · newest first" : "";
+    this.footer.textContent = `${store.items.size} items${shown}${order}`;
     this.root.dataset.items = String(store.items.size);
     this.root.dataset.seq = String(store.seq);
     this.root.dataset.gaps = String(store.stats.gaps);
     this._renderRows();
   }
 
+  /** Repaint the visible rows on the next animation frame (after a scroll). */
   schedule() {
     if (this._scheduled) return;
     this._scheduled = true;
@@ -79,12 +126,13 @@ export class TableView {
     });
   }
 
-  _deriveColumns(entries) {
-    const seen = new Set();
-    for (let i = 0; i < Math.min(entries.length, 200); i++) {
-      for (const key of Object.keys(flatten(entries[i][1]))) seen.add(key);
-    }
-    return Array.from(seen);
+  destroy() {
+    this.unobserve();
+    this.root.remove();
+  }
+
+  _setHeight() {
+    this.viewport.style.height = `${(this.options.height || DEFAULT_HEIGHT) + HEADER_HEIGHT}px`;
   }
 
   _allColumns() {
@@ -98,8 +146,7 @@ export class TableView {
     this._headerSignature = signature;
     this.header.replaceChildren(
       ...columns.map((name) => {
-        const cell = document.createElement("div");
-        cell.className = "iii-cell iii-th";
+        const cell = element("div", "iii-cell iii-th");
         cell.dataset.column = name;
         const arrow = this.sort.by === name ? (this.sort.ascending ? " \u25b2" : " \u25bc") : "";
         cell.textContent = name + arrow;
@@ -111,52 +158,110 @@ export class TableView {
         return cell;
       })
     );
-    this._setGrid(columns.length);
   }
 
-  _setGrid(count) {
-    const template = `repeat(${count}, minmax(90px, 1fr))`;
-    this.header.style.gridTemplateColumns = template;
-    this.body.style.setProperty("--iii-columns", template);
+  /**
+   * Size each column to the widest text it has shown (never shrinking, so columns do not
+   * jump as values change); the table scrolls sideways when they do not fit.
+   * @param {string[]} columns
+   */
+  _setGrid(columns) {
+    const widths = columns.map((name) => {
+      const cells = Math.min(MAX_COLUMN_CHARS, Math.max(MIN_COLUMN_CHARS, this._widths.get(name) || 0)) * CELL_CHAR_EM;
+      const header = (Math.min(MAX_COLUMN_CHARS, name.length) + SORT_ARROW_CHARS) * HEADER_CHAR_EM;
+      return Math.ceil(Math.max(cells, header) * 10) / 10;
+    });
+    const signature = widths.join(",");
+    if (signature === this._gridSignature) return;
+    this._gridSignature = signature;
+    const total = widths.reduce((sum, em) => sum + em, 0);
+    this.root.style.setProperty("--iii-columns", widths.map((em) => `minmax(calc(${em}em + ${CELL_PADDING_PX}px), 1fr)`).join(" "));
+    this.root.style.setProperty("--iii-min-width", `calc(${total.toFixed(1)}em + ${columns.length * CELL_PADDING_PX}px)`);
   }
+
 
   _renderRows() {
     const top = this.viewport.scrollTop;
-    const height = this.viewport.clientHeight || this.options.height || 360;
+    const height = this.viewport.clientHeight || this.options.height || DEFAULT_HEIGHT;
     const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
     const last = Math.min(this.rows.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
     const columns = this._allColumns();
     const now = performance.now();
+    const today = new Date();
     const fragment = document.createDocumentFragment();
     for (let i = first; i < last; i++) {
       const [id, value] = this.rows[i];
-      const row = document.createElement("div");
-      row.className = "iii-row";
+      const row = element("div", "iii-row");
       row.dataset.id = id;
       row.style.transform = `translateY(${i * ROW_HEIGHT}px)`;
-      let seen = this.cells.get(id);
-      if (!seen) this.cells.set(id, (seen = new Map()));
       for (const column of columns) {
-        const text = column === "id" ? id : formatCell(pick(value, column));
-        const previous = seen.get(column);
-        if (!previous || previous[0] !== text) seen.set(column, [text, previous ? now : -Infinity]);
-        const cell = document.createElement("div");
-        cell.className = now - seen.get(column)[1] < FLASH_MS ? "iii-cell iii-flash" : "iii-cell";
-        cell.dataset.column = column;
-        cell.textContent = text;
-        row.appendChild(cell);
+        const raw = column === "id" ? id : pick(value, column);
+        const text = column === "id" ? id : formatCell(raw, today);
+        if (text.length > (this._widths.get(column) || 0)) this._widths.set(column, text.length);
+        row.appendChild(this._cell(id, column, text, raw, now));
       }
       fragment.appendChild(row);
     }
+    this._setGrid(columns);
     this.body.replaceChildren(fragment);
   }
 
-  destroy() {
-    this.unobserve();
-    this.root.remove();
+  /**
+   * One cell, with its highlight: the direction of its last change as a class, and a
+   * flash that continues where it was (cells are rebuilt on every repaint).
+   * @param {string} id
+   * @param {string} column
+   * @param {string} text
+   * @param {unknown} raw
+   * @param {number} now
+   */
+  _cell(id, column, text, raw, now) {
+    const cell = element("div", "iii-cell");
+    cell.dataset.column = column;
+    cell.textContent = text;
+    if (typeof raw === "string" && raw !== text) cell.title = raw;
+    if (column === "id") return cell;
+    const state = this.changes.see(id, column, text, raw, now);
+    if (state.direction) cell.classList.add(`iii-${state.direction}`);
+    if (state.flashElapsed < state.flashDuration) {
+      cell.classList.add("iii-flash");
+      cell.style.animationDuration = `${Math.round(state.flashDuration)}ms`;
+      cell.style.animationDelay = `${-Math.round(state.flashElapsed)}ms`;
+    }
+    return cell;
   }
 }
 
+/**
+ * @param {string} tag
+ * @param {string} className
+ * @returns {HTMLElement}
+ */
+function element(tag, className) {
+  const node = document.createElement(tag);
+  node.className = className;
+  return node;
+}
+
+/**
+ * The field paths of the first items, in the order they appear.
+ * @param {Entry[]} entries
+ * @returns {string[]}
+ */
+function deriveColumns(entries) {
+  const seen = new Set();
+  for (let i = 0; i < Math.min(entries.length, 200); i++) {
+    for (const key of Object.keys(flatten(entries[i][1]))) seen.add(key);
+  }
+  return Array.from(seen);
+}
+
+/**
+ * Numbers and timestamps by value, missing values last, the rest as text.
+ * @param {unknown} a
+ * @param {unknown} b
+ * @returns {number}
+ */
 function compare(a, b) {
   const x = toNumber(a);
   const y = toNumber(b);

@@ -1,7 +1,7 @@
-// Sequence and resync logic of the browser store (node --test).
+// The store's one input protocol: numbered keyframes and deltas (node --test).
 import assert from "node:assert/strict";
 import test from "node:test";
-import { LiveStore, flatten, pick, toNumber } from "../src/store.js";
+import { LiveStore } from "../src/store.js";
 
 test("deltas apply in order after a keyframe", () => {
   const store = new LiveStore();
@@ -10,6 +10,7 @@ test("deltas apply in order after a keyframe", () => {
   assert.equal(store.delta({ seq: 5, upserts: [["a", { v: 3 }]], deletes: ["b"] }), true);
   assert.deepEqual(Object.fromEntries(store.items), { a: { v: 3 } });
   assert.equal(store.seq, 5);
+  assert.deepEqual(store.stats, { deltas: 2, keyframes: 1, gaps: 0, stale: 0 });
 });
 
 test("a missed delta is a gap; a keyframe recovers", () => {
@@ -29,42 +30,34 @@ test("deltas before any keyframe are gaps; old ones are ignored", () => {
   store.keyframe({ seq: 5, items: [["x", 5]] });
   assert.equal(store.delta({ seq: 5, upserts: [["x", 0]], deletes: [] }), true);
   assert.equal(store.items.get("x"), 5);
+  assert.equal(store.stats.stale, 1);
   store.keyframe({ seq: 4, items: [] }); // an older keyframe never rolls back
   assert.equal(store.items.get("x"), 5);
+  store.keyframe(null); // nothing synced yet on the kernel side
+  assert.equal(store.seq, 5);
 });
 
-test("iii stream frames over a direct WebSocket", () => {
+test("items keep their first-write order; a delete then an upsert moves one to the end", () => {
   const store = new LiveStore();
-  store.streamEvent({ id: null, event: { type: "sync", data: [{ id: "a", n: 1 }] } });
-  store.streamEvent({ id: "b", event: { type: "create", data: { id: "b", n: 2 } } });
-  store.streamEvent({ id: "a", event: { type: "delete", data: { id: "a", n: 1 } } });
-  store.streamEvent({ id: null, event: { type: "event", event: { type: "ping", data: null } } });
-  assert.deepEqual(Object.fromEntries(store.items), { b: { id: "b", n: 2 } });
+  store.keyframe({ seq: 0, items: [["a", 1], ["b", 2]] });
+  store.delta({ seq: 1, upserts: [["a", 3]], deletes: [] });
+  assert.deepEqual([...store.items.keys()], ["a", "b"]);
+  store.delta({ seq: 2, upserts: [], deletes: ["a"] });
+  store.delta({ seq: 3, upserts: [["a", 4]], deletes: [] });
+  assert.deepEqual([...store.items.keys()], ["b", "a"]);
 });
 
-test("observers run once per frame for many changes", async () => {
+test("observers run once per frame for many changes, and not after unsubscribing", async () => {
   const store = new LiveStore();
   store.keyframe({ seq: 0, items: [] });
   let calls = 0;
+  let lateCalls = 0;
   store.observe(() => (calls += 1));
+  const stop = store.observe(() => (lateCalls += 1));
+  stop();
   for (let i = 1; i <= 100; i++) store.delta({ seq: i, upserts: [[String(i), i]], deletes: [] });
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await new Promise((resolve) => store.observe(resolve));
   assert.equal(calls, 1);
+  assert.equal(lateCalls, 0);
   assert.equal(store.items.size, 100);
-});
-
-test("field helpers", () => {
-  assert.deepEqual(flatten({ a: 1, b: { c: 2, d: [1] } }), { a: 1, "b.c": 2, "b.d": [1] });
-  assert.equal(pick({ b: { c: 2 } }, "b.c"), 2);
-  assert.equal(pick(7, "value"), 7);
-  assert.equal(toNumber("2026-01-01T00:00:00"), Date.UTC(2026, 0, 1) / 1000);
-  assert.equal(toNumber("3.5"), 3.5);
-  assert.equal(toNumber("abc"), null);
-});
-
-test("keyed sync from a ?sync=keyed subscription", () => {
-  const store = new LiveStore();
-  store.streamEvent({ id: null, event: { type: "sync", data: { a: { n: 1 }, b: 2 } } });
-  store.streamEvent({ id: "a", event: { type: "update", data: { n: 3 } } });
-  assert.deepEqual(Object.fromEntries(store.items), { a: { n: 3 }, b: 2 });
 });

@@ -26,13 +26,38 @@ def browser():
         browser.close()
 
 
+TEST_HOOKS = "globalThis.__iiiLiveTestHooks = true;"
+
+
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    yield page
-    context.close()
+def new_page(browser):
+    """Makes a page in a fresh context (closed after the test). With ``hooks`` (the default)
+    the page exposes its live views as ``globalThis.__iiiLive``; ``options`` go to the context."""
+    contexts = []
+
+    def make(hooks: bool = True, **options):
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
+        contexts.append(context)
+        if hooks:
+            context.add_init_script(TEST_HOOKS)
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+@pytest.fixture
+def page_without_hooks(new_page):
+    """A page as users get it: no test flag, so no ``__iiiLive``."""
+    return new_page(hooks=False)
 
 
 def save_screenshot(page, locators, name: str) -> None:

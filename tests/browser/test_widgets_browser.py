@@ -17,7 +17,7 @@ import time, iii_live
 engine = iii_live.start(port=0)
 s = engine.stream("metrics")
 for i in range(5):
-    s.set("hosts", f"h{i}", {"cpu": i * 10, "mem": {"used": i}, "seen": f"2026-11-27T10:0{i}:00"})
+    s.set("hosts", f"h{i}", {"cpu": i * 10, "mem": {"used": i}, "seen": f"2024-03-05T10:0{i}:00"})
 table = s.table("hosts", sort_by="id", height=200)
 table
 """
@@ -27,7 +27,7 @@ for i in range(30):
 chart = s.chart("series", x="t", y=["v", "w"], window=20, height=220)
 chart
 """
-LIVE_WRITE = 's.set("hosts", "h0", {"cpu": 99, "mem": {"used": 7}, "seen": "2026-11-27T11:00:00"})'
+LIVE_WRITE = 's.set("hosts", "h0", {"cpu": 99, "mem": {"used": 7}, "seen": "2024-03-05T11:00:00"})'
 BLOCKING = """
 for i in range(80):
     s.set("hosts", "h1", {"cpu": 1000 + i, "mem": {"used": i}})
@@ -52,10 +52,13 @@ LAB_CELLS = [
 ]
 
 
+HOOK_GROUPS = "() => (globalThis.__iiiLive || []).map(e => e.group)"
+
+
 def cell_text(page, model: str, item: str, column: str) -> str:
     return page.evaluate(
         """([model, item, column]) => {
-            const entry = (globalThis.__iiiLive || []).filter(e => e.model_id === model).pop();
+            const entry = (globalThis.__iiiLive || []).filter(e => e.group === model).pop();
             if (!entry) return null;
             const row = entry.view.root.querySelector(`.iii-row[data-id="${item}"]`);
             const cell = row && row.querySelector(`[data-column="${column}"]`);
@@ -68,7 +71,7 @@ def cell_text(page, model: str, item: str, column: str) -> str:
 def store_items(page, model: str) -> dict:
     return page.evaluate(
         """(model) => {
-            const entry = (globalThis.__iiiLive || []).filter(e => e.model_id === model).pop();
+            const entry = (globalThis.__iiiLive || []).filter(e => e.group === model).pop();
             return entry ? Object.fromEntries(entry.store.items) : null;
         }""",
         model,
@@ -139,7 +142,7 @@ def test_jupyterlab_table_chart_live_burst_blocking_reload(lab, page):
     page.wait_for_selector(".iii-table .iii-row[data-id='h4']")
     wait_cell(page, "metrics/hosts", "h3", "cpu", "30")
     wait_cell(page, "metrics/hosts", "h2", "mem.used", "2")  # nested fields flattened
-    wait_cell(page, "metrics/hosts", "h2", "seen", "2026-11-27 10:02:00")
+    wait_cell(page, "metrics/hosts", "h2", "seen", "2024-03-05 10:02:00")  # another day: date and time
 
     nb.run(1)
     chart = page.wait_for_selector(".iii-chart canvas")
@@ -171,7 +174,7 @@ def test_jupyterlab_table_chart_live_burst_blocking_reload(lab, page):
 
     # a burst of 20,000 writes to 10,000 items ends in exactly the engine's final state
     nb.run(4)
-    page.wait_for_function("() => (globalThis.__iiiLive || []).some(e => e.model_id === 'metrics/burst')")
+    page.wait_for_function("() => (globalThis.__iiiLive || []).some(e => e.group === 'metrics/burst')")
     nb.run(5)
     deadline = time.monotonic() + 30
     expected = {str(k): {"i": 10000 + k, "k": k} for k in range(10000)}
@@ -179,7 +182,7 @@ def test_jupyterlab_table_chart_live_burst_blocking_reload(lab, page):
         time.sleep(0.2)
     assert store_items(page, "metrics/burst") == expected
     # 10,000 rows, but only the visible ones are in the DOM; scrolling renders the others
-    burst_view = "(globalThis.__iiiLive || []).filter(e => e.model_id === 'metrics/burst').pop().view"
+    burst_view = "(globalThis.__iiiLive || []).filter(e => e.group === 'metrics/burst').pop().view"
     assert page.evaluate(f"() => {burst_view}.body.children.length") < 60
     page.evaluate(f"() => {{ const v = {burst_view}.viewport; v.scrollTop = v.scrollHeight; }}")
     wait_cell(page, "metrics/burst", "9999", "i", "19999")
@@ -201,7 +204,7 @@ def test_jupyterlab_table_chart_live_burst_blocking_reload(lab, page):
     wait_cell(page, "metrics/hosts", "h0", "cpu", "123")
 
 
-def test_sorting_by_clicking_a_header(lab, page):
+def test_sorting_by_a_header_then_clearing_the_output_destroys_the_view(lab, page):
     nb = lab
     nb.run(0)
     page.wait_for_selector(".iii-table .iii-row[data-id='h4']")
@@ -212,22 +215,34 @@ def test_sorting_by_clicking_a_header(lab, page):
         "() => document.querySelector('.iii-table .iii-row').dataset.id === 'h4'"
         " && document.querySelector('.iii-th[data-column=\"cpu\"]').textContent.includes('\u25bc')"
     )
+    assert page.evaluate(HOOK_GROUPS) == ["metrics/hosts"]
+
+    # the view's test entry goes with the view
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-cell-output')")
+    page.wait_for_selector(".iii-table", state="detached")
+    page.wait_for_function(f"() => ({HOOK_GROUPS})().length === 0")
 
 
 NOTEBOOK7_CELLS = [SETUP, LIVE_WRITE]
 
 
-def test_notebook7_renders_and_updates(tmp_path, page):
+def test_notebook7_renders_and_updates_without_test_hooks(tmp_path, page_without_hooks):
+    """As users get it: no test flag, so the views leave no ``__iiiLive`` behind."""
+    page = page_without_hooks
     write_notebook(tmp_path / "nb7.ipynb", NOTEBOOK7_CELLS)
     server = Server("notebook", tmp_path)
     try:
         page.goto(f"{server.base}/notebooks/nb7.ipynb")
         nb = Notebook(page)
         nb.run(0)
-        page.wait_for_selector(".iii-table .iii-row[data-id='h4']")
-        wait_cell(page, "metrics/hosts", "h3", "cpu", "30")
+        cpu = ".iii-table .iii-row[data-id='{}'] [data-column='cpu']"
+        page.wait_for_function("(s) => document.querySelector(s)?.textContent === '30'", arg=cpu.format("h3"))
         nb.run(1)
-        wait_cell(page, "metrics/hosts", "h0", "cpu", "99")
+        page.wait_for_function("(s) => document.querySelector(s)?.textContent === '99'", arg=cpu.format("h0"))
+        assert page.evaluate("() => [typeof globalThis.__iiiLive, typeof globalThis.__iiiLiveTestHooks]") == [
+            "undefined",
+            "undefined",
+        ]
     finally:
         server.stop()
 
