@@ -48,6 +48,7 @@ def run(items: int) -> dict:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.add_init_script("globalThis.__iiiLiveTestHooks = true")  # exposes the widget's store
             page.set_default_timeout(120_000)
             page.goto(f"{server.base}/lab/tree/bench.ipynb")
             page.wait_for_function(
@@ -63,7 +64,7 @@ def run(items: int) -> dict:
             started = time.monotonic()
             page.evaluate(run_cell, 1)
             page.wait_for_function(
-                f"""() => {{ const e = (globalThis.__iiiLive || []).find(x => x.model_id === 'bench/w');
+                f"""() => {{ const e = (globalThis.__iiiLive || []).find(x => x.group === 'bench/w');
                     const v = e && e.store.items.get('{items - 1}'); return v && v.i === {items - 1}
                     && e.store.items.size === {items}; }}""",
                 polling="raf",
