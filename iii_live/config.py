@@ -54,6 +54,9 @@ class EngineConfig:
     """Port of the iii worker protocol (official SDKs); None turns it off."""
     allowed_origins: tuple[str, ...] = ()
     """Extra browser origins allowed to connect (``"*"`` allows every origin)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Extra names a loopback-bound engine answers to in ``Host`` (``"*"``: any), besides
+    loopback names; e.g. a name a local proxy forwards under."""
     max_write_buffer: int = 4 * 1024 * 1024
     """Bytes queued for one client before it is disconnected as a slow consumer."""
     ping_interval: float = 20.0
@@ -166,8 +169,9 @@ def stream_block(block: dict[str, Any], source: str) -> EngineConfig:
     values: dict[str, Any] = dict(block)
     if "adapter" in values:
         values["adapter"] = adapter_config(values["adapter"], source)
-    if "allowed_origins" in values:
-        values["allowed_origins"] = tuple(values["allowed_origins"] or ())
+    for key in ("allowed_origins", "allowed_hosts"):
+        if key in values:
+            values[key] = tuple(values[key] or ())
     return _validated(_with_values(EngineConfig(source=source), values))
 
 
@@ -203,8 +207,9 @@ def _validated(config: EngineConfig) -> EngineConfig:
         raise ConfigError(f"{where}: `host` must be a non-empty string, not {config.host!r}")
     if config.auth_function is not None and not isinstance(config.auth_function, str):
         raise ConfigError(f"{where}: `auth_function` must be a function id string")
-    if not all(isinstance(o, str) for o in config.allowed_origins):
-        raise ConfigError(f"{where}: `allowed_origins` must be a list of strings")
+    for key in ("allowed_origins", "allowed_hosts"):
+        if not all(isinstance(o, str) for o in getattr(config, key)):
+            raise ConfigError(f"{where}: `{key}` must be a list of strings")
     for key in ("max_write_buffer", "ping_interval"):
         value = getattr(config, key)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:

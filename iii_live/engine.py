@@ -189,6 +189,8 @@ class Engine:
         settings = ServerSettings(
             token=self.token,
             allowed_origins=config.allowed_origins,
+            loopback_only=is_loopback(config.host),
+            allowed_hosts=config.allowed_hosts,
             auth_function=config.auth_function,
             auth_required=config.auth_required,
             limits=config.limits,

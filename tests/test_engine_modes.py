@@ -111,13 +111,13 @@ def test_port_taken_by_another_process_says_how_to_pick_another():
 
 def test_starting_again_reuses_or_restarts_cleanly():
     port = free_port()
-    first = iii_live.start(port=port, background=True)
+    first = iii_live.start(port=port, background=True, engine_port=None)  # the default 49134 may be taken
     try:
         first.stream("s").set("g", "i", 1)
-        again = iii_live.start(port=port, background=True)
+        again = iii_live.start(port=port, background=True, engine_port=None)
         assert again is first
         assert again.stream("s").get("g", "i") == 1
-        changed = iii_live.start(port=port, background=True, ping_interval=5)
+        changed = iii_live.start(port=port, background=True, engine_port=None, ping_interval=5)
         assert changed is not first
         assert not first.running
         assert changed.running and changed.port == port

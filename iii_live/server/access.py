@@ -1,8 +1,13 @@
-"""Who may connect: the engine's token, checked the same way on every port and page.
+"""Who may connect: the engine's token and the Host a request names, checked the same way
+on every port and page.
 
 A token is accepted from ``?token=``, ``Authorization: Bearer <token>`` (or ``token
 <token>``, as Jupyter accepts) or ``X-III-Token``; browsers cannot set headers on a
 WebSocket, so the query parameter is what pages use.
+
+An engine bound to loopback answers only requests whose ``Host`` names loopback (or a name
+in ``allowed_hosts``), as Jupyter does: a page on a foreign site whose name an attacker
+re-points at 127.0.0.1 (DNS rebinding) sends its own name as ``Host`` and is refused.
 """
 
 from __future__ import annotations
@@ -10,19 +15,43 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
+from urllib.parse import urlsplit
 
 from tornado.httputil import HTTPServerRequest
+from tornado.web import HTTPError
+
+from .settings import ServerSettings
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_HOSTS:
+    """A loopback address or name (``localhost``, and ``*.localhost``, which browsers resolve
+    to loopback themselves)."""
+    if host in LOOPBACK_HOSTS or host.endswith(".localhost"):
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def host_allowed(host_header: str, loopback_only: bool, allowed_hosts: tuple[str, ...]) -> bool:
+    """Whether to answer a request naming ``host_header`` (``name[:port]``)."""
+    if not loopback_only or "*" in allowed_hosts:
+        return True
+    name = hostname(host_header)
+    return name is not None and (is_loopback(name) or name in allowed_hosts)
+
+
+def hostname(netloc_or_url: str) -> str | None:
+    """The host name of ``host[:port]`` or a URL, lower-cased, IPv6 without brackets."""
+    if "//" not in netloc_or_url:
+        netloc_or_url = "//" + netloc_or_url
+    try:
+        return urlsplit(netloc_or_url).hostname
+    except ValueError:
+        return None
 
 
 def resolve_token(setting: str | bool | None, host: str) -> str | None:
@@ -50,3 +79,12 @@ def token_accepted(request: HTTPServerRequest, token: str | None) -> bool:
         return True
     supplied = supplied_token(request)
     return supplied is not None and hmac.compare_digest(supplied.encode(), token.encode())
+
+
+def admit(request: HTTPServerRequest, settings: ServerSettings, *, token: bool = True) -> None:
+    """Raise the HTTP error that refuses ``request``: 403 for a foreign ``Host`` on a
+    loopback engine, 401 without the token (when ``token``). Every handler calls it first."""
+    if not host_allowed(request.host, settings.loopback_only, settings.allowed_hosts):
+        raise HTTPError(403, f"this engine answers loopback names only, not {request.host!r} (allowed_hosts)")
+    if token and not token_accepted(request, settings.token):
+        raise HTTPError(401, "a valid token is required (?token= or Authorization: Bearer)")

@@ -10,7 +10,7 @@ import tornado.web
 from ..assets import STATIC
 from ..core import StreamCore
 from .connections import Connections
-from .pages import PageHandler, StreamsApiHandler
+from .pages import PageHandler, StaticFiles, StreamsApiHandler
 from .settings import ServerSettings
 from .stream_socket import StreamSocketHandler
 from .worker_socket import TelemetrySocketHandler, WorkerSocketHandler
@@ -38,7 +38,7 @@ def make_stream_app(
             (r"/", StreamSocketHandler, sockets),
             (r"/demo", PageHandler, {"settings": settings, "name": "demo.html"}),
             (r"/_iii/streams", StreamsApiHandler, {"settings": settings, "core": core, "describe": describe}),
-            (r"/_iii/static/(.*)", tornado.web.StaticFileHandler, {"path": str(STATIC)}),
+            (r"/_iii/static/(.*)", StaticFiles, {"path": str(STATIC), "settings": settings}),
         ],
         websocket_max_message_size=settings.limits.max_message_size,
     )

@@ -5,22 +5,15 @@ socket. While Tornado's own write buffer is empty the bytes go straight to the s
 Future, no buffer copy); whatever the socket does not take, and every write behind queued
 bytes, goes through the IOStream, which keeps the order.
 
-This reaches into Tornado's ``IOStream`` (``_write_buffer``, ``socket``), within the version
-range ``pyproject.toml`` pins; ``check_tornado()`` (run by the tests) fails loudly if those
-internals change.
+This reaches into Tornado's ``IOStream`` (``_write_buffer``, ``socket``): see
+``tornado_internals``.
 """
 
 from __future__ import annotations
 
-import socket
-
-import tornado
 from tornado.iostream import IOStream, StreamBufferFullError, StreamClosedError
 
-__all__ = ["StreamBufferFullError", "StreamClosedError", "buffered", "check_tornado", "text_frame", "write"]
-
-SUPPORTED_TORNADO = ((6, 4), (7, 0))
-"""``[low, high)`` of the Tornado versions whose internals this module relies on."""
+__all__ = ["StreamBufferFullError", "StreamClosedError", "buffered", "text_frame", "write"]
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -54,24 +47,3 @@ def write(stream: IOStream, data: bytes) -> None:
 def buffered(stream: IOStream) -> int:
     """Bytes queued in Tornado for this stream, not yet taken by the socket."""
     return len(stream._write_buffer)
-
-
-def check_tornado() -> None:
-    """Raise if the running Tornado lacks what ``write`` and ``buffered`` rely on.
-
-    Call it on an event loop (an IOStream needs one).
-    """
-    low, high = SUPPORTED_TORNADO
-    version = tuple(tornado.version_info[:2])
-    if not low <= version < high:
-        raise RuntimeError(f"tornado {tornado.version} is outside the supported range {low}..{high}")
-    left, right = socket.socketpair()
-    stream = IOStream(left)
-    try:
-        if not isinstance(getattr(stream, "socket", None), socket.socket):
-            raise RuntimeError(f"tornado {tornado.version}: IOStream.socket is not the socket")
-        if not hasattr(getattr(stream, "_write_buffer", None), "__len__"):
-            raise RuntimeError(f"tornado {tornado.version}: IOStream has no sized _write_buffer")
-    finally:
-        stream.close()
-        right.close()

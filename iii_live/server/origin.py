@@ -8,18 +8,7 @@ on any port (JupyterLab, Notebook, Voila next to the engine), and the configured
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from .access import LOOPBACK_HOSTS
-
-
-def _hostname(netloc_or_url: str) -> str | None:
-    if "//" not in netloc_or_url:
-        netloc_or_url = "//" + netloc_or_url
-    try:
-        return urlsplit(netloc_or_url).hostname
-    except ValueError:
-        return None
+from .access import hostname, is_loopback
 
 
 def origin_allowed(origin: str | None, host_header: str, allowed: list[str] | tuple[str, ...] = ()) -> bool:
@@ -27,10 +16,10 @@ def origin_allowed(origin: str | None, host_header: str, allowed: list[str] | tu
         return True
     if "*" in allowed or origin.rstrip("/") in {a.rstrip("/") for a in allowed}:
         return True
-    origin_host = _hostname(origin)
-    host = _hostname(host_header)
+    origin_host = hostname(origin)
+    host = hostname(host_header)
     if origin_host is None or host is None:
         return False
     if origin_host == host:
         return True
-    return origin_host in LOOPBACK_HOSTS and host in LOOPBACK_HOSTS
+    return is_loopback(origin_host) and is_loopback(host)

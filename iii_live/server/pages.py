@@ -14,7 +14,7 @@ import tornado.web
 from .. import codec
 from ..assets import page
 from ..core import StreamCore
-from .access import token_accepted
+from .access import admit
 from .settings import ServerSettings
 
 
@@ -25,8 +25,7 @@ class _Guarded(tornado.web.RequestHandler):
         self.server_settings = settings
 
     def prepare(self) -> None:
-        if not token_accepted(self.request, self.server_settings.token):
-            raise tornado.web.HTTPError(401, "a valid token is required (?token=)")
+        admit(self.request, self.server_settings)
 
 
 class StreamsApiHandler(_Guarded):
@@ -54,3 +53,19 @@ class PageHandler(_Guarded):
     def get(self) -> None:
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.write(page(self.name))
+
+
+class StaticFiles(tornado.web.StaticFileHandler):
+    """The built front-end, under the same Host rule as the pages (no token: it holds no data)."""
+
+    def initialize(self, path: str, settings: ServerSettings) -> None:  # type: ignore[override]
+        super().initialize(path)
+        self.server_settings = settings
+
+    def prepare(self) -> None:
+        admit(self.request, self.server_settings, token=False)
+
+    def parse_url_path(self, url_path: str) -> str:
+        if "\x00" in url_path:  # not a file name on any system: not found, not a server error
+            raise tornado.web.HTTPError(404)
+        return super().parse_url_path(url_path)

@@ -12,6 +12,9 @@ class ServerSettings:
     token: str | None
     """What clients must present (``?token=``, Bearer, X-III-Token), or None."""
     allowed_origins: tuple[str, ...]
+    loopback_only: bool
+    """Bound to loopback: requests must name a loopback host or one of ``allowed_hosts``."""
+    allowed_hosts: tuple[str, ...]
     auth_function: str | None
     auth_required: bool
     limits: Limits

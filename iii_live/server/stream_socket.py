@@ -17,8 +17,9 @@ import time
 import uuid
 from typing import Any
 
+from tornado.httputil import HTTPServerRequest
 from tornado.web import HTTPError
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.websocket import WebSocketClosedError
 
 from ..assets import page
 from ..core import StreamCore
@@ -27,10 +28,11 @@ from ..functions import resolve
 from ..protocol.stream_session import StreamSession
 from ..protocol.stream_wire import Event
 from . import fast_write
-from .access import token_accepted
+from .access import admit
 from .connections import GOING_AWAY, Connections
 from .origin import origin_allowed
 from .settings import ServerSettings
+from .websocket import StrictWebSocketHandler
 
 log = logging.getLogger("iii_live.server")
 
@@ -43,7 +45,7 @@ def ws_frame(event: Event) -> bytes:
     return frame
 
 
-class StreamSocketHandler(WebSocketHandler):
+class StreamSocketHandler(StrictWebSocketHandler):
     def initialize(self, core: StreamCore, settings: ServerSettings, connections: Connections) -> None:
         self.core = core
         self.server_settings = settings
@@ -78,8 +80,7 @@ class StreamSocketHandler(WebSocketHandler):
 
     async def prepare(self) -> None:
         settings = self.server_settings
-        if not token_accepted(self.request, settings.token):
-            raise HTTPError(401, "a valid token is required (?token= or Authorization: Bearer)")
+        admit(self.request, settings)
         if not self._upgrading():
             return
         limit = settings.limits.max_connections_per_address
@@ -99,7 +100,7 @@ class StreamSocketHandler(WebSocketHandler):
             "headers": {name.lower(): value for name, value in request.headers.get_all()},
             "path": request.path,
             "query_params": query_to_multi_map(request.query),
-            "addr": _peer_address(self),
+            "addr": _peer_address(request),
         }
         required = self.server_settings.auth_required
         try:
@@ -214,9 +215,8 @@ def query_to_multi_map(query: str) -> dict[str, list[str]]:
     return params
 
 
-def _peer_address(handler: WebSocketHandler) -> str:
+def _peer_address(request: HTTPServerRequest) -> str:
     """``ip:port`` of the peer (IPv6 as ``[::1]:port``), as iii's ``addr``."""
-    request = handler.request
     peer = getattr(getattr(request.connection, "context", None), "address", None)
     if isinstance(peer, tuple) and len(peer) >= 2:
         host = f"[{peer[0]}]" if ":" in peer[0] else peer[0]

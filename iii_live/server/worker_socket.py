@@ -8,21 +8,21 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tornado.web import HTTPError
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.websocket import WebSocketClosedError
 
 from .. import codec
 from ..core import StreamCore
 from ..protocol.worker_session import WorkerSession
-from .access import token_accepted
+from .access import admit
 from .connections import GOING_AWAY
 from .origin import origin_allowed
 from .settings import ServerSettings
+from .websocket import StrictWebSocketHandler
 
 log = logging.getLogger("iii_live.workers")
 
 
-class WorkerSocketHandler(WebSocketHandler):
+class WorkerSocketHandler(StrictWebSocketHandler):
     def initialize(self, core: StreamCore, settings: ServerSettings) -> None:
         self.core = core
         self.server_settings = settings
@@ -32,8 +32,7 @@ class WorkerSocketHandler(WebSocketHandler):
         return origin_allowed(origin, self.request.host, self.server_settings.allowed_origins)
 
     def prepare(self) -> None:
-        if not token_accepted(self.request, self.server_settings.token):
-            raise HTTPError(401, "a valid token is required (?token= or Authorization: Bearer)")
+        admit(self.request, self.server_settings)
 
     def open(self) -> None:
         self.set_nodelay(True)
@@ -64,7 +63,7 @@ class WorkerSocketHandler(WebSocketHandler):
             pass
 
 
-class TelemetrySocketHandler(WebSocketHandler):
+class TelemetrySocketHandler(StrictWebSocketHandler):
     """``/otel``: the SDKs send OpenTelemetry frames here; they are read and dropped."""
 
     def initialize(self, settings: ServerSettings) -> None:
@@ -74,8 +73,7 @@ class TelemetrySocketHandler(WebSocketHandler):
         return not origin
 
     def prepare(self) -> None:
-        if not token_accepted(self.request, self.server_settings.token):
-            raise HTTPError(401, "a valid token is required")
+        admit(self.request, self.server_settings)
 
     def on_message(self, message: str | bytes) -> None:
         pass

@@ -8,7 +8,7 @@ import socket
 import pytest
 from tornado.iostream import IOStream, StreamBufferFullError
 
-from iii_live.server import fast_write
+from iii_live.server import fast_write, tornado_internals
 
 
 @pytest.mark.parametrize(
@@ -26,11 +26,11 @@ def test_text_frame_headers(length, header):
     assert frame == header + b"x" * length
 
 
-def test_tornado_internals_are_what_the_fast_path_expects():
-    """Fails loudly when a Tornado release changes IOStream (see SUPPORTED_TORNADO)."""
+def test_tornado_internals_are_what_the_servers_expect():
+    """Fails loudly when a Tornado release changes what fast_write and websocket rely on."""
 
     async def check() -> None:
-        fast_write.check_tornado()
+        tornado_internals.check()
 
     asyncio.run(check())
 

@@ -1,0 +1,81 @@
+"""RFC 6455 rules that Tornado leaves to the application, enforced for every socket we serve.
+
+A server must fail the connection (close code 1002, protocol error) when a client frame is
+not masked (§5.1), or when a close frame carries a one-byte payload, a code that may not be
+sent (1005, 1006, 1015, undefined ranges), or a reason that is not UTF-8 (§5.5.1, §7.4).
+Tornado echoes such close codes and accepts unmasked frames, so its protocol class is
+narrowed here. This reaches into Tornado's ``WebSocketProtocol13``: see ``tornado_internals``.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from typing import Any
+
+from tornado.iostream import StreamClosedError
+from tornado.websocket import WebSocketHandler, WebSocketProtocol, WebSocketProtocol13, _WebSocketParams
+
+log = logging.getLogger("iii_live.server")
+
+PROTOCOL_ERROR = 1002
+CLOSE = 0x8
+MASKED = 0x80
+
+
+def valid_close_payload(data: bytes) -> bool:
+    """A close frame's payload: empty, or a sendable code and a UTF-8 reason."""
+    if not data:
+        return True
+    if len(data) == 1:
+        return False
+    (code,) = struct.unpack(">H", data[:2])
+    if not (code in (1000, 1001, 1002, 1003) or 1007 <= code <= 1014 or 3000 <= code <= 4999):
+        return False
+    try:
+        data[2:].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+class StrictWebSocketProtocol(WebSocketProtocol13):
+    _at_header = False
+
+    async def _receive_frame(self) -> None:
+        self._at_header = True
+        await super()._receive_frame()
+
+    async def _read_bytes(self, n: int) -> bytes:
+        data = await super()._read_bytes(n)
+        if self._at_header:
+            self._at_header = False
+            if not data[1] & MASKED:
+                self._fail("client frames must be masked")
+        return data
+
+    def _handle_message(self, opcode: int, data: bytes) -> Any:
+        if opcode == CLOSE and not valid_close_payload(data):
+            self._fail("invalid close frame")
+        return super()._handle_message(opcode, data)
+
+    def _fail(self, reason: str) -> None:
+        log.info("closing a WebSocket with %d: %s", PROTOCOL_ERROR, reason)
+        self.close(PROTOCOL_ERROR, reason)
+        self._abort()
+        raise StreamClosedError(real_error=None)
+
+
+class StrictWebSocketHandler(WebSocketHandler):
+    """A WebSocketHandler speaking ``StrictWebSocketProtocol``."""
+
+    def get_websocket_protocol(self) -> WebSocketProtocol | None:
+        if self.request.headers.get("Sec-WebSocket-Version") != "13":
+            return None
+        params = _WebSocketParams(
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
+            max_message_size=self.max_message_size,
+            compression_options=self.get_compression_options(),
+        )
+        return StrictWebSocketProtocol(self, False, params)
