@@ -57,8 +57,12 @@ class EngineConfig:
     allowed_hosts: tuple[str, ...] = ()
     """Extra names a loopback-bound engine answers to in ``Host`` (``"*"``: any), besides
     loopback names; e.g. a name a local proxy forwards under."""
-    max_write_buffer: int = 4 * 1024 * 1024
-    """Bytes queued for one client before it is disconnected as a slow consumer."""
+    conflate_at: int = 1024 * 1024
+    """Bytes waiting for one stream-port client past which its item changes are conflated
+    (the latest value per item is sent when it catches up; ``stream::send`` events dropped)."""
+    max_write_buffer: int = 64 * 1024 * 1024
+    """Hard cap on bytes waiting for one client; past it the client is disconnected. A reader
+    that keeps reading never gets there (its changes are conflated)."""
     ping_interval: float = 20.0
     """Seconds between server pings; a peer that does not answer is closed."""
     token: str | bool | None = None
@@ -210,7 +214,7 @@ def _validated(config: EngineConfig) -> EngineConfig:
     for key in ("allowed_origins", "allowed_hosts"):
         if not all(isinstance(o, str) for o in getattr(config, key)):
             raise ConfigError(f"{where}: `{key}` must be a list of strings")
-    for key in ("max_write_buffer", "ping_interval"):
+    for key in ("conflate_at", "max_write_buffer", "ping_interval"):
         value = getattr(config, key)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise ConfigError(f"{where}: `{key}` must be a non-negative number, not {value!r}")

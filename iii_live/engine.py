@@ -195,6 +195,7 @@ class Engine:
             auth_required=config.auth_required,
             limits=config.limits,
             max_write_buffer=config.max_write_buffer,
+            conflate_at=config.conflate_at,
             ping_interval=config.ping_interval,
         )
         apps = (

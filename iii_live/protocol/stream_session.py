@@ -1,10 +1,22 @@
-"""One stream-port connection, without I/O: its subscriptions, joins and leaves (spec §1.5, §1.6).
+"""One stream-port connection, without I/O: its subscriptions, joins and leaves (spec §1.5, §1.6),
+and what it sends a reader that falls behind.
 
 A transport creates a ``StreamSession`` when a socket opens, feeds it every text or binary
 frame with ``receive()``, and calls ``close()`` when the socket goes. The session applies
 the policy (names within bounds, a cap on subscriptions per connection, ``stream:join``
-vetoes, ``stream:leave`` triggers) and writes through the ``send`` callable it was given:
-a list of frames, once per event-loop turn, in order.
+vetoes, ``stream:leave`` triggers) and writes through its ``Transport``: a list of frames,
+once per event-loop turn, in order.
+
+Joins and leaves run concurrently, so a join whose ``stream:join`` handler is slow holds up
+no other subscription of the socket; frames about one subscription id keep their order.
+
+A reader that falls behind is not cut off: once more than ``conflate_at`` bytes wait in
+its transport, item changes are held (the latest per item, since each ``create``/``update``
+carries the whole item) and sent when the transport drains, ephemeral ``stream::send``
+events are dropped and counted; syncs still go out at once (the transport's hard cap bounds
+them). A reader that keeps reading, at any speed, ends with the exact state; one that keeps
+up gets every frame, each group's in write order. (While a reader is behind, a change held
+from before a new sync may follow that sync: it carries the value the sync already holds.)
 
 Frames a client sends that are not a valid join or leave are ignored, as the iii engine
 does; the connection stays open.
@@ -12,9 +24,10 @@ does; the connection stays open.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ..core import StreamCore
 from ..errors import InvocationError
@@ -22,41 +35,63 @@ from ..limits import Limits
 from ..streams.hub import Subscription
 from ..streams.inputs import check_name
 from ..streams.triggers import LEAVE
-from .stream_wire import JOIN, Event, decode_client_message
+from .stream_wire import CHANGE_KINDS, EVENT, JOIN, ClientMessage, Event, decode_client_message
 
 log = logging.getLogger("iii_live.protocol")
 
-Send = Callable[[list[bytes]], None]
-"""Writes frames to the peer, in order (one call per event-loop turn)."""
 Encode = Callable[[Event], bytes]
 """The bytes a transport writes for an event (e.g. a cached WebSocket text frame)."""
+CONFLATE_AT = 1024 * 1024
+"""Default bytes waiting in the transport past which item changes are conflated."""
+
+
+class Transport(Protocol):
+    """Where a session's frames go."""
+
+    def send(self, frames: list[bytes]) -> None:
+        """Write frames to the peer, in order."""
+
+    def buffered(self) -> int:
+        """Bytes written but not yet taken by the peer's socket."""
+
+    def when_drained(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once everything written so far has left (not if the peer goes)."""
 
 
 class StreamSession:
     """A hub subscriber on the loop: events arrive by ``deliver``, leave by ``flush``."""
 
-    __slots__ = ("core", "send", "encode", "context", "keyed", "subscriptions", "_pending", "closed")
     on_loop = True
 
     def __init__(
         self,
         core: StreamCore,
-        send: Send,
+        transport: Transport,
         *,
         context: Any = None,
         keyed: bool = False,
         encode: Encode = lambda event: event.frame,
+        conflate_at: int = CONFLATE_AT,
     ) -> None:
         self.core = core
-        self.send = send
+        self.transport = transport
         self.encode = encode
+        self.conflate_at = conflate_at
         self.context = context
         """What ``auth_function`` returned as ``context``; rides on every join and leave."""
         self.keyed = keyed
         """``?sync=keyed``: group syncs carry ``{item_id: value}`` (an iii-live extension)."""
         self.subscriptions: dict[str, Subscription] = {}
-        self._pending: list[bytes] = []
         self.closed = False
+        self._pending: list[Event] = []
+        self._held: dict[tuple[str, str, str | None], Event] | None = None
+        """While conflating: the latest change per item, in the order of those changes."""
+        self.conflated = 0
+        """Item changes folded into a later one while this reader was behind."""
+        self.dropped = 0
+        """``stream::send`` events not sent while this reader was behind."""
+        self._handling: dict[str, asyncio.Future[None]] = {}
+        self._joining: set[str] = set()
 
     def __repr__(self) -> str:
         return f"<StreamSession subs={len(self.subscriptions)}>"
@@ -64,30 +99,59 @@ class StreamSession:
     # -- from the peer -------------------------------------------------------------------
 
     async def receive(self, raw: str | bytes) -> None:
-        """Handle one client frame: a join or a leave; anything else is ignored."""
+        """Take one client frame: a join or a leave (started, not awaited); anything else is ignored."""
         try:
             message = decode_client_message(raw)
         except ValueError as exc:
             log.debug("ignoring client frame: %s", exc)
             return
+        key = message.subscription_id
+        handling = asyncio.ensure_future(self._handle(message, self._handling.get(key)))
+        self._handling[key] = handling
+        handling.add_done_callback(lambda done: self._handled(key, done))
+        if len(self._handling) > self.core.limits.max_subscriptions_per_connection:
+            await asyncio.wait([handling])  # a flood of frames waits here: the socket stops being read
+
+    async def _handle(self, message: ClientMessage, before: asyncio.Future[None] | None) -> None:
+        if before is not None:  # the same subscription id: in the order the client sent them
+            await asyncio.wait([before])
         args = (message.subscription_id, message.stream_name, message.group_id, message.item_id)
         if message.type == JOIN:
             await self.join(*args)
         else:
             await self.leave(*args)
 
+    def _handled(self, key: str, done: asyncio.Future[None]) -> None:
+        if self._handling.get(key) is done:
+            del self._handling[key]
+        if not done.cancelled() and done.exception() is not None:
+            log.error("handling a frame of %r failed", self, exc_info=done.exception())
+
+    async def settled(self) -> None:
+        """Wait until every join and leave received so far is done."""
+        while self._handling:
+            await asyncio.wait(list(self._handling.values()))
+
     async def join(self, subscription_id: str, stream_name: str, group_id: str, item_id: str | None) -> None:
         core = self.core
         reason = _refusal(subscription_id, stream_name, group_id, item_id, core.limits)
         if reason is None and subscription_id not in self.subscriptions:
             limit = core.limits.max_subscriptions_per_connection
-            if len(self.subscriptions) >= limit:
+            if len(self.subscriptions.keys() | self._joining) >= limit:  # joins under way count
                 reason = (
                     f"too many subscriptions on this connection (max_subscriptions_per_connection={limit})"
                 )
         if reason is not None:
             self._answer(core.unauthorized(stream_name, group_id, item_id, reason))
             return
+        self._joining.add(subscription_id)
+        try:
+            await self._join(subscription_id, stream_name, group_id, item_id)
+        finally:
+            self._joining.discard(subscription_id)
+
+    async def _join(self, subscription_id: str, stream_name: str, group_id: str, item_id: str | None) -> None:
+        core = self.core
         payload = self._trigger_payload(subscription_id, stream_name, group_id, item_id)
         if await core.triggers.run_join(stream_name, group_id, payload):
             self._answer(core.unauthorized(stream_name, group_id, item_id))
@@ -103,8 +167,9 @@ class StreamSession:
             await core.subscribe_async(subscription)
         except InvocationError as exc:
             log.error("sync for %s/%s failed: %s", stream_name, group_id, exc)
-        if self.closed:  # the socket went while the snapshot was read
-            core.unsubscribe(subscription)
+        finally:
+            if self.closed:  # the socket went while the snapshot was read
+                core.unsubscribe(subscription)
 
     async def leave(self, subscription_id: str, stream_name: str, group_id: str, item_id: str | None) -> None:
         payload = self._trigger_payload(subscription_id, stream_name, group_id, item_id)
@@ -117,6 +182,7 @@ class StreamSession:
         """The transport is gone: drop every subscription, then fire their leave triggers."""
         self.closed = True
         self._pending.clear()
+        self._held = None
         remaining = list(self.subscriptions.values())
         self.subscriptions.clear()
         for subscription in remaining:
@@ -144,14 +210,54 @@ class StreamSession:
     # -- to the peer (hub subscriber) ----------------------------------------------------
 
     def deliver(self, event: Event) -> None:
-        self._pending.append(self.encode(event))
+        self._pending.append(event)
 
     def flush(self) -> None:
+        """Send what was delivered this loop turn, or hold it while the reader is behind."""
         pending = self._pending
         if not pending or self.closed:
             return
         self._pending = []
-        self.send(pending)
+        if self._held is None and self.transport.buffered() > self.conflate_at:
+            self._held = {}
+            self.transport.when_drained(self._drained)
+        encode = self.encode
+        held = self._held
+        if held is None:
+            self.transport.send([encode(event) for event in pending])
+            return
+        now: list[bytes] = []
+        for event in pending:
+            if event.kind in CHANGE_KINDS:
+                key = (event.stream_name, event.group_id, event.item_id)
+                if held.pop(key, None) is not None:
+                    self.conflated += 1
+                held[key] = event  # at the end: the order of the latest changes
+            elif event.kind == EVENT:
+                self.dropped += 1
+            else:  # a sync or a refusal
+                now.append(encode(event))
+        if now:
+            self.transport.send(now)
+
+    def _drained(self) -> None:
+        """The transport caught up: send the next part of what was held, or go live again."""
+        held = self._held
+        if held is None or self.closed:
+            return
+        frames: list[bytes] = []
+        size = 0
+        while held and size < self.conflate_at:
+            frame = self.encode(held.pop(next(iter(held))))
+            frames.append(frame)
+            size += len(frame)
+        if held:
+            self.transport.send(frames)
+            self.transport.when_drained(self._drained)
+            return
+        self._held = None
+        if frames:
+            self.transport.send(frames)
 
     def _answer(self, event: Event) -> None:
         """Send one message outside the hub (a refused join's ``unauthorized``)."""

@@ -14,6 +14,10 @@ class Connection(Protocol):
     """What the keepalive and shutdown need of a socket."""
 
     last_seen: float
+    """When the peer last showed it is alive and reading."""
+
+    def notice_reading(self) -> None:
+        """Update ``last_seen`` if the peer read part of its backlog since the last call."""
 
     def send_raw(self, data: bytes) -> None: ...
 

@@ -11,9 +11,9 @@ This reaches into Tornado's ``IOStream`` (``_write_buffer``, ``socket``): see
 
 from __future__ import annotations
 
-from tornado.iostream import IOStream, StreamBufferFullError, StreamClosedError
+from tornado.iostream import IOStream, StreamClosedError
 
-__all__ = ["StreamBufferFullError", "StreamClosedError", "buffered", "text_frame", "write"]
+__all__ = ["StreamClosedError", "buffered", "text_frame", "write"]
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -28,20 +28,21 @@ def text_frame(payload: bytes) -> bytes:
     return header + payload
 
 
-def write(stream: IOStream, data: bytes) -> None:
-    """Write ``data`` after what is already queued; raises ``StreamBufferFullError`` when the
-    peer has stopped reading (the buffer passed ``max_write_buffer_size``), and
-    ``StreamClosedError`` or ``OSError`` when the socket is gone."""
+def write(stream: IOStream, data: bytes) -> bool:
+    """Write ``data`` after what is already queued; True when the socket took all of it at
+    once, False when some of it waits in Tornado's buffer. Raises ``StreamClosedError`` or
+    ``OSError`` when the socket is gone."""
     if not stream._write_buffer and stream.socket is not None:
         try:
             sent = stream.socket.send(data)
         except BlockingIOError:
             sent = 0
         if sent == len(data):
-            return
+            return True
         stream.write(memoryview(data)[sent:])
-        return
+        return False
     stream.write(data)
+    return False
 
 
 def buffered(stream: IOStream) -> int:

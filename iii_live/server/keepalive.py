@@ -40,6 +40,7 @@ class Keepalive:
     def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
         deadline = time.monotonic() - self.interval - self.timeout
         for connection in self.connections:
+            connection.notice_reading()
             if connection.last_seen < deadline:
                 log.info(
                     "closing %r: no answer to pings for %.0f s", connection, self.interval + self.timeout

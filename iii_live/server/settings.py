@@ -19,4 +19,5 @@ class ServerSettings:
     auth_required: bool
     limits: Limits
     max_write_buffer: int
+    conflate_at: int
     ping_interval: float

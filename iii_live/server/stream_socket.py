@@ -4,10 +4,12 @@ Routes ``/`` (iii join/leave) and ``/stream/{stream}/{group}[/{item}]``, which s
 connect (the URL the iii docs promise; the Rust engine answers it with 404); join and
 leave work on every path. ``GET /`` without an upgrade is the stream browser.
 
-Before the upgrade: the token, the per-address limit (counted from this moment), then
-``auth_function``. After it, frames go to the session, and the session's frames go out
-through ``fast_write``: a client that stops reading fills its write buffer up to
-``max_write_buffer`` and is then disconnected, so it never holds up the others.
+Before the upgrade: the Host and the token, the per-address limit (counted from this
+moment), then ``auth_function``. After it, frames go to the session, and the handler is the
+session's transport: frames go out through ``fast_write``. A slow reader's changes are
+conflated by the session; a peer that reads nothing for two ping intervals, or whose
+backlog passes the hard cap ``max_write_buffer``, is disconnected, so no client holds up
+the others.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from tornado.httputil import HTTPServerRequest
+from tornado.iostream import IOStream
 from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError
 
@@ -56,6 +60,10 @@ class StreamSocketHandler(StrictWebSocketHandler):
         """When the peer last sent anything (a frame, a pong): read by the keepalive."""
         self._reserved: str | None = None
         self._cut = False
+        self._queued = False
+        """Some bytes went to Tornado's buffer (the socket did not take them at once)."""
+        self._queued_at_tick = 0
+        self._added_since_tick = 0
 
     def __repr__(self) -> str:
         return f"<stream socket {self.request.remote_ip} {self.session!r}>"
@@ -127,12 +135,14 @@ class StreamSocketHandler(StrictWebSocketHandler):
         self.set_nodelay(True)
         keyed = self.get_query_argument("sync", "") == "keyed"
         self.session = StreamSession(
-            self.core, self._send, context=self.auth_context, keyed=keyed, encode=ws_frame
+            self.core,
+            self,
+            context=self.auth_context,
+            keyed=keyed,
+            encode=ws_frame,
+            conflate_at=self.server_settings.conflate_at,
         )
         self.connections.add(self)
-        stream = self.ws_connection.stream if self.ws_connection else None
-        if stream is not None:
-            stream.max_write_buffer_size = self.server_settings.max_write_buffer
         if stream_name is not None and group_id is not None:
             await self.session.join(str(uuid.uuid4()), stream_name, group_id, item_id)
 
@@ -167,27 +177,65 @@ class StreamSocketHandler(StrictWebSocketHandler):
             self.connections.release(self._reserved)
             self._reserved = None
 
-    # -- writing (the session's transport) -----------------------------------------------
+    # -- the session's transport -----------------------------------------------------------
 
-    def _send(self, frames: list[bytes]) -> None:
+    def _stream(self) -> IOStream | None:
         protocol = self.ws_connection
         if self._cut or protocol is None or protocol.server_terminated or protocol.client_terminated:
-            return
-        stream = protocol.stream
+            return None
+        return protocol.stream
+
+    def send(self, frames: list[bytes]) -> None:
+        stream = self._stream()
         if stream is None:
             return
         data = b"".join(frames) if len(frames) > 1 else frames[0]
+        queued = self.buffered()
+        limit = self.server_settings.max_write_buffer
+        if queued and queued + len(data) > limit:  # one big frame on an empty buffer is fine
+            log.warning("%r has more than %d bytes unread; disconnecting it", self, limit)
+            self.drop(f"backlog past max_write_buffer={limit}")
+            return
+        self._added_since_tick += len(data)
         try:
-            fast_write.write(stream, data)
-        except fast_write.StreamBufferFullError:
-            log.warning("%r stopped reading; disconnecting it", self)
-            self.drop(f"more than {self.server_settings.max_write_buffer} bytes unread")
+            if not fast_write.write(stream, data):
+                self._queued = True
         except (fast_write.StreamClosedError, OSError):
             self._cut = True
 
+    def buffered(self) -> int:
+        if not self._queued:
+            return 0
+        stream = self._stream()
+        queued = fast_write.buffered(stream) if stream is not None else 0
+        self._queued = queued > 0
+        return queued
+
+    def when_drained(self, callback: Callable[[], None]) -> None:
+        stream = self._stream()
+        if stream is None:
+            return
+        try:
+            flushed = stream.write(b"")  # resolves once everything written before it has left
+        except fast_write.StreamClosedError:
+            return
+        flushed.add_done_callback(
+            lambda f: callback() if not f.cancelled() and f.exception() is None else None
+        )
+
+    # -- keepalive ----------------------------------------------------------------------------
+
+    def notice_reading(self) -> None:
+        """Once per keepalive tick: a backlog that shrank since the last tick shows the peer reads."""
+        queued = self.buffered()
+        if self._queued_at_tick and queued < self._queued_at_tick + self._added_since_tick:
+            self.last_seen = time.monotonic()
+        self._queued_at_tick = queued
+        self._added_since_tick = 0
+
     def send_raw(self, data: bytes) -> None:
         """Write prebuilt frame bytes now (a keepalive ping)."""
-        self._send([data])
+        self.send([data])
 
     def drop(self, reason: str) -> None:
         """Cut the connection without a closing handshake (a dead or stuck peer)."""

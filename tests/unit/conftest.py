@@ -30,6 +30,31 @@ def make_core(limits: Limits | None = None, adapter: Any = None) -> StreamCore:
     return core
 
 
+class ListTransport:
+    """A session transport that records what is sent; the test sets its backlog and drains it."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.backlog = 0
+        self._drained: list[Callable[[], None]] = []
+
+    def send(self, frames: list[bytes]) -> None:
+        self.sent.extend(frames)
+
+    def buffered(self) -> int:
+        return self.backlog
+
+    def when_drained(self, callback: Callable[[], None]) -> None:
+        self._drained.append(callback)
+
+    def drain(self) -> None:
+        """The peer read everything: run the drain callbacks (they may send and ask again)."""
+        self.backlog = 0
+        callbacks, self._drained = self._drained, []
+        for callback in callbacks:
+            callback()
+
+
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from iii_live.limits import Limits
 from iii_live.protocol.stream_session import StreamSession
 
-from .conftest import frames, make_core, run
+from .conftest import ListTransport, frames, make_core, run
 
 
 def join(sub: str, stream: str, group: str, item: str | None = None) -> str:
@@ -24,8 +25,15 @@ def leave(sub: str, stream: str, group: str) -> str:
 
 
 def session_for(core, **options):
-    sent: list[bytes] = []
-    return StreamSession(core, sent.extend, **options), sent
+    transport = ListTransport()
+    return StreamSession(core, transport, **options), transport.sent
+
+
+async def feed(session, *raw):
+    """Feed frames, then wait until their joins and leaves are done."""
+    for frame in raw:
+        await session.receive(frame)
+    await session.settled()
 
 
 def test_join_syncs_then_streams_then_leave_stops():
@@ -33,9 +41,9 @@ def test_join_syncs_then_streams_then_leave_stops():
         core = make_core()
         core.call("stream::set", {"stream_name": "s", "group_id": "g", "item_id": "a", "data": 1})
         session, sent = session_for(core)
-        await session.receive(join("j", "s", "g"))
+        await feed(session, join("j", "s", "g"))
         core.call("stream::set", {"stream_name": "s", "group_id": "g", "item_id": "b", "data": 2})
-        await session.receive(leave("j", "s", "g"))
+        await feed(session, leave("j", "s", "g"))
         core.call("stream::set", {"stream_name": "s", "group_id": "g", "item_id": "c", "data": 3})
         return frames(sent), core
 
@@ -52,7 +60,7 @@ def test_keyed_session_syncs_item_ids():
         core = make_core()
         core.call("stream::set", {"stream_name": "s", "group_id": "g", "item_id": "a", "data": 1})
         session, sent = session_for(core, keyed=True)
-        await session.receive(join("j", "s", "g"))
+        await feed(session, join("j", "s", "g"))
         return frames(sent)
 
     assert run(scenario())[0]["event"]["data"] == {"a": 1}
@@ -62,8 +70,8 @@ def test_names_out_of_bounds_are_answered_unauthorized_with_a_reason():
     async def scenario():
         core = make_core(Limits(max_name_length=8))
         session, sent = session_for(core)
-        await session.receive(join("j", "s", "g" * 9))
-        await session.receive(join("j", "s", "a\x85b"))
+        await feed(session, join("j", "s", "g" * 9))
+        await feed(session, join("j", "s", "a\x85b"))
         return frames(sent), core
 
     received, core = run(scenario())
@@ -78,7 +86,7 @@ def test_subscriptions_per_connection_are_capped_but_rejoining_an_id_is_not():
         core = make_core(Limits(max_subscriptions_per_connection=2))
         session, sent = session_for(core)
         for sub, group in (("a", "g1"), ("b", "g2"), ("a", "g3"), ("c", "g4")):
-            await session.receive(join(sub, "s", group))
+            await feed(session, join(sub, "s", group))
         return frames(sent)
 
     received = run(scenario())
@@ -102,8 +110,8 @@ def test_join_trigger_veto_context_and_leave_triggers_on_close():
         core.triggers.register("stream:join", "on_join")
         core.triggers.register("stream:leave", "on_leave")
         session, sent = session_for(core, context={"user": "u1"})
-        await session.receive(join("v", "s", "x"))
-        await session.receive(join("ok", "s", "g", "i"))
+        await feed(session, join("v", "s", "x"))
+        await feed(session, join("ok", "s", "g", "i"))
         session.close()
         for _ in range(3):  # the leave triggers run as a task
             await __import__("asyncio").sleep(0)
@@ -136,8 +144,8 @@ def test_frames_that_are_not_joins_or_leaves_are_ignored():
             b"\xff",
             '{"type":"join","data":{"subscriptionId":1}}',
         ):
-            await session.receive(junk)
-        await session.receive(join("j", "s", "g"))
+            await feed(session, junk)
+        await feed(session, join("j", "s", "g"))
         return frames(sent)
 
     assert [f["event"]["type"] for f in run(scenario())] == ["sync"]
@@ -147,10 +155,144 @@ def test_a_closed_session_sends_nothing_more():
     async def scenario():
         core = make_core()
         session, sent = session_for(core)
-        await session.receive(join("j", "s", "g"))
+        await feed(session, join("j", "s", "g"))
         session.close()
         core.call("stream::set", {"stream_name": "s", "group_id": "g", "item_id": "a", "data": 1})
         return frames(sent), core
 
     received, core = run(scenario())
     assert [f["event"]["type"] for f in received] == ["sync"] and core.hub.counts() == {}
+
+
+def set_item(core, item, value, group="g"):
+    core.call("stream::set", {"stream_name": "s", "group_id": group, "item_id": item, "data": value})
+
+
+def test_a_reader_behind_gets_the_latest_value_per_item_then_goes_live():
+    async def scenario():
+        core = make_core()
+        transport = ListTransport()
+        session = StreamSession(core, transport, conflate_at=100)
+        await session.receive(join("j", "s", "g"))
+        await session.settled()
+        transport.backlog = 1000  # the peer stopped reading for a while
+        for n in range(50):
+            set_item(core, f"k{n % 5}", n)
+        core.call("stream::send", {"stream_name": "s", "group_id": "g", "type": "ping", "data": 1})
+        core.call("stream::delete", {"stream_name": "s", "group_id": "g", "item_id": "k0"})
+        first = len(transport.sent)
+        transport.drain()  # in chunks of about conflate_at bytes, each after the previous drained
+        while transport._drained:
+            transport.drain()
+        set_item(core, "k1", 100)
+        return frames(transport.sent), first, session
+
+    sent, first, session = run(scenario())
+    assert first == 1  # the sync; then the backlog showed and every change was held
+    caught_up = [(f["id"], f["event"]["type"], f["event"].get("data")) for f in sent[1:-1]]
+    assert caught_up == [
+        ("k1", "update", 46),
+        ("k2", "update", 47),
+        ("k3", "update", 48),
+        ("k4", "update", 49),
+        ("k0", "delete", 45),
+    ]
+    assert sent[-1]["id"] == "k1" and sent[-1]["event"]["data"] == 100  # live again: every frame
+    assert session.dropped == 1 and session.conflated == 46  # 45 sets folded, and k0's set into its delete
+
+
+def test_a_reader_behind_gets_syncs_at_once_and_later_changes_after_them():
+    async def scenario():
+        core = make_core()
+        transport = ListTransport()
+        session = StreamSession(core, transport, conflate_at=10)
+        await session.receive(join("a", "s", "g"))
+        await session.settled()
+        transport.backlog = 1000
+        set_item(core, "x", 1)  # before the second sync: the sync holds it
+        await session.receive(join("b", "s", "g"))
+        await session.settled()
+        set_item(core, "x", 2)  # after it: must follow it
+        set_item(core, "y", 3)
+        set_item(core, "y", 4, group="other")  # not subscribed
+        while transport._drained or transport.backlog:
+            transport.drain()
+        return frames(transport.sent)
+
+    sent = run(scenario())
+    after_first_sync = [(f["event"]["type"], f["id"], f["event"]["data"]) for f in sent[1:]]
+    assert after_first_sync == [("sync", None, [1]), ("update", "x", 2), ("create", "y", 3)]
+
+
+def test_a_change_held_from_before_a_sync_repeats_what_the_sync_holds():
+    async def scenario():
+        core = make_core()
+        transport = ListTransport()
+        session = StreamSession(core, transport, conflate_at=10)
+        await feed(session, join("a", "s", "g"))
+        transport.backlog = 1000
+        set_item(core, "x", 1)
+        await feed(session, join("b", "s", "g"))
+        transport.drain()
+        return frames(transport.sent)
+
+    sent = run(scenario())
+    assert [(f["event"]["type"], f["event"]["data"]) for f in sent[1:]] == [("sync", [1]), ("create", 1)]
+
+
+def test_a_slow_join_trigger_holds_up_no_other_subscription():
+    async def scenario():
+        core = make_core()
+        release = asyncio.Event()
+
+        async def on_join(payload):
+            if payload["group_id"] == "slow":
+                await release.wait()
+            return None
+
+        core.functions.register("on_join", on_join)
+        core.triggers.register("stream:join", "on_join")
+        transport = ListTransport()
+        session = StreamSession(core, transport)
+        await session.receive(join("a", "s", "slow"))
+        await session.receive(leave("a", "s", "slow"))  # same id: waits for its join
+        await session.receive(join("b", "s", "fast"))
+        while not transport.sent:
+            await asyncio.sleep(0)
+        fast_first = frames(transport.sent)
+        release.set()
+        await session.settled()
+        return fast_first, frames(transport.sent), session
+
+    fast_first, everything, session = run(scenario())
+    assert [f["groupId"] for f in fast_first] == ["fast"]
+    assert [f["groupId"] for f in everything] == ["fast", "slow"]
+    assert list(session.subscriptions) == ["b"]  # the leave of "a" came after its join
+
+
+def test_joins_still_waiting_count_against_the_cap():
+    async def scenario():
+        core = make_core(Limits(max_subscriptions_per_connection=2))
+        release = asyncio.Event()
+
+        async def on_join(payload):
+            await release.wait()
+
+        core.functions.register("on_join", on_join)
+        core.triggers.register("stream:join", "on_join")
+        transport = ListTransport()
+        session = StreamSession(core, transport)
+        for sub in ("a", "b", "c"):
+            await session.receive(join(sub, "s", sub))
+        while not transport.sent:
+            await asyncio.sleep(0)
+        release.set()
+        await session.settled()
+        return frames(transport.sent)
+
+    sent = run(scenario())
+    assert [(f["groupId"], f["event"]["type"]) for f in sent] == [
+        ("c", "unauthorized"),
+        ("a", "sync"),
+        ("b", "sync"),
+    ]
