@@ -42,6 +42,8 @@ const SORT_ARROW_CHARS = 2;
 const CELL_PADDING_PX = 18;
 /** Forget the highlight state of deleted items once it holds this many more than live ones. */
 const PRUNE_SLACK = 1000;
+/** Items looked at to derive the columns and whether the item ids need a column. */
+const SAMPLE_ROWS = 200;
 
 export class TableView {
   /**
@@ -69,6 +71,8 @@ export class TableView {
     this.rows = [];
     /** @type {string[]} */
     this.columns = [];
+    /** @type {string | null} */
+    this.keyColumn = "id";
     this.changes = new CellChanges();
     /** @type {Map<string, number>} column -> widest text seen, in characters */
     this._widths = new Map();
@@ -92,11 +96,12 @@ export class TableView {
     const { store, options } = this;
     let entries = Array.from(store.items.entries());
     this.columns = options.columns && options.columns.length ? options.columns : deriveColumns(entries);
+    this.keyColumn = this._keyColumn(entries);
     if (this.sort.by) {
       const key = this.sort.by;
       const sign = this.sort.ascending ? 1 : -1;
       /** @type {(entry: Entry) => unknown} */
-      const value = key === "id" ? ([id]) => id : ([, v]) => pick(v, key);
+      const value = key === this.keyColumn ? ([id]) => id : ([, v]) => pick(v, key);
       entries.sort((a, b) => sign * compare(value(a), value(b)));
       if (options.max_rows) entries = entries.slice(0, options.max_rows);
     } else {
@@ -135,8 +140,22 @@ export class TableView {
     this.viewport.style.height = `${(this.options.height || DEFAULT_HEIGHT) + HEADER_HEIGHT}px`;
   }
 
+  /**
+   * The label of the item-id column: "id", or "item id" when the items have an `id` field of
+   * their own; null when hidden (by `show_id`, or because every item's `id` field is its id).
+   * @param {Entry[]} entries
+   * @returns {string | null}
+   */
+  _keyColumn(entries) {
+    if (this.options.show_id === false) return null;
+    if (!this.columns.includes("id")) return "id";
+    const sample = entries.slice(0, SAMPLE_ROWS);
+    const same = sample.every(([id, value]) => isRecord(value) && String(value.id) === id);
+    return same ? null : "item id";
+  }
+
   _allColumns() {
-    return this.options.show_id === false ? this.columns : ["id", ...this.columns];
+    return this.keyColumn === null ? this.columns : [this.keyColumn, ...this.columns];
   }
 
   _renderHeader() {
@@ -195,8 +214,9 @@ export class TableView {
       row.dataset.id = id;
       row.style.transform = `translateY(${i * ROW_HEIGHT}px)`;
       for (const column of columns) {
-        const raw = column === "id" ? id : pick(value, column);
-        const text = column === "id" ? id : formatCell(raw, today);
+        const key = column === this.keyColumn;
+        const raw = key ? id : pick(value, column);
+        const text = key ? id : formatCell(raw, today);
         if (text.length > (this._widths.get(column) || 0)) this._widths.set(column, text.length);
         row.appendChild(this._cell(id, column, text, raw, now));
       }
@@ -220,7 +240,7 @@ export class TableView {
     cell.dataset.column = column;
     cell.textContent = text;
     if (typeof raw === "string" && raw !== text) cell.title = raw;
-    if (column === "id") return cell;
+    if (column === this.keyColumn) return cell;
     const state = this.changes.see(id, column, text, raw, now);
     if (state.direction) cell.classList.add(`iii-${state.direction}`);
     if (state.flashElapsed < state.flashDuration) {
@@ -244,13 +264,21 @@ function element(tag, className) {
 }
 
 /**
+ * @param {unknown} value
+ * @returns {value is Record<string, unknown>}
+ */
+function isRecord(value) {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/**
  * The field paths of the first items, in the order they appear.
  * @param {Entry[]} entries
  * @returns {string[]}
  */
 function deriveColumns(entries) {
   const seen = new Set();
-  for (let i = 0; i < Math.min(entries.length, 200); i++) {
+  for (let i = 0; i < Math.min(entries.length, SAMPLE_ROWS); i++) {
     for (const key of Object.keys(flatten(entries[i][1]))) seen.add(key);
   }
   return Array.from(seen);

@@ -145,6 +145,19 @@ def test_stream_browser_shows_the_newest_items_first(engine, page):
     page.wait_for_function(f"() => ({first_row})() === 'e060'")
 
 
+def test_items_with_an_id_field_get_one_id_column(engine, page):
+    """The item ids get a column only when the items' own ``id`` field does not already show them."""
+    engine.stream("ids").set("same", "a", {"id": "a", "v": 1})
+    engine.stream("ids").set("other", "a", {"id": 7, "v": 1})
+    headers = "() => [...document.querySelectorAll('.iii-table .iii-th')].map((h) => h.dataset.column)"
+    open_group(page, engine, "ids", "same")
+    page.wait_for_function(f"() => ({headers})().includes('v')")
+    assert page.evaluate(headers) == ["id", "v"]
+    open_group(page, engine, "ids", "other")
+    page.wait_for_function(f"() => ({headers})().includes('item id')")
+    assert page.evaluate(headers) == ["item id", "id", "v"]
+
+
 class _AccessLog(logging.Handler):
     """Collects the engine's HTTP access log lines (Tornado logs 4xx answers as warnings)."""
 
