@@ -57,6 +57,10 @@ class EngineConfig:
     allowed_hosts: tuple[str, ...] = ()
     """Extra names a loopback-bound engine answers to in ``Host`` (``"*"``: any), besides
     loopback names; e.g. a name a local proxy forwards under."""
+    resume_window: int = 10_000
+    """Events kept per group for clients that resume (``?resume=1``): at most this many..."""
+    resume_ttl: float = 600.0
+    """...and none older than this many seconds."""
     conflate_at: int = 1024 * 1024
     """Bytes waiting for one stream-port client past which its item changes are conflated
     (the latest value per item is sent when it catches up; ``stream::send`` events dropped)."""
@@ -214,7 +218,7 @@ def _validated(config: EngineConfig) -> EngineConfig:
     for key in ("allowed_origins", "allowed_hosts"):
         if not all(isinstance(o, str) for o in getattr(config, key)):
             raise ConfigError(f"{where}: `{key}` must be a list of strings")
-    for key in ("conflate_at", "max_write_buffer", "ping_interval"):
+    for key in ("resume_window", "resume_ttl", "conflate_at", "max_write_buffer", "ping_interval"):
         value = getattr(config, key)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise ConfigError(f"{where}: `{key}` must be a non-negative number, not {value!r}")

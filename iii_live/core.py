@@ -17,15 +17,24 @@ from .protocol.stream_wire import UNAUTHORIZED, Event
 from .streams.adapters.base import StreamAdapter
 from .streams.clock import now_ms
 from .streams.custom import custom_function_id, custom_stream_names, handlers_for
+from .streams.history import GroupHistory
 from .streams.hub import Hub, Schedule, Subscription
 from .streams.stream_functions import StreamFunctions
-from .streams.subscriptions import Offload, Spawn, Subscriptions
+from .streams.subscriptions import Offload, Since, Spawn, Subscriptions
 from .streams.triggers import TriggerRegistry
 from .workers import WorkerRegistry
 
 
 class StreamCore:
-    def __init__(self, adapter: StreamAdapter, limits: Limits, *, spawn: Spawn, offload: Offload) -> None:
+    def __init__(
+        self,
+        adapter: StreamAdapter,
+        limits: Limits,
+        *,
+        spawn: Spawn,
+        offload: Offload,
+        history: GroupHistory | None = None,
+    ) -> None:
         self.limits = limits
         self.adapter = adapter
         self.functions = FunctionRegistry()
@@ -33,7 +42,7 @@ class StreamCore:
         self.hub = Hub()
         self.streams = StreamFunctions(adapter, self.hub, self.functions, self.triggers, spawn, limits)
         self.streams.register_functions()
-        self.subscriptions = Subscriptions(self.hub, self.streams, adapter, offload, spawn)
+        self.subscriptions = Subscriptions(self.hub, self.streams, adapter, offload, spawn, history)
         self.hub.on_overflow = self.subscriptions.resync
         self.workers = WorkerRegistry(self.functions, self.triggers)
         self.spawn = spawn
@@ -61,13 +70,14 @@ class StreamCore:
 
     # -- subscribing ---------------------------------------------------------------------
 
-    def subscribe(self, subscription: Subscription) -> Awaitable[None] | None:
-        """Subscribe with a sync first (blocking for a remote store); see ``Subscriptions``."""
-        return self.subscriptions.attach(subscription)
+    def subscribe(self, subscription: Subscription, since: Since | None = None) -> Awaitable[None] | None:
+        """Subscribe with a sync first (blocking for a remote store), or, resuming from
+        ``since``, with the events missed; see ``Subscriptions``."""
+        return self.subscriptions.attach(subscription, since)
 
-    async def subscribe_async(self, subscription: Subscription) -> None:
+    async def subscribe_async(self, subscription: Subscription, since: Since | None = None) -> None:
         """``subscribe`` on the event loop: remote reads run on a worker thread."""
-        await self.subscriptions.attach_async(subscription)
+        await self.subscriptions.attach_async(subscription, since)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self.subscriptions.detach(subscription)

@@ -31,6 +31,7 @@ from .server.keepalive import Keepalive
 from .server.settings import ServerSettings
 from .stream_handle import StreamHandle
 from .streams.adapters import StreamAdapter, create_adapter
+from .streams.history import GroupHistory
 from .streams.hub import CallbackSubscription, Subscription
 from .streams.triggers import Trigger, TriggerRegistry
 
@@ -93,7 +94,11 @@ class Engine:
         self.token = resolve_token(config.token, config.host)
         """What clients must present (``?token=`` or ``Authorization: Bearer``), or None."""
         self.core = StreamCore(
-            create_adapter(config.adapter), config.limits, spawn=self._spawn, offload=self._offload
+            create_adapter(config.adapter),
+            config.limits,
+            spawn=self._spawn,
+            offload=self._offload,
+            history=GroupHistory(config.resume_window, config.resume_ttl),
         )
         """Everything but the I/O: registries, storage, fan-out (internal)."""
         self.host = config.host

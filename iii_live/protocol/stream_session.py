@@ -18,6 +18,13 @@ them). A reader that keeps reading, at any speed, ends with the exact state; one
 up gets every frame, each group's in write order. (While a reader is behind, a change held
 from before a new sync may follow that sync: it carries the value the sync already holds.)
 
+A connection may opt in to resuming (``?resume=1``, or ``"resume": true`` in a join's
+``data``; an iii-live extension): its frames then carry ``seq`` and ``epoch``, and a join
+whose ``data`` has ``"since": {"seq": N, "epoch": E}`` gets the events it missed, after an
+``event`` of type ``iii-live:resumed`` marked ``"recovered": true``, when the group's history
+still holds them; otherwise a sync marked ``"recovered": false``. Frames of other clients
+are iii's, byte for byte.
+
 Frames a client sends that are not a valid join or leave are ignored, as the iii engine
 does; the connection stays open.
 """
@@ -34,6 +41,7 @@ from ..errors import InvocationError
 from ..limits import Limits
 from ..streams.hub import Subscription
 from ..streams.inputs import check_name
+from ..streams.subscriptions import Since
 from ..streams.triggers import LEAVE
 from .stream_wire import CHANGE_KINDS, EVENT, JOIN, ClientMessage, Event, decode_client_message
 
@@ -71,11 +79,16 @@ class StreamSession:
         context: Any = None,
         keyed: bool = False,
         encode: Encode = lambda event: event.frame,
+        encode_resumable: Encode = lambda event: event.resume_frame,
+        resume: bool = False,
         conflate_at: int = CONFLATE_AT,
     ) -> None:
         self.core = core
         self.transport = transport
-        self.encode = encode
+        self._encode_resumable = encode_resumable
+        self.encode = encode_resumable if resume else encode
+        self.resume = resume
+        """Frames carry each event's place in its group's history; joins may resume."""
         self.conflate_at = conflate_at
         self.context = context
         """What ``auth_function`` returned as ``context``; rides on every join and leave."""
@@ -105,6 +118,10 @@ class StreamSession:
         except ValueError as exc:
             log.debug("ignoring client frame: %s", exc)
             return
+        await self.submit(message)
+
+    async def submit(self, message: ClientMessage) -> None:
+        """Start handling a join or a leave (a frame, or the subscription a URL names)."""
         key = message.subscription_id
         handling = asyncio.ensure_future(self._handle(message, self._handling.get(key)))
         self._handling[key] = handling
@@ -117,7 +134,7 @@ class StreamSession:
             await asyncio.wait([before])
         args = (message.subscription_id, message.stream_name, message.group_id, message.item_id)
         if message.type == JOIN:
-            await self.join(*args)
+            await self.join(*args, options=message.data)
         else:
             await self.leave(*args)
 
@@ -132,8 +149,19 @@ class StreamSession:
         while self._handling:
             await asyncio.wait(list(self._handling.values()))
 
-    async def join(self, subscription_id: str, stream_name: str, group_id: str, item_id: str | None) -> None:
+    async def join(
+        self,
+        subscription_id: str,
+        stream_name: str,
+        group_id: str,
+        item_id: str | None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        """Subscribe; ``options`` is the join's ``data`` (``resume``, ``since``)."""
         core = self.core
+        if options and options.get("resume") is True and not self.resume:
+            self.resume = True
+            self.encode = self._encode_resumable
         reason = _refusal(subscription_id, stream_name, group_id, item_id, core.limits)
         if reason is None and subscription_id not in self.subscriptions:
             limit = core.limits.max_subscriptions_per_connection
@@ -146,11 +174,18 @@ class StreamSession:
             return
         self._joining.add(subscription_id)
         try:
-            await self._join(subscription_id, stream_name, group_id, item_id)
+            await self._join(subscription_id, stream_name, group_id, item_id, since_of(options))
         finally:
             self._joining.discard(subscription_id)
 
-    async def _join(self, subscription_id: str, stream_name: str, group_id: str, item_id: str | None) -> None:
+    async def _join(
+        self,
+        subscription_id: str,
+        stream_name: str,
+        group_id: str,
+        item_id: str | None,
+        since: Since | None,
+    ) -> None:
         core = self.core
         payload = self._trigger_payload(subscription_id, stream_name, group_id, item_id)
         if await core.triggers.run_join(stream_name, group_id, payload):
@@ -161,10 +196,12 @@ class StreamSession:
         previous = self.subscriptions.pop(subscription_id, None)
         if previous is not None:
             core.unsubscribe(previous)
-        subscription = Subscription(self, stream_name, group_id, item_id, subscription_id, keyed=self.keyed)
+        subscription = Subscription(
+            self, stream_name, group_id, item_id, subscription_id, keyed=self.keyed, resume=self.resume
+        )
         self.subscriptions[subscription_id] = subscription
         try:
-            await core.subscribe_async(subscription)
+            await core.subscribe_async(subscription, since if self.resume else None)
         except InvocationError as exc:
             log.error("sync for %s/%s failed: %s", stream_name, group_id, exc)
         finally:
@@ -263,6 +300,19 @@ class StreamSession:
         """Send one message outside the hub (a refused join's ``unauthorized``)."""
         self.deliver(event)
         self.flush()
+
+
+def since_of(options: dict[str, Any] | None) -> Since | None:
+    """``(seq, epoch)`` from a join's ``"since": {"seq": N, "epoch": E}``. A ``since`` that is
+    not of that form is one no history holds: the join is answered ``recovered: false``."""
+    since = (options or {}).get("since")
+    if since is None:
+        return None
+    seq = since.get("seq") if isinstance(since, dict) else None
+    epoch = since.get("epoch") if isinstance(since, dict) else None
+    if isinstance(seq, int) and not isinstance(seq, bool) and isinstance(epoch, str):
+        return seq, epoch
+    return -1, ""
 
 
 def _refusal(

@@ -8,6 +8,10 @@ An ``Event`` is one wrapper message. It is serialized at most once, however many
 subscribers receive it: WebSocket transports write ``frame`` (plus whatever framing they
 cache in ``transport_frame``), in-process subscribers read ``message``. Redis scripts build
 the same bytes from ``frame_parts`` (golden tests hold them equal).
+
+Clients that opt in to resuming (an iii-live extension) receive ``resume_frame`` instead:
+the same wrapper with ``seq`` and ``epoch`` after ``timestamp`` (the event's place in its
+group's history), and, on the first frame of a resumed subscription, ``recovered``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ SYNC, CREATE, UPDATE, DELETE, EVENT, UNAUTHORIZED = (
 )
 CHANGE_KINDS = frozenset({CREATE, UPDATE, DELETE})
 """Events that change stored state (the others: ``sync``, ``event``, ``unauthorized``)."""
+RESUMED = "iii-live:resumed"
+"""The custom type of the ``event`` that tells a resumed subscription its missed events follow."""
 
 
 class Event:
@@ -44,6 +50,11 @@ class Event:
         "_frame",
         "_message",
         "transport_frame",
+        "seq",
+        "epoch",
+        "recovered",
+        "_resume_frame",
+        "transport_resume_frame",
     )
 
     def __init__(
@@ -73,6 +84,15 @@ class Event:
         self._message: dict[str, Any] | None = None
         self.transport_frame: bytes | None = None
         """``frame`` as a transport writes it (a WebSocket text frame), built once by it."""
+        self.seq: int | None = None
+        """The event's place in its group's history (a sync: the last event it holds)."""
+        self.epoch: str | None = None
+        """Names the history ``seq`` counts in; a new one means that history was lost."""
+        self.recovered: bool | None = None
+        """On the first frame of a resumed subscription: whether its missed events follow."""
+        self._resume_frame: bytes | None = None
+        self.transport_resume_frame: bytes | None = None
+        """``resume_frame`` as a transport writes it."""
 
     @property
     def frame(self) -> bytes:
@@ -80,6 +100,13 @@ class Event:
         if self._frame is None:
             self._frame = encode(self)
         return self._frame
+
+    @property
+    def resume_frame(self) -> bytes:
+        """The wrapper with ``seq``, ``epoch`` (and ``recovered``), for clients that resume."""
+        if self._resume_frame is None:
+            self._resume_frame = encode(self, resumable=True)
+        return self._resume_frame
 
     @property
     def message(self) -> dict[str, Any]:
@@ -99,8 +126,9 @@ class Event:
         return f"Event({self.kind} {self.stream_name}/{self.group_id}/{self.item_id} @{self.timestamp})"
 
 
-def encode(event: Event) -> bytes:
-    """The wrapper frame of ``event``, byte for byte as the iii engine writes it."""
+def encode(event: Event, *, resumable: bool = False) -> bytes:
+    """The wrapper frame of ``event``, byte for byte as the iii engine writes it, or with its
+    place in the group's history when ``resumable``."""
     dumps = codec.dumps
     kind = event.kind
     if kind == UNAUTHORIZED:
@@ -112,13 +140,27 @@ def encode(event: Event) -> bytes:
             body = b'{"type":"event","event":{"type":%b,"data":%b}}' % (dumps(event.custom_type), data)
         else:
             body = b'{"type":"%b","data":%b}' % (kind.encode(), data)
-    return _head(event.timestamp, event.stream_name, event.group_id, event.item_id) + body + b"}"
+    history = _history(event) if resumable else b""
+    return _head(event.timestamp, event.stream_name, event.group_id, event.item_id, history) + body + b"}"
 
 
-def _head(timestamp: int, stream_name: str, group_id: str, item_id: str | None) -> bytes:
+def _history(event: Event) -> bytes:
+    """``,"seq":N,"epoch":"E"[,"recovered":b]`` (nothing when the event has no place in one)."""
+    if event.seq is None:
+        return b""
+    part = b',"seq":%d,"epoch":%b' % (event.seq, codec.dumps(event.epoch))
+    if event.recovered is not None:
+        part += b',"recovered":true' if event.recovered else b',"recovered":false'
+    return part
+
+
+def _head(
+    timestamp: int, stream_name: str, group_id: str, item_id: str | None, history: bytes = b""
+) -> bytes:
     dumps = codec.dumps
-    return b'{"type":"stream","timestamp":%d,"streamName":%b,"groupId":%b,"id":%b,"event":' % (
+    return b'{"type":"stream","timestamp":%d%b,"streamName":%b,"groupId":%b,"id":%b,"event":' % (
         timestamp,
+        history,
         dumps(stream_name),
         dumps(group_id),
         dumps(item_id),

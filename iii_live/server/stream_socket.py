@@ -30,7 +30,7 @@ from ..core import StreamCore
 from ..errors import InvocationError
 from ..functions import resolve
 from ..protocol.stream_session import StreamSession
-from ..protocol.stream_wire import Event
+from ..protocol.stream_wire import JOIN, ClientMessage, Event
 from . import fast_write
 from .access import admit
 from .connections import GOING_AWAY, Connections
@@ -46,6 +46,14 @@ def ws_frame(event: Event) -> bytes:
     frame = event.transport_frame
     if frame is None:
         frame = event.transport_frame = fast_write.text_frame(event.frame)
+    return frame
+
+
+def ws_resume_frame(event: Event) -> bytes:
+    """The event's resumable frame as a WebSocket text frame, built once for every socket."""
+    frame = event.transport_resume_frame
+    if frame is None:
+        frame = event.transport_resume_frame = fast_write.text_frame(event.resume_frame)
     return frame
 
 
@@ -133,18 +141,23 @@ class StreamSocketHandler(StrictWebSocketHandler):
         self, stream_name: str | None = None, group_id: str | None = None, item_id: str | None = None
     ) -> None:
         self.set_nodelay(True)
-        keyed = self.get_query_argument("sync", "") == "keyed"
+        query = self.get_query_argument
         self.session = StreamSession(
             self.core,
             self,
             context=self.auth_context,
-            keyed=keyed,
+            keyed=query("sync", "") == "keyed",
             encode=ws_frame,
+            encode_resumable=ws_resume_frame,
+            resume=query("resume", "") in ("1", "true"),
             conflate_at=self.server_settings.conflate_at,
         )
         self.connections.add(self)
         if stream_name is not None and group_id is not None:
-            await self.session.join(str(uuid.uuid4()), stream_name, group_id, item_id)
+            since = {"seq": _integer(query("since_seq", "")), "epoch": query("since_epoch", None)}
+            options = {"since": since} if query("since_seq", None) is not None else None
+            path = ClientMessage(JOIN, str(uuid.uuid4()), stream_name, group_id, item_id, options)
+            await self.session.submit(path)
 
     async def on_message(self, message: str | bytes) -> None:
         self.last_seen = time.monotonic()
@@ -250,6 +263,13 @@ class StreamSocketHandler(StrictWebSocketHandler):
             self.close(GOING_AWAY, "engine stopping")
         except WebSocketClosedError:
             pass
+
+
+def _integer(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
 
 
 def query_to_multi_map(query: str) -> dict[str, list[str]]:

@@ -24,9 +24,12 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ..protocol.stream_wire import Event
+
+if TYPE_CHECKING:
+    from .history import Log
 
 log = logging.getLogger("iii_live.hub")
 
@@ -59,6 +62,10 @@ class Subscription:
     subscription_id: str = ""
     keyed: bool = False
     """Group syncs carry ``{item_id: value}`` instead of iii's bare list of values."""
+    resume: bool = False
+    """The subscriber can resume: the group's history is followed while it is subscribed."""
+    log: Log | None = None
+    """The group history it follows (set when subscribed with ``resume``)."""
 
 
 @dataclass(eq=False, slots=True)

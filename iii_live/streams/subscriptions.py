@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvocationError
 from ..functions import resolve
-from ..protocol.stream_wire import SYNC, Event
+from ..protocol.stream_wire import EVENT, RESUMED, SYNC, Event
+from .clock import now_ms
+from .history import GroupHistory
 from .hub import Hub, PendingJoin, Subscription
 
 if TYPE_CHECKING:
@@ -40,83 +42,142 @@ after the sync (some may repeat what the sync holds; the state still converges).
 Offload = Callable[[Callable[[], Any]], Coroutine[Any, Any, Any]]
 """Runs a blocking callable on a worker thread; the awaitable gives its result."""
 Spawn = Callable[[Coroutine[Any, Any, Any]], None]
+Since = tuple[int, str]
+"""``(seq, epoch)``: the last event a resuming client saw."""
 """Runs an awaitable to completion on the engine's loop, from any thread; failures are logged."""
 
 
 class _FencedJoin(PendingJoin):
-    __slots__ = ("fenced", "stamp")
+    __slots__ = ("fenced", "stamp", "seq")
 
     def __init__(self, subscription: Subscription) -> None:
         super().__init__(subscription)
         self.fenced = threading.Event()
         self.stamp = 0
+        self.seq: int | None = None
+        """The group history's number at the fence: what the snapshot reflects."""
 
 
 class Subscriptions:
     def __init__(
-        self, hub: Hub, streams: StreamFunctions, adapter: StreamAdapter, offload: Offload, spawn: Spawn
+        self,
+        hub: Hub,
+        streams: StreamFunctions,
+        adapter: StreamAdapter,
+        offload: Offload,
+        spawn: Spawn,
+        history: GroupHistory | None = None,
     ) -> None:
         self.hub = hub
         self.streams = streams
         self.adapter = adapter
         self.lock = streams.lock
+        self.history = history or GroupHistory()
         self._offload = offload
         self._spawn = spawn
         self._fences: dict[str, _FencedJoin] = {}
 
     # -- joining -------------------------------------------------------------------------
 
-    def attach(self, subscription: Subscription) -> Awaitable[None] | None:
+    def attach(self, subscription: Subscription, since: Since | None = None) -> Awaitable[None] | None:
         """Subscribe, with the sync queued first; blocks for a remote store's read.
 
-        Returns an awaitable when the snapshot comes from an async custom-stream function.
+        A resuming subscription (``resume``) given ``since`` gets what it missed instead of a
+        sync when the group's history still holds it. Returns an awaitable when the snapshot
+        comes from an async custom-stream function.
         """
-        if self._remote(subscription):
-            self._join_fenced(subscription)
+        if self._resumed(subscription, since):
             return None
-        return self._join_local(subscription)
-
-    async def attach_async(self, subscription: Subscription) -> None:
-        """``attach`` for the event loop: a remote store's read runs on a worker thread."""
         if self._remote(subscription):
-            await self._offload(lambda: self._join_fenced(subscription))
+            self._join_fenced(subscription, since)
+            return None
+        return self._join_local(subscription, since)
+
+    async def attach_async(self, subscription: Subscription, since: Since | None = None) -> None:
+        """``attach`` for the event loop: a remote store's read runs on a worker thread."""
+        if self._resumed(subscription, since):
+            return
+        if self._remote(subscription):
+            await self._offload(functools.partial(self._join_fenced, subscription, since))
         else:
-            await resolve(self._join_local(subscription))
+            await resolve(self._join_local(subscription, since))
 
     def detach(self, subscription: Subscription) -> None:
         with self.lock:
             self.hub.remove(subscription)
+            if subscription.log is not None:
+                self.history.unfollow(subscription.log)
+                subscription.log = None
 
     def _remote(self, subscription: Subscription) -> bool:
         return getattr(self.adapter, "remote", False) and not self.streams.is_custom(subscription.stream_name)
 
-    def _join_local(self, subscription: Subscription, *, rejoin: bool = False) -> Awaitable[None] | None:
+    def _follow(self, subscription: Subscription) -> None:
+        """A resuming subscription follows its group's history (again, if it was let go)."""
+        if subscription.resume and not self.history.current(subscription.log):
+            subscription.log = self.history.follow(subscription.stream_name, subscription.group_id)
+
+    def _resumed(self, subscription: Subscription, since: Since | None) -> bool:
+        """Follow the group's history; if it holds every event after ``since``, subscribe with
+        those (after a ``recovered`` marker) instead of a snapshot."""
+        if not subscription.resume:
+            return False
+        with self.lock:
+            self._follow(subscription)
+            log = subscription.log
+            missed = None if since is None or log is None else self.history.since(log, *since)
+            if missed is None:
+                return False
+            self.hub.add(subscription)
+            item_id = subscription.item_id
+            replay = [event for event in missed if item_id is None or event.item_id == item_id]
+            marker = Event(
+                subscription.stream_name,
+                subscription.group_id,
+                item_id,
+                now_ms(),
+                EVENT,
+                {"missed": len(replay)},
+                custom_type=RESUMED,
+            )
+            marker.seq, marker.epoch, marker.recovered = since[0], since[1], True  # type: ignore[index]
+            self.hub.publish_to(marker, subscription)
+            for event in replay:
+                self.hub.publish_to(event, subscription)
+        self.hub.drain()
+        return True
+
+    def _join_local(
+        self, subscription: Subscription, since: Since | None = None, *, rejoin: bool = False
+    ) -> Awaitable[None] | None:
         with self.lock:
             if rejoin:
                 self.hub.remove(subscription)
+                self._follow(subscription)
             try:
                 snapshot = self.streams.snapshot(subscription)
             finally:
                 self.hub.add(subscription)
             if not hasattr(snapshot, "__await__"):
-                self.hub.publish_to(self._sync_event(subscription, snapshot), subscription)
+                self.hub.publish_to(self._sync_event(subscription, snapshot, since), subscription)
         self.hub.drain()
         if hasattr(snapshot, "__await__"):
-            return self._sync_when_read(subscription, snapshot)
+            return self._sync_when_read(subscription, snapshot, since)
         return None
 
-    async def _sync_when_read(self, subscription: Subscription, pending: Any) -> None:
+    async def _sync_when_read(self, subscription: Subscription, pending: Any, since: Since | None) -> None:
         """A custom stream answered with an awaitable: events may precede this sync; it wins."""
         snapshot = await resolve(pending)
         with self.lock:
-            self.hub.publish_to(self._sync_event(subscription, snapshot), subscription)
+            self.hub.publish_to(self._sync_event(subscription, snapshot, since), subscription)
         self.hub.drain()
 
-    def _join_fenced(self, subscription: Subscription) -> None:
+    def _join_fenced(self, subscription: Subscription, since: Since | None = None) -> None:
         """Hold the group's events, read with a fence, then release sync + events after the fence."""
         pending = _FencedJoin(subscription)
         token = uuid.uuid4().hex
         with self.lock:
+            self._follow(subscription)
             self._fences[token] = pending
             self.hub.hold(pending)
         try:
@@ -146,16 +207,32 @@ class Subscriptions:
                 pending.stamp = self.streams.clock.next(subscription.stream_name, subscription.group_id)
             replay = list(pending.buffer)
             stamp = min(pending.stamp, replay[0].timestamp - 1) if replay else pending.stamp
-            sync = self._sync_event(subscription, snapshot, stamp)
+            sync = self._sync_event(subscription, snapshot, since, stamp, pending.seq)
             self.hub.release(pending, sync, replay)
         self.hub.drain()
 
-    def _sync_event(self, subscription: Subscription, snapshot: Any, stamp: int | None = None) -> Event:
+    def _sync_event(
+        self,
+        subscription: Subscription,
+        snapshot: Any,
+        since: Since | None,
+        stamp: int | None = None,
+        seq: int | None = None,
+    ) -> Event:
+        """The sync; for a resuming subscription, with the place in the history it reflects
+        (``seq``: the last event it holds) and, after a resume that could not recover, that."""
         if stamp is None:
             stamp = self.streams.clock.next(subscription.stream_name, subscription.group_id)
-        return Event(
+        sync = Event(
             subscription.stream_name, subscription.group_id, subscription.item_id, stamp, SYNC, snapshot
         )
+        log = subscription.log
+        if log is not None:
+            sync.seq = log.seq if seq is None else seq
+            sync.epoch = log.epoch
+            if since is not None:
+                sync.recovered = False
+        return sync
 
     # -- resync ----------------------------------------------------------------------
 
@@ -166,11 +243,15 @@ class Subscriptions:
         subscriber is left silently stale. Never blocks on a remote store: those re-joins run
         on worker threads.
         """
+        if subscriptions is None:  # the store lost events: no history is whole any more
+            with self.lock:
+                self.history.forget()
         targets = self.hub.all_subscriptions() if subscriptions is None else subscriptions
         for subscription in targets:
             try:
                 if self._remote(subscription):
-                    self.detach(subscription)
+                    with self.lock:
+                        self.hub.remove(subscription)
                     self._spawn(self._offload(functools.partial(self._join_fenced, subscription)))
                     continue
                 pending = self._join_local(subscription, rejoin=True)
@@ -184,8 +265,10 @@ class Subscriptions:
     # -- the adapters' sink ----------------------------------------------------------
 
     def publish(self, event: Event) -> None:
-        """Queue an event for its group's subscribers, under the write lock."""
+        """Number an event in its group's history and queue it for the group's subscribers,
+        under the write lock."""
         with self.lock:
+            self.history.stamp(event)
             self.hub.publish(event)
 
     def fence(self, token: str) -> None:
@@ -195,9 +278,10 @@ class Subscriptions:
             if pending is None:
                 return
             pending.buffer.clear()
-            pending.stamp = self.streams.clock.next(
-                pending.subscription.stream_name, pending.subscription.group_id
-            )
+            subscription = pending.subscription
+            pending.stamp = self.streams.clock.next(subscription.stream_name, subscription.group_id)
+            if subscription.log is not None:
+                pending.seq = subscription.log.seq
         pending.fenced.set()
 
     def drain(self) -> None:
