@@ -72,7 +72,7 @@ class Subscriptions:
         self.streams = streams
         self.adapter = adapter
         self.lock = streams.lock
-        self.history = history or GroupHistory()
+        self.history = history if history is not None else GroupHistory()
         self._offload = offload
         self._spawn = spawn
         self._fences: dict[str, _FencedJoin] = {}

@@ -6,6 +6,11 @@
 // `{item_id: value}` (`?sync=keyed`). An item sync, create and update carry one item's
 // value (an item sync with no data: the item is gone); delete removes it. Custom events
 // (`type: "event"`) change no item.
+//
+// Frames of a subscription that resumes carry `seq` and `epoch` (its place in the group's
+// history); the last one is kept as `position`, to resume from after a reconnect. A resume
+// that recovers starts with a custom event marked `recovered: true` and the missed events
+// follow; one that cannot starts with a sync marked `recovered: false`.
 
 /**
  * @typedef {import("./store.js").LiveStore} LiveStore
@@ -30,6 +35,9 @@ export class StreamFrames {
   constructor(store, idOf = idField) {
     this.store = store;
     this.idOf = idOf;
+    /** @type {import("./connection.js").Position | null} the last place seen in the group's history */
+    this.position = null;
+    this.stats = { recovered: 0, notRecovered: 0 };
   }
 
   /**
@@ -42,6 +50,7 @@ export class StreamFrames {
     if (message === null || typeof message !== "object") return false;
     const { id, event } = /** @type {{id?: unknown, event?: {type?: unknown, data?: unknown}}} */ (message);
     if (event === null || typeof event !== "object") return false;
+    this._notePosition(/** @type {{seq?: unknown, epoch?: unknown, recovered?: unknown}} */ (message));
     const itemId = id == null ? null : String(id);
     const seq = this.store.seq + 1;
     switch (event.type) {
@@ -59,6 +68,16 @@ export class StreamFrames {
       default:
         return false;
     }
+  }
+
+  /**
+   * Keep the place a resumable frame names, and count the answers to resumes.
+   * @param {{seq?: unknown, epoch?: unknown, recovered?: unknown}} frame
+   */
+  _notePosition({ seq, epoch, recovered }) {
+    if (typeof seq === "number" && typeof epoch === "string") this.position = { seq, epoch };
+    if (recovered === true) this.stats.recovered += 1;
+    if (recovered === false) this.stats.notRecovered += 1;
   }
 
   /**

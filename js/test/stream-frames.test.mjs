@@ -59,3 +59,21 @@ test("a new sync (after a reconnect) replaces everything and deltas continue fro
   assert.deepEqual(Object.fromEntries(store.items), { b: 5, d: 6 });
   assert.deepEqual(store.stats, { deltas: 2, keyframes: 2, gaps: 0, stale: 0 });
 });
+
+test("resumable frames keep the last place seen; a resume's first frame is counted", () => {
+  const store = new LiveStore();
+  const frames = new StreamFrames(store);
+  assert.equal(frames.position, null);
+  frames.apply({ ...frame(null, "sync", { a: 1 }), seq: 4, epoch: "e1" });
+  frames.apply({ ...frame("a", "update", 2), seq: 5, epoch: "e1" });
+  assert.deepEqual(frames.position, { seq: 5, epoch: "e1" });
+  const resumed = { ...frame(null, "event", null), seq: 5, epoch: "e1", recovered: true };
+  resumed.event = { type: "event", event: { type: "iii-live:resumed", data: { missed: 1 } } };
+  assert.equal(frames.apply(resumed), false); // changes nothing: the missed events follow
+  frames.apply({ ...frame("a", "update", 3), seq: 6, epoch: "e1" });
+  assert.deepEqual(Object.fromEntries(store.items), { a: 3 });
+  frames.apply({ ...frame(null, "sync", { b: 1 }), seq: 0, epoch: "e2", recovered: false });
+  assert.deepEqual(Object.fromEntries(store.items), { b: 1 });
+  assert.deepEqual(frames.position, { seq: 0, epoch: "e2" });
+  assert.deepEqual(frames.stats, { recovered: 1, notRecovered: 1 });
+});

@@ -13,6 +13,7 @@ import pytest
 from iii_live.demo import MarketFeed
 
 from ..conftest import wait_for
+from ..proxy import CuttingProxy
 from .conftest import save_screenshot
 
 # A zone far from UTC, with a half-hour offset, so a timestamp shown without converting it
@@ -156,6 +157,29 @@ def test_items_with_an_id_field_get_one_id_column(engine, page):
     open_group(page, engine, "ids", "other")
     page.wait_for_function(f"() => ({headers})().includes('item id')")
     assert page.evaluate(headers) == ["item id", "id", "v"]
+
+
+def test_the_stream_browser_resumes_after_a_cut_without_a_new_sync(engine, page):
+    """Through a connection that drops, the page shows "reconnecting", comes back with the
+    events it missed (no second sync: its keyframe count stays 1) and shows the exact state."""
+    proxy = CuttingProxy(engine.port)
+    try:
+        stream = engine.stream("r")
+        stream.set("g", "a", {"n": 0})
+        page.goto(f"http://127.0.0.1:{proxy.port}/")
+        page.locator("nav button[data-stream='r'][data-group='g']").click()
+        store = "(globalThis.__iiiLive || []).find((e) => e.group === 'r/g')?.store"
+        page.wait_for_function(f"() => {store}?.items.size === 1")
+        proxy.cut()
+        page.wait_for_function("() => document.getElementById('status').textContent.includes('reconnecting')")
+        for n in range(1, 20):
+            stream.set("g", f"k{n}", {"n": n})
+        stream.delete("g", "a")
+        page.wait_for_function(f"() => {store}?.items.size === 19 && !{store}.items.has('a')")
+        assert page.evaluate(f"() => {store}.stats.keyframes") == 1
+        assert "live" in page.locator("#status").inner_text()
+    finally:
+        proxy.close()
 
 
 class _AccessLog(logging.Handler):

@@ -1,0 +1,158 @@
+"""Resuming through a flaky network: every reconnect gets exactly what it missed, or a sync
+that says it could not; every client ends with the stored state."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+from urllib.parse import quote
+
+import pytest
+import websockets
+
+import iii_live
+
+from .conftest import wait_for
+from .proxy import CuttingProxy
+
+WINDOW = 50
+
+
+class ResumingClient:
+    """Follows one group through reconnects, checking the seq of every frame it gets."""
+
+    def __init__(self, url: str, rng: random.Random) -> None:
+        self.url = url
+        self.rng = rng
+        self.state: dict = {}
+        self.position: tuple[int, str] | None = None
+        self.recovered = 0
+        self.not_recovered = 0
+        self.frames = 0
+
+    def connect_url(self) -> str:
+        if self.position is None:
+            return self.url
+        seq, epoch = self.position
+        return f"{self.url}&since_seq={seq}&since_epoch={quote(epoch)}"
+
+    def apply(self, frame: dict, since: tuple[int, str] | None) -> None:
+        self.frames += 1
+        event = frame["event"]
+        seq, epoch = frame["seq"], frame["epoch"]
+        if "recovered" in frame:
+            assert since is not None, "a recovered flag on a first connection"
+            if frame["recovered"]:
+                assert (seq, epoch) == since and event["event"]["type"] == "iii-live:resumed"
+                self.recovered += 1
+                return
+            assert event["type"] == "sync"
+            assert epoch != since[1] or seq - since[0] > WINDOW, "not recovered, though within the window"
+            self.not_recovered += 1
+        if event["type"] == "sync":
+            self.state = dict(event["data"])
+        else:
+            assert self.position is not None
+            assert (seq, epoch) == (self.position[0] + 1, self.position[1]), (
+                f"after {self.position} came {seq}/{epoch}: an event missed or repeated"
+            )
+            if event["type"] == "delete":
+                self.state.pop(frame["id"], None)
+            elif event["type"] in ("create", "update"):
+                self.state[frame["id"]] = event["data"]
+        self.position = (seq, epoch)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            since = self.position
+            try:
+                async with websockets.connect(self.connect_url(), open_timeout=5) as ws:
+                    async for raw in ws:
+                        self.apply(json.loads(raw), since)
+                        since = None
+            except (OSError, websockets.WebSocketException, asyncio.TimeoutError):  # cut, even mid-handshake
+                pass
+            if self.rng.random() < 0.1:  # now and then away long enough to fall out of the window
+                await asyncio.sleep(0.3)
+
+
+def write_randomly(engine: iii_live.Engine, stop: threading.Event, rng: random.Random) -> None:
+    stream = engine.stream("c")
+    while not stop.is_set():
+        item = f"k{rng.randrange(20)}"
+        op = rng.random()
+        if op < 0.5:
+            stream.set("g", item, {"v": rng.randrange(1000)})
+        elif op < 0.7:
+            stream.update("g", item, [{"type": "increment", "path": "n", "by": 1}])
+        elif op < 0.85:
+            stream.delete("g", item)
+        else:
+            stream.send("g", "tick", {"n": rng.randrange(10)})
+        if rng.random() < 0.05:
+            stop.wait(0.002)
+
+
+@pytest.mark.slow
+def test_clients_resume_through_a_connection_cut_again_and_again():
+    engine = iii_live.start(port=0, background=True, resume_window=WINDOW)
+    proxy = CuttingProxy(engine.port)
+    rng = random.Random(1)
+    url = f"ws://127.0.0.1:{proxy.port}/stream/c/g?sync=keyed&resume=1"
+    clients = [ResumingClient(url, random.Random(n)) for n in range(3)]
+    writing = threading.Event()
+    writer = threading.Thread(target=write_randomly, args=(engine, writing, random.Random(2)))
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        readers = [asyncio.create_task(c.run(stop)) for c in clients]
+        writer.start()
+        for _ in range(350):  # about 1,000 reconnects in all, a few tens of milliseconds apart
+            await asyncio.sleep(rng.uniform(0.01, 0.05))
+            proxy.cut()
+        writing.set()
+        await asyncio.to_thread(writer.join)
+        stored = engine.stream("c").items("g")
+        for _ in range(500):
+            if all(c.state == stored for c in clients):
+                break
+            await asyncio.sleep(0.02)
+        stop.set()
+        proxy.cut()
+        await asyncio.gather(*readers)
+
+    try:
+        asyncio.run(scenario())
+        stored = engine.stream("c").items("g")
+        for client in clients:
+            assert client.state == stored
+            assert client.recovered > 10 and client.not_recovered > 0, (
+                client.recovered,
+                client.not_recovered,
+            )
+    finally:
+        proxy.close()
+        engine.stop()
+
+
+def test_a_plain_client_through_the_same_cuts_gets_iii_frames_and_full_syncs(engine):
+    proxy = CuttingProxy(engine.port)
+    try:
+        engine.stream("c").set("g", "a", 1)
+
+        async def first_frames() -> list[dict]:
+            seen = []
+            for _ in range(2):
+                async with websockets.connect(f"ws://127.0.0.1:{proxy.port}/stream/c/g") as ws:
+                    seen.append(json.loads(await ws.recv()))
+                    proxy.cut()
+            return seen
+
+        frames = asyncio.run(first_frames())
+        assert [f["event"] for f in frames] == [{"type": "sync", "data": [1]}] * 2
+        assert all(set(f) == {"type", "timestamp", "streamName", "groupId", "id", "event"} for f in frames)
+        wait_for(lambda: engine.status()["connections"] == 0)
+    finally:
+        proxy.close()
