@@ -96,6 +96,11 @@ class GroupHistory:
         if log.followers == 0:
             log.idle_since = self._clock()
 
+    def seq(self, stream_name: str, group_id: str) -> int | None:
+        """The number of the group's last event, when its history is kept."""
+        log = self._logs.get((stream_name, group_id))
+        return None if log is None else log.seq
+
     def forget(self) -> None:
         """Events may have been missed (a store outage): no history is whole any more."""
         self._logs.clear()
