@@ -163,6 +163,8 @@ def test_payload_size_and_depth_limits(tight):
             ops=[{"type": "set", "path": "b", "value": "y" * 1500}],
         )
     assert call(tight, "stream::get", stream_name="s", group_id="g", item_id="i") == {"a": "x" * 1000}
+    with pytest.raises(InvocationError, match="`type`.*max_payload_bytes"):  # an event's type counts too
+        call(tight, "stream::send", stream_name="s", group_id="g", type="t" * 5000, data=None)
 
 
 def test_name_length_limit_in_functions_and_joins(tight):

@@ -164,12 +164,14 @@ def set_input(function_id: str, payload: Any, limits: Limits = DEFAULT_LIMITS) -
 
 def send_input(function_id: str, payload: Any, limits: Limits = DEFAULT_LIMITS) -> SendInput:
     r = _Reader(function_id, payload, limits)
+    event_type = r.string("type")
+    if len(event_type) > limits.max_payload_bytes:  # characters: at least as many bytes
+        raise r.fail(
+            f"`type` is {len(event_type)} characters long; the limit is {limits.max_payload_bytes} "
+            "(max_payload_bytes)"
+        )
     return SendInput(
-        r.name("stream_name"),
-        r.name("group_id"),
-        r.string("type"),
-        r.any("data"),
-        r.optional_name("id"),
+        r.name("stream_name"), r.name("group_id"), event_type, r.any("data"), r.optional_name("id")
     )
 
 
