@@ -6,7 +6,10 @@ applied here from a test's folder and fixtures, or written on the test.
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -114,6 +117,24 @@ def client_factory():
     yield make
     for c in clients:
         c.close()
+
+
+def upgrade_request(path: str = "/", host: str = "127.0.0.1", *, origin: str | None = None) -> bytes:
+    """A raw WebSocket upgrade request, for tests that speak below any client library."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "Upgrade: websocket", "Connection: Upgrade"]
+    lines += [f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+    if origin:
+        lines.append(f"Origin: {origin}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def stalled_socket(port: int, path: str = "/") -> socket.socket:
+    """A socket that upgrades to a WebSocket, then never reads (a tiny receive buffer)."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(upgrade_request(path))
+    return sock
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 import tracemalloc
@@ -15,7 +14,7 @@ import websockets
 
 import iii_live
 
-from .conftest import Client, wait_for
+from .conftest import Client, stalled_socket, wait_for
 
 
 def read_until(url: str, expected: dict, *, sync_keyed: bool = True) -> tuple[dict, int]:
@@ -85,12 +84,7 @@ def test_readers_of_a_group_larger_than_the_write_buffer_are_not_cut_off():
 def test_a_reader_that_stops_is_dropped_after_two_ping_intervals_and_the_others_get_everything():
     engine = iii_live.start(port=0, background=True, ping_interval=0.5)
     try:
-        stalled = socket.create_connection(("127.0.0.1", engine.port))
-        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        stalled.sendall(
-            b"GET /stream/big/g HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        )
+        stalled = stalled_socket(engine.port, "/stream/big/g")
         wait_for(lambda: engine.status()["connections"] == 1)
         reader = Client(f"{engine.stream_url}/stream/big/g")
         reader.recv()
@@ -120,12 +114,7 @@ def test_a_backlog_past_the_hard_cap_is_disconnected():
     try:
         for n in range(800):  # an 8 MB sync, more than the kernel's socket buffers take: one frame, allowed
             engine.stream("s").set("g", f"k{n}", "v" * 10_000)
-        stalled = socket.create_connection(("127.0.0.1", engine.port))
-        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        stalled.sendall(
-            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        )
+        stalled = stalled_socket(engine.port, "/")
         wait_for(lambda: engine.status()["connections"] == 1)
         join = b'{"type":"join","data":{"subscriptionId":"%d","streamName":"s","groupId":"g"}}'
         for n in range(2):

@@ -13,7 +13,7 @@ from websockets.sync.client import connect
 
 import iii_live
 
-from .conftest import Client, call, wait_for
+from .conftest import Client, call, stalled_socket, wait_for
 
 WRAPPER_KEYS = ["type", "timestamp", "streamName", "groupId", "id", "event"]
 
@@ -313,11 +313,7 @@ def test_timestamps_strictly_increase_within_a_group(engine, client_factory):
 def test_peer_that_stops_answering_pings_is_closed():
     engine = iii_live.start(port=0, background=True, ping_interval=0.2)
     try:
-        silent = socket.create_connection(("127.0.0.1", engine.port))
-        silent.sendall(
-            b"GET /stream/s/g HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        )
+        silent = stalled_socket(engine.port, "/stream/s/g")
         alive = Client(f"{engine.stream_url}/stream/s/g")  # answers pings
         alive.recv()
         wait_for(lambda: engine.status()["connections"] == 2)

@@ -4,7 +4,6 @@ frames RFC 6455 forbids, paths no file can have."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import socket
 import struct
@@ -13,31 +12,14 @@ import pytest
 
 import iii_live
 
-from .conftest import wait_for
-
-
-def request(
-    path: str = "/", host: str = "127.0.0.1", *, upgrade: bool = True, origin: str | None = None
-) -> bytes:
-    """A raw GET, a WebSocket upgrade unless ``upgrade`` is False."""
-    lines = [f"GET {path} HTTP/1.1", f"Host: {host}"]
-    if upgrade:
-        key = base64.b64encode(os.urandom(16)).decode()
-        lines += [
-            "Upgrade: websocket",
-            "Connection: Upgrade",
-            f"Sec-WebSocket-Key: {key}",
-            "Sec-WebSocket-Version: 13",
-        ]
-    if origin:
-        lines.append(f"Origin: {origin}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+from .conftest import upgrade_request, wait_for
 
 
 def http(port: int, path: str, host: str, *, upgrade: bool = False, origin: str | None = None) -> bytes:
     """One raw request; returns the status line and headers."""
+    plain = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(request(path, host, upgrade=upgrade, origin=origin))
+        sock.sendall(upgrade_request(path, host, origin=origin) if upgrade else plain)
         head = b""
         while b"\r\n\r\n" not in head:
             chunk = sock.recv(4096)
@@ -99,7 +81,7 @@ def test_the_per_address_limit_counts_upgrades_waiting_on_auth():
 
         async def attempt() -> int:
             reader, writer = await asyncio.open_connection("127.0.0.1", engine.port)
-            writer.write(request("/stream/s/g"))
+            writer.write(upgrade_request("/stream/s/g"))
             line = await reader.readline()
             code = int(line.split()[1])
             if code != 101:
@@ -139,7 +121,7 @@ def masked(opcode: int, payload: bytes, *, mask: bool = True) -> bytes:
 def close_code_after(engine: iii_live.Engine, frame: bytes) -> int | None:
     """Send ``frame`` on a fresh socket; the close code the server answers with."""
     with socket.create_connection(("127.0.0.1", engine.port), timeout=5) as sock:
-        sock.sendall(request())
+        sock.sendall(upgrade_request())
         data = b""
         while b"\r\n\r\n" not in data:
             data += sock.recv(4096)
