@@ -5,12 +5,18 @@ engine's registries owned by the worker, so the notebook, other workers and stre
 triggers reach them like any other function. When the worker goes away its functions
 and triggers go with it and calls still waiting fail with ``invocation_stopped``; the
 SDK replays its registrations when it reconnects.
+
+Each worker is handed a secret ``reattach_token`` on its own connection; a reconnecting
+SDK presents it to retire its previous connection, so knowing a worker's id (which other
+workers see as ``_caller_worker_id``) is not enough to take its place.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -25,15 +31,18 @@ log = logging.getLogger("iii_live.workers")
 
 SendInvocation = Callable[[str, str, Any], None]
 """Asks the worker to run ``function_id`` with ``data`` as ``invocation_id`` (on the engine loop)."""
+Close = Callable[[str], None]
+"""Closes the worker's socket with 1001 (going away) and the reason given."""
 
 
 @dataclass(eq=False)
 class Worker:
     worker_id: str
     send_invocation: SendInvocation
-    close: Callable[[], None]
-    """Closes the worker's socket with 1001 (going away)."""
+    close: Close
     peer: str = ""
+    reattach_token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    """Sent only to this worker's own connection; proves a reconnection is this worker."""
     connected_at: float = field(default_factory=time.time)
     info: dict[str, Any] = field(default_factory=dict)
     """What the SDK said of itself in ``engine::workers::register`` (name, runtime, ...)."""
@@ -85,10 +94,32 @@ class WorkerRegistry:
         self.triggers = triggers
         self._workers: dict[str, Worker] = {}
 
-    def connect(self, send_invocation: SendInvocation, close: Callable[[], None], peer: str = "") -> Worker:
+    def connect(self, send_invocation: SendInvocation, close: Close, peer: str = "") -> Worker:
         worker = Worker(str(uuid.uuid4()), send_invocation, close, peer)
         self._workers[worker.worker_id] = worker
         return worker
+
+    def reattach(self, worker: Worker, previous_id: str, token: Any) -> None:
+        """``worker`` is ``previous_id`` reconnected: retire that connection if ``token`` proves it.
+
+        A wrong or missing token leaves the previous worker untouched.
+        """
+        previous = self._workers.get(previous_id)
+        if previous is None or previous is worker:
+            return
+        if not isinstance(token, str) or not hmac.compare_digest(
+            token.encode(), previous.reattach_token.encode()
+        ):
+            log.warning(
+                "worker %s from %s: reattach to worker %s refused (wrong reattach_token)",
+                worker.worker_id,
+                worker.peer,
+                previous_id,
+            )
+            return
+        self.disconnect(previous)
+        previous.close("replaced by its reconnection")
+        log.info("worker %s reconnected as %s", previous_id, worker.worker_id)
 
     def disconnect(self, worker: Worker) -> None:
         """Forget a worker: its functions, its triggers, and the calls waiting on it."""
@@ -104,7 +135,7 @@ class WorkerRegistry:
         """Engine shutdown: close every worker socket and forget the workers."""
         for worker in list(self._workers.values()):
             self.disconnect(worker)
-            worker.close()
+            worker.close("engine stopping")
 
     def get(self, worker_id: str) -> Worker | None:
         return self._workers.get(worker_id)

@@ -296,7 +296,7 @@ def test_disconnect_drops_registrations_and_fails_calls_in_flight(engine, worker
     caller = threading.Thread(target=call_slow)
     caller.start()
     time.sleep(0.3)
-    engine.runtime.call(worker.close)  # the engine drops the socket mid-call
+    engine.runtime.call(lambda: worker.close("dropped by the test"))  # mid-call
     caller.join(10)
     release.set()
     assert errors == ["invocation_stopped"]

@@ -23,7 +23,7 @@ from .. import codec
 from ..core import StreamCore
 from ..errors import InvocationError
 from ..functions import resolve
-from ..workers import Worker
+from ..workers import Close, Worker
 
 log = logging.getLogger("iii_live.workers")
 
@@ -35,7 +35,7 @@ Send = Callable[[dict[str, Any]], None]
 
 
 class WorkerSession:
-    def __init__(self, core: StreamCore, send: Send, close: Callable[[], None], peer: str = "") -> None:
+    def __init__(self, core: StreamCore, send: Send, close: Close, peer: str = "") -> None:
         self.core = core
         self._send = send
         self.worker: Worker = core.workers.connect(self._send_invocation, close, peer)
@@ -51,8 +51,14 @@ class WorkerSession:
         }
 
     def open(self) -> None:
-        """Greet the worker with its id."""
-        self._send({"type": "workerregistered", "worker_id": self.worker.worker_id})
+        """Greet the worker with its id and the token that lets it reattach after a reconnect."""
+        self._send(
+            {
+                "type": "workerregistered",
+                "worker_id": self.worker.worker_id,
+                "reattach_token": self.worker.reattach_token,
+            }
+        )
 
     def close(self) -> None:
         """The socket is gone: forget the worker, its functions, triggers and calls in flight."""
@@ -83,10 +89,9 @@ class WorkerSession:
         self._send({"type": "pong"})
 
     def _on_reattach(self, message: dict[str, Any]) -> None:
-        previous = self.core.workers.get(str(message.get("previous_worker_id")))
-        if previous is not None and previous is not self.worker:
-            self.core.workers.disconnect(previous)
-            previous.close()
+        self.core.workers.reattach(
+            self.worker, str(message.get("previous_worker_id")), message.get("reattach_token")
+        )
 
     def _on_registerfunction(self, message: dict[str, Any]) -> None:
         function_id = message.get("id")

@@ -57,9 +57,9 @@ class WorkerSocketHandler(WebSocketHandler):
         except WebSocketClosedError:
             log.debug("dropping a message to a closed worker socket")
 
-    def _close_going_away(self) -> None:
+    def _close_going_away(self, reason: str) -> None:
         try:
-            self.close(GOING_AWAY, "engine stopping")
+            self.close(GOING_AWAY, reason)
         except WebSocketClosedError:
             pass
 

@@ -1,0 +1,248 @@
+"""The engine port against hostile and broken workers, over real sockets.
+
+A worker cannot take another's place or its triggers; one that stops reading holds up only
+itself; one that never answers costs a bounded number of calls for a bounded time; the
+official SDKs' own reconnect keeps working through all of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import shutil
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from iii import InitOptions, register_worker
+from websockets.sync.client import connect
+
+import iii_live
+
+from .conftest import wait_for
+
+NODE_DIR = Path(__file__).parent / "interop" / "node"
+QUIET = {"enabled": False}
+
+
+class RawWorker:
+    """A worker that speaks the protocol by hand over a real WebSocket."""
+
+    def __init__(self, url: str) -> None:
+        self.ws = connect(url, open_timeout=5, max_size=None, legacy=True)
+        hello = self.recv()
+        assert hello["type"] == "workerregistered"
+        self.worker_id: str = hello["worker_id"]
+        self.reattach_token: str | None = hello.get("reattach_token")
+
+    def send(self, **message: Any) -> None:
+        self.ws.send(json.dumps(message))
+
+    def recv(self, timeout: float = 5) -> dict[str, Any]:
+        return json.loads(self.ws.recv(timeout=timeout))
+
+    def until_pong(self) -> list[dict[str, Any]]:
+        """Ping; every frame the engine sent before its pong (it answers frames in order)."""
+        self.send(type="ping")
+        frames = []
+        while (frame := self.recv())["type"] != "pong":
+            frames.append(frame)
+        return frames
+
+    def host(self, function_id: str) -> None:
+        self.send(type="registerfunction", id=function_id)
+
+    def answer(self, invoke: dict[str, Any], **outcome: Any) -> None:
+        self.send(
+            type="invocationresult",
+            invocation_id=invoke["invocation_id"],
+            function_id=invoke["function_id"],
+            **outcome,
+        )
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+@pytest.fixture
+def raw_workers() -> Iterator[Any]:
+    workers: list[RawWorker] = []
+
+    def make(engine: iii_live.Engine) -> RawWorker:
+        worker = RawWorker(engine.engine_url)
+        workers.append(worker)
+        return worker
+
+    yield make
+    for worker in workers:
+        worker.close()
+
+
+@pytest.fixture
+def sdk_workers() -> Iterator[Any]:
+    workers = []
+
+    def make(url: str, name: str) -> Any:
+        worker = register_worker(url, InitOptions(worker_name=name, otel=QUIET))
+        workers.append(worker)
+        return worker
+
+    yield make
+    for worker in workers:
+        worker.shutdown()
+
+
+def start(**config: Any) -> iii_live.Engine:
+    return iii_live.start(port=0, background=True, **config)
+
+
+def owner(engine: iii_live.Engine, function_id: str) -> str | None:
+    function = engine.functions.get(function_id)
+    return function.owner if function is not None else None
+
+
+# -- impersonation ---------------------------------------------------------------------------
+
+
+def test_a_stolen_worker_id_does_not_take_over_the_worker(engine, raw_workers, sdk_workers):
+    victim = sdk_workers(engine.engine_url, "victim")
+    received = []
+    victim.register_function("victim::fn", lambda data: received.append(data) or "victim got it")
+    attacker = raw_workers(engine)
+    attacker.host("attacker::bait")
+    wait_for(lambda: "victim::fn" in engine.functions and "attacker::bait" in engine.functions)
+    victim_id = owner(engine, "victim::fn")
+
+    with ThreadPoolExecutor(1) as pool:  # the victim calls the attacker, which learns its id
+        pending = pool.submit(victim.trigger, {"function_id": "attacker::bait", "payload": {}})
+        bait = attacker.recv()
+        assert bait["data"]["_caller_worker_id"] == victim_id
+        attacker.answer(bait, result="thanks")
+        assert pending.result(10) == "thanks"
+
+    for token in (None, "guessed", attacker.reattach_token):
+        reattach = {"previous_worker_id": victim_id}
+        if token is not None:
+            reattach["reattach_token"] = token
+        attacker.send(type="reattach", **reattach)
+    assert attacker.until_pong() == []
+    attacker.host("victim::fn")
+    [rejected] = attacker.until_pong()
+    assert rejected["type"] == "registrationrejected" and rejected["function_id"] == "victim::fn"
+
+    assert owner(engine, "victim::fn") == victim_id
+    assert victim_id in [w["worker_id"] for w in engine.workers]
+    secret = {"secret": "s3cret"}
+    assert engine.trigger({"function_id": "victim::fn", "payload": secret}) == "victim got it"
+    assert received[-1] == secret
+
+
+def test_reattach_with_the_token_retires_the_old_connection(engine, raw_workers):
+    old = raw_workers(engine)
+    old.host("w::fn")
+    wait_for(lambda: "w::fn" in engine.functions)
+    new = raw_workers(engine)
+    new.send(type="reattach", previous_worker_id=old.worker_id, reattach_token=old.reattach_token)
+    new.host("w::fn")
+    assert new.until_pong() == []
+    assert owner(engine, "w::fn") == new.worker_id
+    assert [w["worker_id"] for w in engine.workers] == [new.worker_id]
+
+
+class CuttableProxy:
+    """A TCP relay to the engine port whose ``cut()`` drops only the client's side: the
+    engine keeps seeing the old connection open, as after a network failure it has not
+    noticed, so the SDK's reconnect must retire it with its reattach token."""
+
+    def __init__(self, port: int) -> None:
+        self._target = ("127.0.0.1", port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"ws://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._clients: list[socket.socket] = []
+        self._upstreams: list[socket.socket] = []
+        self._cut: set[socket.socket] = set()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self._target)
+            self._clients.append(client)
+            self._upstreams.append(upstream)
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        """Copy bytes, and an orderly close, from one side to the other; a cut side passes
+        nothing on."""
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+            if source not in self._cut:
+                target.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def cut(self) -> None:
+        clients, self._clients = self._clients, []
+        self._cut.update(clients)
+        for client in clients:
+            with contextlib.suppress(OSError):  # already closed by its peer
+                client.shutdown(socket.SHUT_RDWR)
+            client.close()
+
+    def close(self) -> None:
+        self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        self.cut()
+        for upstream in self._upstreams:
+            upstream.close()
+
+
+@pytest.fixture
+def node_sdk() -> Path:
+    if shutil.which("node") is None or not (NODE_DIR / "node_modules" / "iii-sdk").exists():
+        pytest.fail("the npm iii-sdk is not installed: run `npm ci --prefix tests/interop/node`")
+    return NODE_DIR
+
+
+@pytest.mark.parametrize("sdk", ["python", "node"])
+def test_official_sdks_reattach_after_their_connection_is_cut(engine, sdk, request, caplog):
+    caplog.set_level(logging.INFO, logger="iii_live.workers")
+    proxy = CuttableProxy(engine.engine_port)
+    request.addfinalizer(proxy.close)
+    if sdk == "python":
+        worker = register_worker(proxy.url, InitOptions(worker_name="cut", otel=QUIET))
+        request.addfinalizer(worker.shutdown)
+        worker.register_function("py::echo", lambda data: {"echoed": data["n"]})
+        function_id = "py::echo"
+    else:
+        script = request.getfixturevalue("node_sdk") / "reconnect.mjs"
+        proc = subprocess.Popen(
+            ["node", str(script), proxy.url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        request.addfinalizer(lambda: (proc.stdin.close(), proc.wait(10)))
+        assert next(line for line in proc.stdout if line.startswith("{")) == '{"step":"ready"}\n'
+        function_id = "node::echo"
+    wait_for(lambda: function_id in engine.functions)
+    [before] = [w["worker_id"] for w in engine.workers]
+    assert owner(engine, function_id) == before
+
+    proxy.cut()
+    wait_for(
+        lambda: len(engine.workers) == 1 and owner(engine, function_id) not in (None, before),
+        timeout=20,
+    )
+    after = owner(engine, function_id)
+    assert [w["worker_id"] for w in engine.workers] == [after]
+    assert f"worker {before} reconnected as {after}" in caplog.text  # retired by its token
+    assert engine.trigger({"function_id": function_id, "payload": {"n": 7}}) == {"echoed": 7}

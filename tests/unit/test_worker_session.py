@@ -1,0 +1,146 @@
+"""``WorkerSession`` without sockets: each worker connection is a list of what the engine
+sent it and a list of the reasons it was closed with."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from iii_live.core import StreamCore
+from iii_live.limits import Limits
+from iii_live.protocol.worker_session import WorkerSession
+from iii_live.streams.adapters.kv import KvAdapter
+
+
+def _spawn(coro: Awaitable[Any]) -> None:
+    asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+
+
+async def _offload(fn: Callable[[], Any]) -> Any:
+    return fn()
+
+
+def new_core(**limits: Any) -> StreamCore:
+    core = StreamCore(KvAdapter(), Limits(**limits), spawn=_spawn, offload=_offload)
+    core.open(lambda deliver: deliver())
+    return core
+
+
+class Peer:
+    """One worker connection, as the session sees it."""
+
+    def __init__(self, core: StreamCore) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.closed: list[str] = []
+        self.session = WorkerSession(core, self.sent.append, self.closed.append, "127.0.0.1")
+        self.session.open()
+
+    @property
+    def worker_id(self) -> str:
+        return self.session.worker.worker_id
+
+    @property
+    def token(self) -> str:
+        return self.sent[0]["reattach_token"]
+
+    def send(self, **message: Any) -> None:
+        self.session.receive(json.dumps(message))
+
+    def last(self, message_type: str) -> dict[str, Any]:
+        return [m for m in self.sent if m["type"] == message_type][-1]
+
+    def call(self, invocation_id: str, function_id: str, data: Any) -> None:
+        self.send(type="invokefunction", invocation_id=invocation_id, function_id=function_id, data=data)
+
+    def invokes(self) -> list[dict[str, Any]]:
+        """The calls the engine made to this worker."""
+        return [m for m in self.sent if m["type"] == "invokefunction"]
+
+    def answer(self, invoke: dict[str, Any], **outcome: Any) -> None:
+        self.send(
+            type="invocationresult",
+            invocation_id=invoke["invocation_id"],
+            function_id=invoke["function_id"],
+            **outcome,
+        )
+
+    def reply(self, invocation_id: str) -> dict[str, Any]:
+        [reply] = [
+            m for m in self.sent if m["type"] == "invocationresult" and m["invocation_id"] == invocation_id
+        ]
+        return reply
+
+
+async def until(predicate: Callable[[], Any]) -> Any:
+    """Let the loop run until ``predicate()`` holds (the test's own timeout bounds it)."""
+    while not (value := predicate()):
+        await asyncio.sleep(0)
+    return value
+
+
+@pytest.fixture
+def core():
+    core = new_core()
+    yield core
+    core.close()
+
+
+def ref(item_id: str | None = None, **extra: Any) -> dict[str, Any]:
+    payload = {"stream_name": "s", "group_id": "g", **extra}
+    if item_id is not None:
+        payload["item_id"] = item_id
+    return payload
+
+
+# -- reattach ----------------------------------------------------------------------------
+
+
+def test_each_connection_is_greeted_with_its_own_reattach_token(core):
+    a, b = Peer(core), Peer(core)
+    assert a.sent[0] == {"type": "workerregistered", "worker_id": a.worker_id, "reattach_token": a.token}
+    assert len(a.token) >= 32
+    assert a.token != b.token and a.worker_id != b.worker_id
+
+
+def test_reattach_with_the_token_retires_the_previous_connection(core):
+    old = Peer(core)
+    old.send(type="registerfunction", id="w::f")
+    new = Peer(core)
+    new.send(type="reattach", previous_worker_id=old.worker_id, reattach_token=old.token)
+    assert old.closed == ["replaced by its reconnection"]
+    assert core.workers.get(old.worker_id) is None
+    assert "w::f" not in core.functions
+    new.send(type="registerfunction", id="w::f")
+    assert core.functions.get("w::f").owner == new.worker_id
+
+
+@pytest.mark.parametrize(
+    "token",
+    [None, "", "wrong-token", ["a list"], 42, "OWN_TOKEN"],
+    ids=["missing", "empty", "wrong", "list", "number", "attacker's own token"],
+)
+def test_reattach_that_fails_the_proof_leaves_the_victim_alone(core, token):
+    victim = Peer(core)
+    victim.send(type="registerfunction", id="victim::fn")
+    attacker = Peer(core)
+    message: dict[str, Any] = {"type": "reattach", "previous_worker_id": victim.worker_id}
+    if token is not None:
+        message["reattach_token"] = attacker.token if token == "OWN_TOKEN" else token
+    attacker.send(**message)
+    assert victim.closed == []
+    assert core.workers.get(victim.worker_id) is victim.session.worker
+    assert core.functions.get("victim::fn").owner == victim.worker_id
+    attacker.send(type="registerfunction", id="victim::fn")
+    assert attacker.last("registrationrejected")["function_id"] == "victim::fn"
+    assert core.functions.get("victim::fn").owner == victim.worker_id
+
+
+def test_reattach_to_itself_or_to_nobody_changes_nothing(core):
+    peer = Peer(core)
+    peer.send(type="reattach", previous_worker_id=peer.worker_id, reattach_token=peer.token)
+    peer.send(type="reattach", previous_worker_id="no-such-worker", reattach_token=peer.token)
+    assert peer.closed == [] and core.workers.get(peer.worker_id) is peer.session.worker
