@@ -246,3 +246,46 @@ def test_official_sdks_reattach_after_their_connection_is_cut(engine, sdk, reque
     assert [w["worker_id"] for w in engine.workers] == [after]
     assert f"worker {before} reconnected as {after}" in caplog.text  # retired by its token
     assert engine.trigger({"function_id": function_id, "payload": {"n": 7}}) == {"echoed": 7}
+
+
+# -- triggers --------------------------------------------------------------------------------
+
+
+def test_a_worker_cannot_replace_another_workers_trigger(engine, raw_workers):
+    first, second = raw_workers(engine), raw_workers(engine)
+    for worker, function_id in ((first, "first::on"), (second, "second::on")):
+        worker.host(function_id)
+        worker.send(
+            type="registertrigger",
+            id="same-id",
+            trigger_type="stream",
+            function_id=function_id,
+            config={"stream_name": "s"},
+        )
+        assert worker.until_pong() == []
+    engine.stream("s").set("g", "i", {"v": 1})
+    for worker, function_id in ((first, "first::on"), (second, "second::on")):
+        invoke = worker.recv()
+        assert invoke["type"] == "invokefunction" and invoke["function_id"] == function_id
+        assert invoke["data"]["event"] == {"type": "create", "data": {"v": 1}}
+        worker.answer(invoke)
+    second.send(type="unregistertrigger", id="same-id", trigger_type="stream")
+    assert second.until_pong() == []
+    assert [t.function_id for t in engine.triggers.all()] == ["first::on"]
+
+
+@pytest.mark.parametrize("trigger_id", [["t1"], {"id": "t1"}, 7, ""])
+def test_registertrigger_with_a_malformed_id_is_answered_with_an_error(engine, raw_workers, trigger_id):
+    worker = raw_workers(engine)
+    worker.send(
+        type="registertrigger",
+        id=trigger_id,
+        trigger_type="stream",
+        function_id="w::on",
+        config={"stream_name": "s"},
+    )
+    [result] = worker.until_pong()
+    assert result["type"] == "triggerregistrationresult"
+    assert result["error"]["code"] == "trigger_registration_failed"
+    assert "a trigger id must be a non-empty string" in result["error"]["message"]
+    assert engine.triggers.all() == []

@@ -136,10 +136,7 @@ class WorkerSession:
             )
 
     def _on_unregistertrigger(self, message: dict[str, Any]) -> None:
-        trigger_id = str(message.get("id"))
-        triggers = self.core.triggers
-        if any(t.id == trigger_id and t.owner == self.worker.worker_id for t in triggers.all()):
-            triggers.unregister(trigger_id)
+        self.core.triggers.unregister(str(message.get("id")), owner=self.worker.worker_id)
 
     def _on_invocationresult(self, message: dict[str, Any]) -> None:
         invocation_id = message.get("invocation_id")

@@ -144,3 +144,50 @@ def test_reattach_to_itself_or_to_nobody_changes_nothing(core):
     peer.send(type="reattach", previous_worker_id=peer.worker_id, reattach_token=peer.token)
     peer.send(type="reattach", previous_worker_id="no-such-worker", reattach_token=peer.token)
     assert peer.closed == [] and core.workers.get(peer.worker_id) is peer.session.worker
+
+
+# -- triggers ------------------------------------------------------------------------------
+
+
+def test_trigger_ids_are_scoped_to_the_worker_that_registered_them(core):
+    a, b = Peer(core), Peer(core)
+    for peer, function_id in ((a, "a::on"), (b, "b::on")):
+        peer.send(type="registerfunction", id=function_id)
+        peer.send(
+            type="registertrigger",
+            id="t1",
+            trigger_type="stream",
+            function_id=function_id,
+            config={"stream_name": "s"},
+        )
+    matching = core.triggers.matching("stream", "s", "g", "i")
+    assert sorted((t.owner, t.function_id) for t in matching) == sorted(
+        [(a.worker_id, "a::on"), (b.worker_id, "b::on")]
+    )
+    b.send(type="unregistertrigger", id="t1", trigger_type="stream")
+    assert [(t.owner, t.function_id) for t in core.triggers.all()] == [(a.worker_id, "a::on")]
+    b.send(type="unregistertrigger", id="t1", trigger_type="stream")
+    assert [t.owner for t in core.triggers.all()] == [a.worker_id]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "text"),
+    [
+        ("id", ["t1"], "a trigger id must be a non-empty string"),
+        ("id", {"a": 1}, "a trigger id must be a non-empty string"),
+        ("id", "", "a trigger id must be a non-empty string"),
+        ("trigger_type", ["stream"], "unknown trigger type"),
+        ("function_id", ["f"], "function_id must be a non-empty string"),
+        ("config", ["s"], "config must be an object"),
+    ],
+)
+def test_malformed_registertrigger_gets_an_error_reply(core, field, value, text):
+    peer = Peer(core)
+    message = {"id": "t1", "trigger_type": "stream", "function_id": "w::f", "config": {"stream_name": "s"}}
+    message[field] = value
+    peer.send(type="registertrigger", **message)
+    result = peer.last("triggerregistrationresult")
+    assert result["id"] == message["id"]
+    assert result["error"]["code"] == "trigger_registration_failed"
+    assert text in result["error"]["message"]
+    assert core.triggers.all() == []
