@@ -7,9 +7,11 @@ official SDKs' own reconnect keeps working through all of it.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -289,3 +291,79 @@ def test_registertrigger_with_a_malformed_id_is_answered_with_an_error(engine, r
     assert result["error"]["code"] == "trigger_registration_failed"
     assert "a trigger id must be a non-empty string" in result["error"]["message"]
     assert engine.triggers.all() == []
+
+
+# -- a worker that stops reading ------------------------------------------------------------
+
+
+def _masked_text_frame(payload: bytes) -> bytes:
+    """A client's text frame (clients must mask, RFC 6455 §5.3)."""
+    mask = os.urandom(4)
+    length = len(payload)
+    if length < 126:
+        header = bytes((0x81, 0x80 | length))
+    elif length < 65536:
+        header = bytes((0x81, 0x80 | 126)) + length.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 0x80 | 127)) + length.to_bytes(8, "big")
+    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def _stalled_worker(port: int) -> socket.socket:
+    """A worker connection that never reads what the engine sends."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16))
+    sock.sendall(
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    return sock
+
+
+def test_a_worker_that_asks_and_never_reads_holds_up_only_itself(raw_workers):
+    """Forty requests for a 1 MiB item, then a call with a visible effect, never reading: the
+    engine stops reading that worker once max_write_buffer waits unread (so it never builds
+    forty replies, and never reaches the call), serves the others, and closes it when its
+    pings go unanswered."""
+    engine = start(ping_interval=0.3)
+    stalled = _stalled_worker(engine.engine_port)
+    try:
+        marks: list[Any] = []
+        engine.register_function("nb::mark", marks.append)
+        engine.stream("big").set("g", "i", {"pad": "x" * (1024 * 1024)})
+        reader = raw_workers(engine)
+        wait_for(lambda: len(engine.workers) == 2)
+        get = {"stream_name": "big", "group_id": "g", "item_id": "i"}
+        calls = [("stream::get", get)] * 40 + [("nb::mark", {"reached": True})]
+        stalled.sendall(
+            b"".join(
+                _masked_text_frame(
+                    json.dumps(
+                        {"type": "invokefunction", "invocation_id": str(n), "function_id": f, "data": d}
+                    ).encode()
+                )
+                for n, (f, d) in enumerate(calls)
+            )
+        )
+        reader.send(type="invokefunction", invocation_id="r", function_id="stream::get", data=get)
+        assert reader.recv()["result"]["pad"][:3] == "xxx"
+        wait_for(lambda: [w["worker_id"] for w in engine.workers] == [reader.worker_id], timeout=15)
+        assert marks == []
+    finally:
+        stalled.close()
+        engine.stop()
+
+
+def test_a_reply_larger_than_max_write_buffer_reaches_a_worker_that_reads(sdk_workers):
+    engine = start(max_write_buffer=64 * 1024)
+    try:
+        value = {"pad": "x" * 1_000_000}
+        engine.stream("big").set("g", "i", value)
+        worker = sdk_workers(engine.engine_url, "reader")
+        get = {"stream_name": "big", "group_id": "g", "item_id": "i"}
+        for _ in range(5):
+            assert worker.trigger({"function_id": "stream::get", "payload": get}) == value
+        assert len(engine.workers) == 1
+    finally:
+        engine.stop()
