@@ -8,7 +8,10 @@ SDK replays its registrations when it reconnects.
 
 Each worker is handed a secret ``reattach_token`` on its own connection; a reconnecting
 SDK presents it to retire its previous connection, so knowing a worker's id (which other
-workers see as ``_caller_worker_id``) is not enough to take its place.
+workers see as ``_caller_worker_id``) is not enough to take its place. Calls to a worker
+are bounded: they fail with ``TIMEOUT`` when it does not answer within
+``worker_invocation_timeout_ms``, and at once with ``worker_busy`` when it already holds
+``max_invocations_per_worker`` unanswered calls.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 from .errors import InvocationError
 from .functions import FunctionRegistry
+from .limits import DEFAULT_LIMITS, Limits
 from .streams.triggers import TriggerRegistry
 
 log = logging.getLogger("iii_live.workers")
@@ -41,6 +45,7 @@ class Worker:
     send_invocation: SendInvocation
     close: Close
     peer: str = ""
+    limits: Limits = DEFAULT_LIMITS
     reattach_token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     """Sent only to this worker's own connection; proves a reconnection is this worker."""
     connected_at: float = field(default_factory=time.time)
@@ -59,14 +64,34 @@ class Worker:
             raise InvocationError(
                 "invocation_stopped", f"worker {self.name} disconnected", function_id=function_id
             )
+        limit = self.limits.max_invocations_per_worker
+        if len(self._pending) >= limit:
+            raise InvocationError(
+                "worker_busy",
+                f"worker {self.name} has {limit} calls unanswered, the most it may hold "
+                f"(max_invocations_per_worker); {function_id} was not sent",
+                function_id=function_id,
+            )
         invocation_id = str(uuid.uuid4())
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[invocation_id] = future
+        timeout_ms = self.limits.worker_invocation_timeout_ms
         try:
             self.send_invocation(invocation_id, function_id, data)
-            return await future
+            return await asyncio.wait_for(future, timeout_ms / 1000)
+        except asyncio.TimeoutError:
+            raise InvocationError(
+                "TIMEOUT",
+                f"worker {self.name} did not answer {function_id} within {timeout_ms} ms "
+                "(worker_invocation_timeout_ms)",
+                function_id=function_id,
+            ) from None
         finally:
             self._pending.pop(invocation_id, None)
+
+    @property
+    def calls_in_flight(self) -> int:
+        return len(self._pending)
 
     def settle(self, invocation_id: str, outcome: Any) -> None:
         """Settle a call in flight with its result, or with an InvocationError."""
@@ -94,8 +119,10 @@ class WorkerRegistry:
         self.triggers = triggers
         self._workers: dict[str, Worker] = {}
 
-    def connect(self, send_invocation: SendInvocation, close: Close, peer: str = "") -> Worker:
-        worker = Worker(str(uuid.uuid4()), send_invocation, close, peer)
+    def connect(
+        self, send_invocation: SendInvocation, close: Close, peer: str = "", limits: Limits = DEFAULT_LIMITS
+    ) -> Worker:
+        worker = Worker(str(uuid.uuid4()), send_invocation, close, peer, limits)
         self._workers[worker.worker_id] = worker
         return worker
 
@@ -167,6 +194,7 @@ class WorkerRegistry:
                 "peer": w.peer,
                 "connected_at": w.connected_at,
                 "functions": sorted(self.functions.owned_by(w.worker_id)),
+                "calls_in_flight": w.calls_in_flight,
                 "triggers": [
                     {"id": t.id, "type": t.type, "function_id": t.function_id, "config": t.config}
                     for t in self.triggers.all()

@@ -23,9 +23,11 @@ from typing import Any
 
 import pytest
 from iii import InitOptions, register_worker
+from iii import InvocationError as SdkInvocationError
 from websockets.sync.client import connect
 
 import iii_live
+from iii_live.config import ConfigError
 
 from .conftest import wait_for
 
@@ -102,6 +104,14 @@ def sdk_workers() -> Iterator[Any]:
 
 def start(**config: Any) -> iii_live.Engine:
     return iii_live.start(port=0, background=True, **config)
+
+
+@pytest.fixture
+def quick_engine() -> Iterator[iii_live.Engine]:
+    """Workers get 300 ms to answer a call."""
+    engine = start(worker_invocation_timeout_ms=300)
+    yield engine
+    engine.stop()
 
 
 def owner(engine: iii_live.Engine, function_id: str) -> str | None:
@@ -367,3 +377,97 @@ def test_a_reply_larger_than_max_write_buffer_reaches_a_worker_that_reads(sdk_wo
         assert len(engine.workers) == 1
     finally:
         engine.stop()
+
+
+# -- a worker that never answers ------------------------------------------------------------
+
+
+def test_calls_to_a_worker_that_never_answers_time_out(quick_engine, raw_workers, sdk_workers):
+    silent = raw_workers(quick_engine)
+    silent.host("silent::fn")
+    wait_for(lambda: "silent::fn" in quick_engine.functions)
+    with pytest.raises(iii_live.InvocationError) as info:
+        quick_engine.trigger({"function_id": "silent::fn", "payload": {}, "timeout_ms": 20_000})
+    assert info.value.code == "TIMEOUT"
+    assert "did not answer silent::fn within 300 ms (worker_invocation_timeout_ms)" in info.value.message
+
+    caller = sdk_workers(quick_engine.engine_url, "caller")
+    with pytest.raises(SdkInvocationError) as relayed:
+        caller.trigger({"function_id": "silent::fn", "payload": {}})
+    assert relayed.value.code == "TIMEOUT"
+    assert "worker_invocation_timeout_ms" in relayed.value.message
+
+
+def test_trigger_calls_to_a_silent_worker_let_go_of_their_payloads(quick_engine, raw_workers):
+    silent = raw_workers(quick_engine)
+    silent.host("silent::on")
+    silent.send(
+        type="registertrigger",
+        id="t",
+        trigger_type="stream",
+        function_id="silent::on",
+        config={"stream_name": "s"},
+    )
+    assert silent.until_pong() == []
+    for n in range(20):
+        quick_engine.stream("s").set("g", str(n), {"pad": "x" * 100_000})
+    invokes = [silent.recv() for _ in range(20)]
+    assert {i["function_id"] for i in invokes} == {"silent::on"}
+    wait_for(lambda: quick_engine.workers[0]["calls_in_flight"] == 0, timeout=10)
+
+
+def test_a_join_trigger_on_a_silent_worker_gives_way_after_the_timeout(
+    quick_engine, raw_workers, client_factory
+):
+    silent = raw_workers(quick_engine)
+    silent.host("silent::join")
+    silent.send(
+        type="registertrigger", id="j", trigger_type="stream:join", function_id="silent::join", config={}
+    )
+    assert silent.until_pong() == []
+    quick_engine.stream("room").set("g", "i", {"hello": 1})
+    client = client_factory(quick_engine.stream_url)
+    client.join("s1", "room", "g")
+    invoke = silent.recv()
+    assert invoke["function_id"] == "silent::join" and invoke["data"]["subscription_id"] == "s1"
+    sync = client.recv(timeout=10)
+    assert sync["event"] == {"type": "sync", "data": [{"hello": 1}]}
+
+
+def test_calls_beyond_max_invocations_per_worker_fail_at_once(raw_workers):
+    engine = start(max_invocations_per_worker=2)
+    try:
+        silent = raw_workers(engine)
+        silent.host("silent::fn")
+        wait_for(lambda: "silent::fn" in engine.functions)
+        for n in range(2):
+            engine.trigger({"function_id": "silent::fn", "payload": {"n": n}, "action": {"type": "void"}})
+        held = [silent.recv(), silent.recv()]
+        assert [i["data"]["n"] for i in held] == [0, 1]
+        with pytest.raises(iii_live.InvocationError) as info:
+            engine.trigger({"function_id": "silent::fn", "payload": {"n": 2}, "timeout_ms": 5_000})
+        assert info.value.code == "worker_busy"
+        assert "max_invocations_per_worker" in info.value.message
+        silent.answer(held[0])
+        wait_for(lambda: engine.workers[0]["calls_in_flight"] == 1)
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(engine.trigger, {"function_id": "silent::fn", "payload": {"n": 3}})
+            invoke = silent.recv()
+            assert invoke["data"]["n"] == 3
+            silent.answer(invoke, result="room again")
+            assert pending.result(10) == "room again"
+    finally:
+        engine.stop()
+
+
+@pytest.mark.parametrize("key", ["worker_invocation_timeout_ms", "max_invocations_per_worker"])
+def test_the_worker_bounds_are_config_keys(key, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(f"workers:\n  - name: iii-stream\n    config:\n      {key}: 1234\n")
+    engine = iii_live.start(config=str(config), port=0, background=True)
+    try:
+        assert getattr(engine.config.limits, key) == 1234
+    finally:
+        engine.stop()
+    with pytest.raises(ConfigError, match=key):
+        start(**{key: 0})

@@ -38,7 +38,7 @@ class WorkerSession:
     def __init__(self, core: StreamCore, send: Send, close: Close, peer: str = "") -> None:
         self.core = core
         self._send = send
-        self.worker: Worker = core.workers.connect(self._send_invocation, close, peer)
+        self.worker: Worker = core.workers.connect(self._send_invocation, close, peer, core.limits)
         self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "ping": self._on_ping,
             "reattach": self._on_reattach,

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from iii_live.core import StreamCore
+from iii_live.errors import InvocationError
+from iii_live.functions import resolve
 from iii_live.limits import Limits
 from iii_live.protocol.worker_session import WorkerSession
 from iii_live.streams.adapters.kv import KvAdapter
@@ -191,3 +193,79 @@ def test_malformed_registertrigger_gets_an_error_reply(core, field, value, text)
     assert result["error"]["code"] == "trigger_registration_failed"
     assert text in result["error"]["message"]
     assert core.triggers.all() == []
+
+
+# -- calls to a worker are bounded ----------------------------------------------------------
+
+
+def test_a_call_to_a_silent_worker_fails_with_timeout_and_forgets_its_payload():
+    core = new_core(worker_invocation_timeout_ms=20)
+
+    async def scenario() -> InvocationError:
+        silent = Peer(core)
+        silent.send(type="registerfunction", id="silent::f")
+        with pytest.raises(InvocationError) as info:
+            await resolve(core.call("silent::f", {"big": "x" * 1000}))
+        assert silent.session.worker.calls_in_flight == 0
+        return info.value
+
+    error = asyncio.run(scenario())
+    core.close()
+    assert error.code == "TIMEOUT"
+    assert "did not answer silent::f within 20 ms (worker_invocation_timeout_ms)" in error.message
+
+
+def test_a_relayed_call_to_a_silent_worker_answers_the_caller_with_timeout():
+    core = new_core(worker_invocation_timeout_ms=20)
+
+    async def scenario() -> dict[str, Any]:
+        caller, silent = Peer(core), Peer(core)
+        silent.send(type="registerfunction", id="silent::f")
+        caller.call("c1", "silent::f", {})
+        await until(lambda: any(m["type"] == "invocationresult" for m in caller.sent))
+        return caller.reply("c1")
+
+    reply = asyncio.run(scenario())
+    core.close()
+    assert reply["error"]["code"] == "TIMEOUT" and "result" not in reply
+
+
+def test_calls_beyond_max_invocations_per_worker_fail_at_once():
+    core = new_core(max_invocations_per_worker=2)
+
+    async def scenario() -> None:
+        host = Peer(core)
+        host.send(type="registerfunction", id="host::f")
+        calls = [asyncio.ensure_future(resolve(core.call("host::f", n))) for n in (1, 2)]
+        [one, two] = await until(lambda: len(host.invokes()) == 2 and host.invokes())
+        with pytest.raises(InvocationError) as info:
+            await resolve(core.call("host::f", 3))
+        assert info.value.code == "worker_busy"
+        assert "has 2 calls unanswered" in info.value.message
+        assert "max_invocations_per_worker" in info.value.message
+        assert [one["data"], two["data"]] == [1, 2] and len(host.invokes()) == 2
+        host.answer(one, result="a")
+        assert await calls[0] == "a"
+        calls.append(asyncio.ensure_future(resolve(core.call("host::f", 3))))
+        three = (await until(lambda: len(host.invokes()) == 3 and host.invokes()))[2]
+        assert three["data"] == 3
+        host.answer(two, result="b")
+        host.answer(three, result="c")
+        assert [await calls[1], await calls[2]] == ["b", "c"]
+
+    asyncio.run(scenario())
+    core.close()
+
+
+def test_a_disconnect_stops_the_calls_in_flight(core):
+    async def scenario() -> InvocationError:
+        host = Peer(core)
+        host.send(type="registerfunction", id="host::f")
+        pending = asyncio.ensure_future(resolve(core.call("host::f", {})))
+        await until(host.invokes)
+        host.session.close()
+        with pytest.raises(InvocationError) as info:
+            await pending
+        return info.value
+
+    assert asyncio.run(scenario()).code == "invocation_stopped"
