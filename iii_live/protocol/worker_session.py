@@ -11,6 +11,11 @@ built in this module.
 Built-in calls are answered inline, in arrival order; calls that must wait (a function of
 another worker, of the notebook) run as tasks, so a worker can serve calls that the engine
 makes to it while its own call is in flight.
+
+An ``invocationresult`` carries ``result`` as iii's does: omitted when the function had
+nothing to return (a missing item, a function that returned nothing or ``null``: iii reads
+a worker's ``"result": null`` as no result), and ``null`` only for the built-ins whose iii
+result is the unit value.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ log = logging.getLogger("iii_live.workers")
 
 TELEMETRY_PREFIXES = (b"OTLP", b"MTRC", b"LOGS")
 WORKER_REGISTER = "engine::workers::register"
+
+UNIT_RESULTS = frozenset({"stream::send"})
+"""Built-ins whose iii result is the unit value, which iii sends as ``"result": null``."""
 
 Send = Callable[[dict[str, Any]], None]
 """Writes one message to the worker."""
@@ -226,6 +234,6 @@ class WorkerSession:
                 )
         if error is not None:
             reply["error"] = error.to_wire()
-        else:
+        elif result is not None or function_id in UNIT_RESULTS:
             reply["result"] = result
         self._send(reply)

@@ -195,6 +195,99 @@ def test_malformed_registertrigger_gets_an_error_reply(core, field, value, text)
     assert core.triggers.all() == []
 
 
+# -- invocationresult: no result, null, or a value, as iii sends them ----------------------
+
+
+def test_builtins_omit_result_when_there_is_nothing_and_send_null_for_unit(core):
+    peer = Peer(core)
+    peer.call("get-missing", "stream::get", ref("x"))
+    peer.call("set", "stream::set", ref("x", data={"n": 1}))
+    peer.call("get", "stream::get", ref("x"))
+    peer.call("send", "stream::send", ref(type="typing", data=None))
+    peer.call("delete", "stream::delete", ref("x"))
+    peer.call("get-deleted", "stream::get", ref("x"))
+    peer.call("list", "stream::list", ref())
+    assert "result" not in peer.reply("get-missing")
+    assert "result" not in peer.reply("get-deleted")
+    assert peer.reply("send")["result"] is None
+    assert peer.reply("set")["result"] == {"old_value": None, "new_value": {"n": 1}}
+    assert peer.reply("get")["result"] == {"n": 1}
+    assert peer.reply("delete")["result"] == {"old_value": {"n": 1}}
+    assert peer.reply("list")["result"] == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ({}, {}),
+        ({"result": None}, {}),
+        ({"result": 0}, {"result": 0}),
+        ({"result": False}, {"result": False}),
+        ({"result": ""}, {"result": ""}),
+        ({"result": {"k": [1]}}, {"result": {"k": [1]}}),
+    ],
+    ids=["no result", "null", "zero", "false", "empty string", "object"],
+)
+def test_a_worker_result_is_relayed_to_the_calling_worker_as_iii_relays_it(core, answer, expected):
+    async def scenario() -> dict[str, Any]:
+        caller, host = Peer(core), Peer(core)
+        host.send(type="registerfunction", id="host::f")
+        caller.call("c1", "host::f", {"q": 1})
+        [invoke] = await until(host.invokes)
+        assert invoke["data"] == {"q": 1, "_caller_worker_id": caller.worker_id}
+        host.answer(invoke, **answer)
+        return await until(lambda: [m for m in caller.sent if m["type"] == "invocationresult"])
+
+    [reply] = asyncio.run(scenario())
+    assert reply == {"type": "invocationresult", "invocation_id": "c1", "function_id": "host::f", **expected}
+
+
+def test_a_worker_result_without_result_reaches_python_as_none(core):
+    async def scenario() -> Any:
+        host = Peer(core)
+        host.send(type="registerfunction", id="host::f")
+        pending = asyncio.ensure_future(resolve(core.call("host::f", {})))
+        [invoke] = await until(host.invokes)
+        host.answer(invoke)
+        return await pending
+
+    assert asyncio.run(scenario()) is None
+
+
+@pytest.mark.parametrize(
+    ("returned", "expected"),
+    [(None, {}), (0, {"result": 0}), ([], {"result": []})],
+    ids=["None", "zero", "empty list"],
+)
+def test_notebook_function_results_reach_a_worker_as_iii_would_relay_them(core, returned, expected):
+    core.functions.register("nb::f", lambda payload: returned)
+
+    async def nb_async(payload: Any) -> Any:
+        return returned
+
+    core.functions.register("nb::async", nb_async)
+    peer = Peer(core)
+    peer.call("sync", "nb::f", {})
+    assert peer.reply("sync") == {
+        "type": "invocationresult",
+        "invocation_id": "sync",
+        "function_id": "nb::f",
+        **expected,
+    }
+
+    async def scenario() -> dict[str, Any]:
+        peer.call("async", "nb::async", {})
+        await until(lambda: any(m.get("invocation_id") == "async" for m in peer.sent))
+        return peer.reply("async")
+
+    assert asyncio.run(scenario()) == {
+        "type": "invocationresult",
+        "invocation_id": "async",
+        "function_id": "nb::async",
+        **expected,
+    }
+
+
 # -- calls to a worker are bounded ----------------------------------------------------------
 
 
