@@ -245,7 +245,7 @@ def test_official_sdks_reattach_after_their_connection_is_cut(engine, sdk, reque
         request.addfinalizer(lambda: (proc.stdin.close(), proc.wait(10)))
         assert next(line for line in proc.stdout if line.startswith("{")) == '{"step":"ready"}\n'
         function_id = "node::echo"
-    wait_for(lambda: function_id in engine.functions)
+    wait_for(lambda: function_id in engine.functions, timeout=20)  # node starts slowly under load
     [before] = [w["worker_id"] for w in engine.workers]
     assert owner(engine, function_id) == before
 
