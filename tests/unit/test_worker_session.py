@@ -77,9 +77,12 @@ class Peer:
         return reply
 
 
-async def until(predicate: Callable[[], Any]) -> Any:
-    """Let the loop run until ``predicate()`` holds (the test's own timeout bounds it)."""
+async def until(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+    """Let the loop run until ``predicate()`` holds."""
+    deadline = asyncio.get_running_loop().time() + timeout
     while not (value := predicate()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout:.0f}s")
         await asyncio.sleep(0)
     return value
 
