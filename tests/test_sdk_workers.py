@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -167,7 +166,8 @@ def test_worker_functions_called_from_the_notebook_and_from_other_workers(engine
 def test_worker_cannot_take_over_a_builtin(engine, worker_factory):
     w = worker_factory()
     w.register_function("stream::set", lambda d: "hijacked")
-    time.sleep(0.3)
+    w.register_function("w::after", lambda d: d)  # handled after the attempt, in order
+    wait_for(lambda: "w::after" in engine.functions)
     assert engine.stream("s").set("g", "i", 1) == {"old_value": None, "new_value": 1}
 
 
@@ -208,8 +208,9 @@ def test_failed_trigger_registration_is_reported(engine, worker_factory):
     w.register_function("w::f", lambda e: None)
     w.register_trigger({"type": "stream", "function_id": "w::f", "config": {}})  # no stream_name
     w.register_trigger({"type": "cron", "function_id": "w::f", "config": {"expression": "* * * * *"}})
-    time.sleep(0.3)
-    assert engine.triggers.all() == []
+    w.register_trigger({"type": "stream", "function_id": "w::f", "config": {"stream_name": "after"}})
+    wait_for(lambda: engine.triggers.all())  # the valid one, handled after the two refused
+    assert [t.config for t in engine.triggers.all()] == [{"stream_name": "after"}]
 
 
 class MemoryStream(IStream):
@@ -295,7 +296,7 @@ def test_disconnect_drops_registrations_and_fails_calls_in_flight(engine, worker
 
     caller = threading.Thread(target=call_slow)
     caller.start()
-    time.sleep(0.3)
+    wait_for(lambda: engine.workers[0]["calls_in_flight"] == 1)
     engine.runtime.call(lambda: worker.close("dropped by the test"))  # mid-call
     caller.join(10)
     release.set()

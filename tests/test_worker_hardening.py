@@ -336,7 +336,7 @@ def test_a_worker_that_asks_and_never_reads_holds_up_only_itself(raw_workers):
     engine stops reading that worker once max_write_buffer waits unread (so it never builds
     forty replies, and never reaches the call), serves the others, and closes it when its
     pings go unanswered."""
-    engine = start(ping_interval=0.3)
+    engine = start(ping_interval=0.3, max_write_buffer=4 * 1024 * 1024)
     stalled = _stalled_worker(engine.engine_port)
     try:
         marks: list[Any] = []
