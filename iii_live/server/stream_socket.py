@@ -29,7 +29,7 @@ from ..assets import page
 from ..core import StreamCore
 from ..errors import InvocationError
 from ..functions import resolve
-from ..protocol.stream_session import StreamSession
+from ..protocol.stream_session import JoinPolicy, StreamSession
 from ..protocol.stream_wire import JOIN, ClientMessage, Event
 from . import fast_write
 from .access import admit
@@ -64,6 +64,8 @@ class StreamSocketHandler(StrictWebSocketHandler):
         self.connections = connections
         self.session: StreamSession | None = None
         self.auth_context: Any = None
+        self.may_join: JoinPolicy | None = None
+        """What this socket may join (None: anything); set by ``authorize`` for a narrower grant."""
         self.last_seen = time.monotonic()
         """When the peer last sent anything (a frame, a pong): read by the keepalive."""
         self._reserved: str | None = None
@@ -94,9 +96,14 @@ class StreamSocketHandler(StrictWebSocketHandler):
     def _upgrading(self) -> bool:
         return self.request.headers.get("Upgrade", "").lower() == "websocket"
 
+    def authorize(self) -> None:
+        """Refuse the request (the Host and the engine's token); a dashboard viewer's socket
+        checks its dashboard's grant instead."""
+        admit(self.request, self.server_settings)
+
     async def prepare(self) -> None:
         settings = self.server_settings
-        admit(self.request, settings)
+        self.authorize()
         if not self._upgrading():
             return
         limit = settings.limits.max_connections_per_address
@@ -151,6 +158,7 @@ class StreamSocketHandler(StrictWebSocketHandler):
             encode_resumable=ws_resume_frame,
             resume=query("resume", "") in ("1", "true"),
             conflate_at=self.server_settings.conflate_at,
+            may_join=self.may_join,
         )
         self.connections.add(self)
         if stream_name is not None and group_id is not None:
