@@ -77,7 +77,8 @@ export class DashboardSocket {
     this._delay = FIRST_RETRY_MS;
     /** @type {WebSocket | null} */
     this.socket = null;
-    this._open("connecting");
+    this.handlers.onStatus?.("connecting");
+    this._open();
   }
 
   /**
@@ -112,9 +113,7 @@ export class DashboardSocket {
     this.socket?.close();
   }
 
-  /** @param {Status} status */
-  _open(status) {
-    this.handlers.onStatus?.(status);
+  _open() {
     const socket = new WebSocket(this.url);
     this.socket = socket;
     socket.onopen = () => {
@@ -130,7 +129,8 @@ export class DashboardSocket {
         this.handlers.onClosed?.(event.reason);
         return;
       }
-      setTimeout(() => this._open("reconnecting"), this._delay);
+      this.handlers.onStatus?.("reconnecting");
+      setTimeout(() => this._open(), this._delay);
       this._delay = Math.min(this._delay * 2, LONGEST_RETRY_MS);
     };
   }
