@@ -11,7 +11,7 @@ from ..assets import STATIC
 from ..core import StreamCore
 from ..dashboards import Dashboards
 from .connections import Connections
-from .dashboard_pages import DashboardPageHandler, DashboardSocketHandler
+from .dashboard_pages import DashboardPageHandler, DashboardSocketHandler, ViewerWrites
 from .pages import PageHandler, StaticFiles, StreamsApiHandler
 from .settings import ServerSettings
 from .stream_socket import StreamSocketHandler
@@ -37,7 +37,11 @@ def make_stream_app(
     sockets = {"core": core, "settings": settings, "connections": connections}
     return tornado.web.Application(
         [
-            (rf"/d/{NAME}/ws", DashboardSocketHandler, {**sockets, "dashboards": dashboards}),
+            (
+                rf"/d/{NAME}/ws",
+                DashboardSocketHandler,
+                {**sockets, "dashboards": dashboards, "writes": ViewerWrites()},
+            ),
             (rf"/d/{NAME}(/?)", DashboardPageHandler, {"settings": settings, "dashboards": dashboards}),
             (rf"/stream/{NAME}/{NAME}/{NAME}/?", StreamSocketHandler, sockets),
             (rf"/stream/{NAME}/{NAME}/?", StreamSocketHandler, sockets),
