@@ -68,9 +68,12 @@ STAMP = re.compile(rb'"@(\d+)"')
 SEQ = re.compile(rb'"seq":(\d+),"epoch":"[^"]*","streamName":"ops","groupId":"(\w+)"')
 PING = 0x89
 PONG = b"\x8a\x80\0\0\0\0"
-GENERATOR_NICENESS = 10
-"""Load generators (simulated viewers, Chromium) yield the CPU to the servers they measure,
-as they would on machines of their own."""
+PAGES_NICENESS = 10
+"""The Chromium pages (each repaints at up to 60 frames a second) yield the CPU to the
+server and the simulated viewers, as they would on viewers' own machines. Simulated
+viewers keep the default priority: a viewer that cannot keep up would measure itself."""
+SEEN_LIMIT = 200_000
+"""Stamps a Voila or Panel viewer remembers (those of the last minute once past this)."""
 SAMPLE_EVERY = 10
 """iii-live viewers: every tenth one records latencies and checks seq (all count frames)."""
 
@@ -248,16 +251,29 @@ class Recorder:
         self.gaps = 0
         self.closed = 0
 
-    def stamps(self, data: bytes, record: bool) -> None:
-        if not self.recording:
+    def stamps(self, data: bytes, record: bool, seen: set[bytes] | None = None) -> None:
+        """Count the values in ``data`` (and record their latencies). With ``seen``, the
+        stamps a viewer already had, a value sent again (a whole table re-sent) is not a
+        new delivery: only first arrivals count, whether recording or not."""
+        if seen is not None:
+            found = [stamp for stamp in STAMP.findall(data) if stamp not in seen]
+            seen.update(found)
+            if len(seen) > SEEN_LIMIT:
+                cutoff = time.monotonic_ns() - 60 * 10**9
+                kept = {stamp for stamp in seen if int(stamp) > cutoff}
+                seen.clear()
+                seen.update(kept)
+        elif not self.recording:
             return
-        if not record:  # counted in C: most viewers only read
+        elif not record:  # counted in C: most viewers only read
             self.frames += data.count(b'"@')
             return
-        found = STAMP.findall(data)
-        self.frames += len(found)
-        now = time.monotonic_ns()
-        self.latencies.extend(now - int(stamp) for stamp in found)
+        else:
+            found = STAMP.findall(data)
+        if self.recording:
+            self.frames += len(found)
+            now = time.monotonic_ns()
+            self.latencies.extend(now - int(stamp) for stamp in found)
 
 
 def upgrade_request(path: str, host: str, protocols: str | None = None) -> bytes:
@@ -292,6 +308,7 @@ class Viewer(asyncio.Protocol):
         self.buffer = b""
         self.ready = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
+        self.seen: set[bytes] = set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -426,26 +443,27 @@ class VoilaViewer(Viewer):
                         }
                         self.send(self.message("comm_msg", content))
                     self.ready.set_result(None)
-        if b'"delta"' in data:  # keyframes hold old values: deltas only
-            self.recorder.stamps(data, True)
+        self.recorder.stamps(data, True, self.seen)  # keyframes repeat old values: first arrivals only
 
 
 class PanelViewer(Viewer):
-    """A Bokeh document client: ``PULL-DOC-REQ``, then every ``PATCH-DOC`` the server sends."""
+    """A Bokeh document client, as BokehJS: after the server's ``ACK``, ``PULL-DOC-REQ``;
+    then every ``PATCH-DOC`` the server sends."""
 
     def __init__(self, host: str, app_path: str, token: str, recorder: Recorder) -> None:
         super().__init__(f"{app_path}/ws", host, recorder, True, protocols=f"bokeh, {token}")
-
-    def opened(self) -> None:
-        for part in (b'{"msgid":"1","msgtype":"PULL-DOC-REQ"}', b"{}", b"{}"):
-            self.send(part)
+        self.pulled = False
 
     def read(self, data: bytes) -> None:
+        if not self.pulled:
+            if b'"ACK"' in data:
+                self.pulled = True
+                for part in (b'{"msgid":"1","msgtype":"PULL-DOC-REQ"}', b"{}", b"{}"):
+                    self.send(part)
+            return
         if b"PULL-DOC-REPLY" in data and not self.ready.done():
             self.ready.set_result(None)
-            return
-        if b"PATCH-DOC" in data or self.ready.done():
-            self.recorder.stamps(data, True)
+        self.recorder.stamps(data, True, self.seen)  # patches may re-send whole columns: first arrivals only
 
 
 async def open_viewer(kind: str, url: str, recorder: Recorder, index: int) -> Viewer:
@@ -576,7 +594,6 @@ class Viewers:
             stdout=subprocess.PIPE,
             text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
-            preexec_fn=lambda: os.nice(GENERATOR_NICENESS),
         )
 
     def command(self, line: str) -> None:
@@ -660,7 +677,7 @@ def check_pages(url: str, pages: int, expected: dict[str, Any], servers: list[in
         opened.append(page)
     for pid in tree(os.getpid())[1:]:  # Playwright's driver and Chromium, not the servers
         if pid not in servers:
-            os.setpriority(os.PRIO_PROCESS, pid, GENERATOR_NICENESS)
+            os.setpriority(os.PRIO_PROCESS, pid, PAGES_NICENESS)
     expected["pages"] = opened
     expected["close"] = lambda: (browser.close(), playwright.stop())
     return expected
@@ -830,7 +847,7 @@ def run_voila(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     try:
         wait_line(writer, "ready")
         url = f"http://127.0.0.1:{port}/"
-        wait_http(f"http://127.0.0.1:{port}/api/kernels", server)
+        wait_http(f"http://127.0.0.1:{port}/voila/static/voila.js", server)
         time.sleep(args.warmup)
         result = ramp("voila", url, server.pid, args, rss_mb(server.pid), args.voila_limit)
         writer_cores = cores_over(writer.pid, 2)
@@ -870,8 +887,8 @@ def run_panel(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         ],
         cwd=work,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=open(work / "server.log", "w"),
+        stderr=subprocess.STDOUT,
     )
     try:
         url = f"http://127.0.0.1:{port}/fleet_panel"

@@ -472,3 +472,23 @@ def test_serve_reports_a_failing_dashboard_app(tmp_path):
     )
     assert out.returncode == 1
     assert "publish() takes an iii_live.Dashboard, not dict" in out.stderr
+
+
+def test_the_docs_example_publishes_what_it_says():
+    page = Path(__file__).resolve().parents[1] / "docs" / "dashboards.md"
+    example = page.read_text().split("```python\n", 1)[1].split("```", 1)[0]
+    quiet = example.replace("iii_live.start()", "iii_live.start(port=0, background=True, engine_port=None)")
+    namespace: dict[str, Any] = {}
+    exec(quiet, namespace)
+    engine, dash = namespace["engine"], namespace["dash"]
+    try:
+        assert namespace["url"] == f"http://127.0.0.1:{engine.port}/d/ops"
+        assert http_status(namespace["url"]) == 200
+        first, second = dash.layout()["rows"]
+        assert [cell["kind"] for cell in first] == ["markdown", "table"]
+        assert [cell["kind"] for cell in second] == ["chart", "column"]
+        assert first[1]["options"]["max_rows"] == 50
+    finally:
+        for widget in dash.widgets():
+            widget.close()
+        engine.stop()
