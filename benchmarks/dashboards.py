@@ -487,6 +487,22 @@ async def open_viewer(kind: str, url: str, recorder: Recorder, index: int) -> Vi
     return viewer
 
 
+async def add_viewers(kind: str, url: str, recorder: Recorder, first: int, count: int) -> list[Viewer]:
+    """Connect ``count`` viewers, 50 at a time (one at a time for a page that starts a kernel)."""
+    gate = asyncio.Semaphore(50 if kind == "iii-live" else 1)
+
+    async def one(index: int) -> Viewer:
+        async with gate:
+            return await open_viewer(kind, url, recorder, index)
+
+    return list(await asyncio.gather(*(one(first + i) for i in range(count))))
+
+
+def percentile(ordered: list[int], p: float) -> float | None:
+    """The ``p`` quantile of sorted nanoseconds, in ms."""
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))] / 1e6 if ordered else None
+
+
 async def viewers_main(kind: str, url: str) -> None:
     """Commands on stdin: ``add N`` (connect N more viewers), ``measure S`` (record S seconds),
     ``quit``. Answers are JSON lines on stdout."""
@@ -497,13 +513,7 @@ async def viewers_main(kind: str, url: str) -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while line := (await reader.readline()).decode().split():
         if line[0] == "add":
-            gate = asyncio.Semaphore(50 if kind == "iii-live" else 1)
-
-            async def one(index: int) -> Viewer:
-                async with gate:
-                    return await open_viewer(kind, url, recorder, index)
-
-            viewers += await asyncio.gather(*(one(len(viewers) + i) for i in range(int(line[1]))))
+            viewers += await add_viewers(kind, url, recorder, len(viewers), int(line[1]))
             print(json.dumps({"ready": len(viewers), "closed": recorder.closed}), flush=True)
         elif line[0] == "measure":
             recorder.latencies = array.array("q")
@@ -512,27 +522,17 @@ async def viewers_main(kind: str, url: str) -> None:
             await asyncio.sleep(float(line[1]))
             recorder.recording = False
             latencies = sorted(recorder.latencies)
-
-            def pct(p: float) -> float | None:
-                return (
-                    latencies[min(len(latencies) - 1, int(p * len(latencies)))] / 1e6 if latencies else None
-                )
-
-            print(
-                json.dumps(
-                    {
-                        "viewers": len(viewers),
-                        "frames": recorder.frames,
-                        "samples": len(latencies),
-                        "p50_ms": pct(0.5),
-                        "p99_ms": pct(0.99),
-                        "max_ms": latencies[-1] / 1e6 if latencies else None,
-                        "seq_gaps": recorder.gaps,
-                        "closed": recorder.closed,
-                    }
-                ),
-                flush=True,
-            )
+            answer = {
+                "viewers": len(viewers),
+                "frames": recorder.frames,
+                "samples": len(latencies),
+                "p50_ms": percentile(latencies, 0.5),
+                "p99_ms": percentile(latencies, 0.99),
+                "max_ms": percentile(latencies, 1.0),
+                "seq_gaps": recorder.gaps,
+                "closed": recorder.closed,
+            }
+            print(json.dumps(answer), flush=True)
         elif line[0] == "quit":
             break
     for viewer in viewers:
@@ -657,53 +657,55 @@ def stop(proc: subprocess.Popen[Any]) -> None:
         proc.kill()
 
 
-def check_pages(url: str, pages: int, expected: dict[str, Any], servers: list[int]) -> dict[str, Any]:
-    """Open ``pages`` Chromium pages on ``url``; returns a function that, once the writer has
-    stopped, checks each holds ``expected`` (filled in by then) and shows it."""
-    from playwright.sync_api import sync_playwright
+class Pages:
+    """Real Chromium pages open on a dashboard's link, checked against the engine's state."""
 
-    from tests.browser.servers import CHROMIUM, CHROMIUM_ARGS
+    def __init__(self, url: str, count: int, servers: list[int]) -> None:
+        from playwright.sync_api import sync_playwright
 
-    playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-    opened = []
-    for _ in range(pages):
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.add_init_script("globalThis.__iiiLiveTestHooks = true;")
-        page = context.new_page()
-        page.set_default_timeout(120_000)
-        page.goto(url)
-        page.wait_for_function("() => (globalThis.__iiiLive || []).length === 2")
-        opened.append(page)
-    for pid in tree(os.getpid())[1:]:  # Playwright's driver and Chromium, not the servers
-        if pid not in servers:
-            os.setpriority(os.PRIO_PROCESS, pid, PAGES_NICENESS)
-    expected["pages"] = opened
-    expected["close"] = lambda: (browser.close(), playwright.stop())
-    return expected
+        from tests.browser.servers import CHROMIUM, CHROMIUM_ARGS
 
-
-def pages_hold(pages: list[Any], state: dict[str, dict[str, Any]]) -> bool:
-    """Every page holds exactly ``state`` in both groups, and its table shows the top host's cpu."""
-    top = max(state["hosts"].items(), key=lambda kv: kv[1]["cpu"])
-    for page in pages:
-        page.wait_for_function(
-            """(state) => (globalThis.__iiiLive || []).every((e) => {
-                const group = e.group.split('/')[1];
-                const want = state[group];
-                if (e.store.items.size !== Object.keys(want).length) return false;
-                for (const [id, value] of e.store.items) if (JSON.stringify(value) !== JSON.stringify(want[id])) return false;
-                return true;
-            })""",
-            arg=state,
+        self.playwright = sync_playwright().start()
+        self.browser = self.playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
-        shown = page.evaluate(
-            "(id) => document.querySelector(`.iii-dash-view .iii-row[data-id='${id}'] [data-column='cpu']`)?.textContent",
-            top[0],
-        )
-        if shown is None or float(shown) != top[1]["cpu"]:
-            return False
-    return True
+        self.pages = []
+        for _ in range(count):
+            context = self.browser.new_context(viewport={"width": 1280, "height": 900})
+            context.add_init_script("globalThis.__iiiLiveTestHooks = true;")
+            page = context.new_page()
+            page.set_default_timeout(120_000)
+            page.goto(url)
+            page.wait_for_function("() => (globalThis.__iiiLive || []).length === 2")
+            self.pages.append(page)
+        for pid in tree(os.getpid())[1:]:  # Playwright's driver and Chromium, not the servers
+            if pid not in servers:
+                os.setpriority(os.PRIO_PROCESS, pid, PAGES_NICENESS)
+
+    def hold(self, state: dict[str, dict[str, Any]]) -> bool:
+        """Every page holds exactly ``state`` in both groups, and its table shows the top
+        host's cpu."""
+        top_id, top = max(state["hosts"].items(), key=lambda kv: kv[1]["cpu"])
+        for page in self.pages:
+            page.wait_for_function(HOLDS, arg=state)
+            shown = page.evaluate(SHOWN_CPU, top_id)
+            if shown is None or float(shown) != top["cpu"]:
+                return False
+        return True
+
+    def close(self) -> None:
+        self.browser.close()
+        self.playwright.stop()
+
+
+HOLDS = """(state) => (globalThis.__iiiLive || []).every((e) => {
+    const want = state[e.group.split('/')[1]];
+    if (e.store.items.size !== Object.keys(want).length) return false;
+    for (const [id, value] of e.store.items) if (JSON.stringify(value) !== JSON.stringify(want[id])) return false;
+    return true;
+})"""
+SHOWN_CPU = """(id) => document.querySelector(
+    `.iii-dash-view .iii-row[data-id='${id}'] [data-column='cpu']`)?.textContent"""
 
 
 def engine_state(url: str) -> dict[str, dict[str, Any]]:
@@ -743,7 +745,7 @@ def run_iii_live(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         env={**os.environ, "PYTHONPATH": str(ROOT), "DASH_RATE": str(args.rate), "DASH_STOP": str(stop_path)},
     )
     groups: list[Viewers] = []
-    pages: dict[str, Any] = {}
+    pages: Pages | None = None
     try:
         url = wait_line(server, "dashboard ops:").split(": ", 1)[1]
         time.sleep(args.warmup)
@@ -760,7 +762,7 @@ def run_iii_live(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             rss = rss_mb(server.pid)
             if count == first:
                 first_rss, first_ready = rss, ready
-        check_pages(url, args.pages, pages, tree(server.pid))
+        pages = Pages(url, args.pages, tree(server.pid))
         time.sleep(args.warmup)
         result = measure(groups, args.window, server.pid)
         result.update(
@@ -772,12 +774,12 @@ def run_iii_live(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         )
         stop_path.touch()
         time.sleep(1)
-        result["pages_exact"] = pages_hold(pages["pages"], engine_state(url))
+        result["pages_exact"] = pages.hold(engine_state(url))
         result["pages"] = args.pages
         return result
     finally:
-        if "close" in pages:
-            pages["close"]()
+        if pages is not None:
+            pages.close()
         for group in groups:
             group.close()
         stop(server)
