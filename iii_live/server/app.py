@@ -11,7 +11,7 @@ from ..assets import STATIC
 from ..core import StreamCore
 from ..dashboards import Dashboards
 from .connections import Connections
-from .dashboard_pages import DashboardPageHandler, DashboardSocketHandler, ViewerWrites
+from .dashboard_pages import DashboardPageHandler, DashboardSocketHandler, ViewerFlushes
 from .pages import PageHandler, StaticFiles, StreamsApiHandler
 from .settings import ServerSettings
 from .stream_socket import StreamSocketHandler
@@ -40,7 +40,7 @@ def make_stream_app(
             (
                 rf"/d/{NAME}/ws",
                 DashboardSocketHandler,
-                {**sockets, "dashboards": dashboards, "writes": ViewerWrites()},
+                {**sockets, "dashboards": dashboards, "flushes": ViewerFlushes()},
             ),
             (rf"/d/{NAME}(/?)", DashboardPageHandler, {"settings": settings, "dashboards": dashboards}),
             (rf"/stream/{NAME}/{NAME}/{NAME}/?", StreamSocketHandler, sockets),

@@ -8,22 +8,23 @@ dashboard shows (others are answered ``unauthorized`` with a reason) and any oth
 closes it with 1008. It runs no function, so a viewer reads and never writes. The page's
 URLs are relative, so it works under any path prefix a proxy adds (``/proxy/3112/d/ops``).
 
-A page repaints at most once per animation frame, so viewers' frames are written together
-every ``VIEWER_WRITE_INTERVAL`` (``ViewerWrites``): one timer for all viewers, and one
-``send`` per viewer per interval however many changes it carries.
+Viewers see changes at the widgets' frame rate: a viewer's session sends what it was
+delivered every ``VIEWER_FRAME_SECONDS`` (``ViewerFlushes``, one timer for all viewers), not
+every event-loop turn, so a viewer costs one ``send`` per frame however many changes it
+carries.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from typing import Any
 
 import tornado.web
 
 from ..assets import page
 from ..core import StreamCore
 from ..dashboards import Dashboards
-from ..protocol.stream_session import StreamSession
+from ..protocol.stream_session import StreamSession, Transport
 from ..protocol.stream_wire import decode_client_message
 from .access import admit_viewer, view_token_accepted
 from .connections import Connections
@@ -35,8 +36,8 @@ VIEWER_MAX_MESSAGE_SIZE = 16 * 1024
 """Viewers send joins and leaves only: larger frames close the socket (1009)."""
 MAX_CLOSE_REASON = 123
 """Bytes a close frame's reason may hold (RFC 6455 §5.5)."""
-VIEWER_WRITE_INTERVAL = 0.025
-"""Seconds between writes to a viewer: 40 a second, more than a page repaints."""
+VIEWER_FRAME_SECONDS = 0.05
+"""Seconds between a viewer's writes: the widgets' frame (their flusher's)."""
 
 
 class DashboardPageHandler(tornado.web.RequestHandler):
@@ -59,55 +60,45 @@ class DashboardPageHandler(tornado.web.RequestHandler):
         self.write(page("dashboard.html"))
 
 
-class ViewerWrites:
-    """The frames waiting for each viewer socket, written every ``interval`` on one timer.
+class ViewerSession(StreamSession):
+    """A viewer's session: what the hub delivers waits for the next frame of ``flushes``."""
 
-    A viewer's frames keep their order; its session sees them as buffered, so a reader
-    that falls behind is conflated as on any socket; ``when_drained`` waits for them too.
-    """
+    def __init__(
+        self, core: StreamCore, transport: Transport, flushes: ViewerFlushes, **options: Any
+    ) -> None:
+        super().__init__(core, transport, **options)
+        self.flushes = flushes
 
-    def __init__(self, interval: float = VIEWER_WRITE_INTERVAL) -> None:
+    def flush(self) -> None:
+        self.flushes.due(self)
+
+    def flush_now(self) -> None:
+        super().flush()
+
+
+class ViewerFlushes:
+    """Viewer sessions with something to send, flushed together every ``interval``."""
+
+    def __init__(self, interval: float = VIEWER_FRAME_SECONDS) -> None:
         self.interval = interval
-        self._frames: dict[DashboardSocketHandler, list[bytes]] = {}
-        self._sizes: dict[DashboardSocketHandler, int] = {}
-        self._drained: dict[DashboardSocketHandler, list[Callable[[], None]]] = {}
+        self._due: dict[ViewerSession, None] = {}
         self._timer: asyncio.TimerHandle | None = None
 
-    def add(self, viewer: DashboardSocketHandler, frames: list[bytes]) -> None:
-        self._frames.setdefault(viewer, []).extend(frames)
-        self._sizes[viewer] = self._sizes.get(viewer, 0) + sum(map(len, frames))
+    def due(self, session: ViewerSession) -> None:
+        self._due[session] = None
         if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.interval, self._write)
+            self._timer = asyncio.get_running_loop().call_later(self.interval, self._flush)
 
-    def waiting(self, viewer: DashboardSocketHandler) -> int:
-        """Bytes waiting for ``viewer``."""
-        return self._sizes.get(viewer, 0)
-
-    def when_written(self, viewer: DashboardSocketHandler, callback: Callable[[], None]) -> bool:
-        """Hold ``callback`` until ``viewer``'s waiting frames are written; False if none wait."""
-        if viewer not in self._frames:
-            return False
-        self._drained.setdefault(viewer, []).append(callback)
-        return True
-
-    def discard(self, viewer: DashboardSocketHandler) -> None:
-        self._frames.pop(viewer, None)
-        self._sizes.pop(viewer, None)
-        self._drained.pop(viewer, None)
-
-    def _write(self) -> None:
+    def _flush(self) -> None:
         self._timer = None
-        frames, self._frames, self._sizes = self._frames, {}, {}
-        drained, self._drained = self._drained, {}
-        for viewer, waiting in frames.items():
-            viewer.write_now(waiting)
-            for callback in drained.get(viewer, ()):
-                viewer.drained_after_write(callback)
+        due, self._due = self._due, {}
+        for session in due:
+            session.flush_now()
 
 
 class DashboardSocketHandler(StreamSocketHandler):
-    """A viewer's socket: admitted by the dashboard's grant, limited to its groups; its
-    frames go out through ``ViewerWrites``."""
+    """A viewer's socket: admitted by the dashboard's grant, limited to its groups, sending
+    once per frame."""
 
     def initialize(  # type: ignore[override]
         self,
@@ -115,11 +106,11 @@ class DashboardSocketHandler(StreamSocketHandler):
         settings: ServerSettings,
         connections: Connections,
         dashboards: Dashboards,
-        writes: ViewerWrites,
+        flushes: ViewerFlushes,
     ) -> None:
         super().initialize(core, settings, connections)
         self.dashboards = dashboards
-        self.writes = writes
+        self.flushes = flushes
         self.dashboard = ""
         self.presented: str | None = None
         """The token the viewer presented, checked again when the dashboard is republished."""
@@ -132,7 +123,16 @@ class DashboardSocketHandler(StreamSocketHandler):
         name = self.dashboard = self.path_args[0]
         dashboards = self.dashboards
         self.presented = admit_viewer(self.request, self.server_settings, name, dashboards.get(name))
-        self.may_join = lambda stream_name, group_id: dashboards.refusal(name, stream_name, group_id)
+
+    def new_session(self, **options: Any) -> StreamSession:
+        name, dashboards = self.dashboard, self.dashboards
+        return ViewerSession(
+            self.core,
+            self,
+            self.flushes,
+            may_join=lambda stream_name, group_id: dashboards.refusal(name, stream_name, group_id),
+            **options,
+        )
 
     async def open(self, name: str) -> None:  # type: ignore[override]
         self.dashboards.attach(name, self)
@@ -155,26 +155,7 @@ class DashboardSocketHandler(StreamSocketHandler):
 
     def on_close(self) -> None:
         self.dashboards.detach(self.dashboard, self)
-        self.writes.discard(self)
         super().on_close()
-
-    # -- the session's transport, batched ----------------------------------------------------
-
-    def send(self, frames: list[bytes]) -> None:
-        self.writes.add(self, frames)
-
-    def buffered(self) -> int:
-        return super().buffered() + self.writes.waiting(self)
-
-    def when_drained(self, callback: Callable[[], None]) -> None:
-        if not self.writes.when_written(self, callback):
-            super().when_drained(callback)
-
-    def write_now(self, frames: list[bytes]) -> None:
-        super().send(frames)
-
-    def drained_after_write(self, callback: Callable[[], None]) -> None:
-        super().when_drained(callback)
 
     def recheck(self) -> None:
         """The dashboard was published again or unpublished: close if the token presented no

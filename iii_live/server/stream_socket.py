@@ -29,7 +29,7 @@ from ..assets import page
 from ..core import StreamCore
 from ..errors import InvocationError
 from ..functions import resolve
-from ..protocol.stream_session import JoinPolicy, StreamSession
+from ..protocol.stream_session import StreamSession
 from ..protocol.stream_wire import JOIN, ClientMessage, Event
 from . import fast_write
 from .access import admit
@@ -64,8 +64,6 @@ class StreamSocketHandler(StrictWebSocketHandler):
         self.connections = connections
         self.session: StreamSession | None = None
         self.auth_context: Any = None
-        self.may_join: JoinPolicy | None = None
-        """What this socket may join (None: anything); set by ``authorize`` for a narrower grant."""
         self.last_seen = time.monotonic()
         """When the peer last sent anything (a frame, a pong): read by the keepalive."""
         self._reserved: str | None = None
@@ -149,16 +147,13 @@ class StreamSocketHandler(StrictWebSocketHandler):
     ) -> None:
         self.set_nodelay(True)
         query = self.get_query_argument
-        self.session = StreamSession(
-            self.core,
-            self,
+        self.session = self.new_session(
             context=self.auth_context,
             keyed=query("sync", "") == "keyed",
             encode=ws_frame,
             encode_resumable=ws_resume_frame,
             resume=query("resume", "") in ("1", "true"),
             conflate_at=self.server_settings.conflate_at,
-            may_join=self.may_join,
         )
         self.connections.add(self)
         if stream_name is not None and group_id is not None:
@@ -166,6 +161,10 @@ class StreamSocketHandler(StrictWebSocketHandler):
             options = {"since": since} if query("since_seq", None) is not None else None
             path = ClientMessage(JOIN, str(uuid.uuid4()), stream_name, group_id, item_id, options)
             await self.session.submit(path)
+
+    def new_session(self, **options: Any) -> StreamSession:
+        """This socket's session (a dashboard viewer's is narrower)."""
+        return StreamSession(self.core, self, **options)
 
     async def on_message(self, message: str | bytes) -> None:
         self.last_seen = time.monotonic()
