@@ -660,11 +660,12 @@ def stop(proc: subprocess.Popen[Any]) -> None:
 class Pages:
     """Real Chromium pages open on a dashboard's link, checked against the engine's state."""
 
-    def __init__(self, url: str, count: int, servers: list[int]) -> None:
+    def __init__(self, url: str, count: int) -> None:
         from playwright.sync_api import sync_playwright
 
         from tests.browser.servers import CHROMIUM, CHROMIUM_ARGS
 
+        before = set(tree(os.getpid()))  # the servers and the simulated viewers keep their priority
         self.playwright = sync_playwright().start()
         self.browser = self.playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
@@ -678,9 +679,8 @@ class Pages:
             page.goto(url)
             page.wait_for_function("() => (globalThis.__iiiLive || []).length === 2")
             self.pages.append(page)
-        for pid in tree(os.getpid())[1:]:  # Playwright's driver and Chromium, not the servers
-            if pid not in servers:
-                os.setpriority(os.PRIO_PROCESS, pid, PAGES_NICENESS)
+        for pid in set(tree(os.getpid())) - before:  # Playwright's driver and Chromium
+            os.setpriority(os.PRIO_PROCESS, pid, PAGES_NICENESS)
 
     def hold(self, state: dict[str, dict[str, Any]]) -> bool:
         """Every page holds exactly ``state`` in both groups, and its table shows the top
@@ -764,7 +764,7 @@ def run_iii_live(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             rss = rss_mb(server.pid)
             if count == first:
                 first_rss, first_ready = rss, ready
-        pages = Pages(url, args.pages, tree(server.pid))
+        pages = Pages(url, args.pages)
         time.sleep(args.warmup)
         result = measure(groups, args.window, server.pid)
         result.update(
