@@ -31,7 +31,8 @@ Simulated viewers run in their own processes (``viewers`` mode below): raw socke
 WebSocket library, one regular expression per chunk, so they cost the servers' machine
 as little as possible. A viewer answers the engine's pings with a pong when a chunk holds
 a ping opcode byte (unsolicited pongs are allowed, so a false alarm is harmless). On a
-shared machine the servers run at nice -5 (all three alike) and the Chromium pages at 10.
+shared machine the servers and the simulated viewers run at nice -5 (all three systems
+alike) and the Chromium pages on one core at nice 10.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import os
 import platform
 import random
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -70,12 +72,13 @@ SEQ = re.compile(rb'"seq":(\d+),"epoch":"[^"]*","streamName":"ops","groupId":"(\
 PING = 0x89
 PONG = b"\x8a\x80\0\0\0\0"
 SERVER_NICENESS = -5
-"""Every server under test (and Voila's writer and Redis) runs at this priority, all three
-systems alike, so other work on a shared machine does not starve it."""
+"""Every server under test (and Voila's writer and Redis) and the simulated viewers run at
+this priority, all three systems alike, so other work on a shared machine does not starve
+them."""
 PAGES_NICENESS = 10
-"""The Chromium pages (each repaints at up to 60 frames a second) yield the CPU to the
-server and the simulated viewers, as they would on viewers' own machines. Simulated
-viewers keep the default priority: a viewer that cannot keep up would measure itself."""
+"""The Chromium pages (each repaints at up to 60 frames a second) share one core and yield
+it to the server and the simulated viewers, as they would on viewers' own machines. Every
+thread is reniced: Chromium runs its display threads at -8 itself."""
 SEEN_LIMIT = 200_000
 """Stamps a Voila or Panel viewer remembers (those of the last minute once past this)."""
 SAMPLE_EVERY = 10
@@ -603,6 +606,7 @@ class Viewers:
             stdout=subprocess.PIPE,
             text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
+            preexec_fn=favoured,  # a viewer that cannot keep up would measure itself
         )
 
     def command(self, line: str) -> None:
@@ -670,44 +674,74 @@ def stop(proc: subprocess.Popen[Any]) -> None:
 
 
 class Pages:
-    """Real Chromium pages open on a dashboard's link, checked against the engine's state."""
+    """Real Chromium pages on a dashboard's link, in a process of their own (``pages`` mode)
+    that keeps Playwright's events flowing while the orchestrator measures."""
 
     def __init__(self, url: str, count: int) -> None:
-        from playwright.sync_api import sync_playwright
-
-        from tests.browser.servers import CHROMIUM, CHROMIUM_ARGS
-
-        before = set(tree(os.getpid()))  # the servers and the simulated viewers keep their priority
-        self.playwright = sync_playwright().start()
-        self.browser = self.playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "pages", url, str(count)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            preexec_fn=pages_priority,
         )
-        self.pages = []
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("the Chromium pages did not open")
+
+    def hold(self, state: dict[str, dict[str, Any]]) -> bool:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(state) + "\n")
+        self.proc.stdin.flush()
+        return bool(json.loads(self.proc.stdout.readline())["exact"])
+
+    def close(self) -> None:
+        stop(self.proc)
+
+
+def pages_priority() -> None:
+    """In the pages' process: one core, low priority; Playwright's driver and Chromium inherit both."""
+    os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
+    os.nice(PAGES_NICENESS)
+
+
+def pages_main(url: str, count: int) -> None:
+    """Open ``count`` pages on ``url``, print ``ready``; then, given the engine's state as a
+    JSON line on stdin, answer whether every page holds it exactly and shows it."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.servers import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        pages = []
         for _ in range(count):
-            context = self.browser.new_context(viewport={"width": 1280, "height": 900})
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
             context.add_init_script("globalThis.__iiiLiveTestHooks = true;")
             page = context.new_page()
             page.set_default_timeout(120_000)
             page.goto(url)
             page.wait_for_function("() => (globalThis.__iiiLive || []).length === 2")
-            self.pages.append(page)
-        for pid in set(tree(os.getpid())) - before:  # Playwright's driver and Chromium
-            os.setpriority(os.PRIO_PROCESS, pid, PAGES_NICENESS)
-
-    def hold(self, state: dict[str, dict[str, Any]]) -> bool:
-        """Every page holds exactly ``state`` in both groups, and its table shows the top
-        host's cpu."""
+            pages.append(page)
+        for pid in tree(os.getpid())[1:]:  # every thread: Chromium raises its display threads itself
+            for thread in os.listdir(f"/proc/{pid}/task"):
+                try:
+                    os.setpriority(os.PRIO_PROCESS, int(thread), PAGES_NICENESS)
+                except OSError:
+                    continue
+        print("ready", flush=True)
+        while not select.select([sys.stdin], [], [], 0)[0]:
+            pages[0].wait_for_timeout(100)  # Playwright handles the pages' events meanwhile
+        state = json.loads(sys.stdin.readline())
         top_id, top = max(state["hosts"].items(), key=lambda kv: kv[1]["cpu"])
-        for page in self.pages:
+        exact = True
+        for page in pages:
             page.wait_for_function(HOLDS, arg=state)
             shown = page.evaluate(SHOWN_CPU, top_id)
-            if shown is None or float(shown) != top["cpu"]:
-                return False
-        return True
-
-    def close(self) -> None:
-        self.browser.close()
-        self.playwright.stop()
+            exact = exact and shown is not None and float(shown) == top["cpu"]
+        print(json.dumps({"exact": exact}), flush=True)
+        browser.close()
 
 
 HOLDS = """(state) => (globalThis.__iiiLive || []).every((e) => {
@@ -948,8 +982,9 @@ def report(results: dict[str, Any]) -> str:
         f"{results['window']:g} s per step in the same run. Server CPU is the whole process tree (Voila:",
         "its kernels; Voila's writer and Redis not included); memory per viewer is RSS growth over",
         "the served dashboard with no viewer. Latency: a value's write to its first arrival at a",
-        "viewer's socket. Simulated viewers speak each system's own protocol; servers run at nice -5",
-        "and the Chromium pages at nice 10 (the module docstring says why).",
+        "viewer's socket. Simulated viewers speak each system's own protocol; servers and simulated",
+        "viewers run at nice -5, the Chromium pages on one core at nice 10 (the module docstring",
+        "says why).",
         "",
     ]
     if iii:
@@ -1091,6 +1126,8 @@ if __name__ == "__main__":
             asyncio.run(viewers_main(sys.argv[2], sys.argv[3]))
         else:
             uvloop.run(viewers_main(sys.argv[2], sys.argv[3]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "pages":
+        pages_main(sys.argv[2], int(sys.argv[3]))
     elif len(sys.argv) > 1 and sys.argv[1] == "redis-writer":
         redis_writer(sys.argv[2], float(sys.argv[3]), sys.argv[4])
     else:
