@@ -171,9 +171,10 @@ class _Forward(tornado.websocket.WebSocketHandler):
     async def get(self, path: str, *args: Any, **kwargs: Any) -> None:
         self.seen.append(self.request.path)
         query = f"?{self.request.query}" if self.request.query else ""
+        headers = self.forwarded_headers()
         if self.request.headers.get("Upgrade", "").lower() != "websocket":
             request = tornado.httpclient.HTTPRequest(
-                f"http://{self.target}/{path}{query}", headers=self.forwarded_headers(), follow_redirects=False
+                f"http://{self.target}/{path}{query}", headers=headers, follow_redirects=False
             )
             response = await tornado.httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
             self.set_status(502 if response.code == 599 else response.code)
@@ -182,7 +183,7 @@ class _Forward(tornado.websocket.WebSocketHandler):
                     self.set_header(name, response.headers[name])
             self.finish(response.body or b"")
             return
-        request = tornado.httpclient.HTTPRequest(f"ws://{self.target}/{path}{query}", headers=self.forwarded_headers())
+        request = tornado.httpclient.HTTPRequest(f"ws://{self.target}/{path}{query}", headers=headers)
         try:
             self.upstream = await tornado.websocket.websocket_connect(request)
         except tornado.httpclient.HTTPClientError as exc:
