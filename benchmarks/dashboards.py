@@ -1033,9 +1033,9 @@ def report(results: dict[str, Any]) -> str:
             cpu = (step["server_cores"] / step["viewers"]) / (iii["server_cores"] / iii["viewers"])
             ratios.append(
                 f"- {name} needs {step['kb_per_viewer'] / iii['kb_per_viewer']:,.0f}× iii-live's memory "
-                f"per viewer and {cpu:,.0f}× its CPU per viewer at the same change rate, and holds "
-                f"{iii['viewers'] / run['held']:,.0f}× fewer viewers (or fewer: iii-live was not pushed "
-                "past its count)."
+                f"per viewer and {cpu:,.0f}× its CPU per viewer at the same change rate, and holds at "
+                f"least {iii['viewers'] / run['held']:,.0f}× fewer viewers (iii-live was not pushed past "
+                f"{iii['viewers']:,})."
             )
     if ratios:
         lines += ["", "Ratios:", "", *ratios]
