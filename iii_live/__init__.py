@@ -1,6 +1,7 @@
 """iii-live: the iii engine's realtime stream worker, embeddable in Python and notebooks."""
 
 from .config import EngineConfig
+from .dashboards import Dashboard
 from .engine import Engine, start
 from .errors import ConfigError, InvocationError, PortInUseError
 from .stream_handle import StreamHandle
@@ -8,6 +9,7 @@ from .streams.hub import CallbackSubscription
 
 __all__ = [
     "CallbackSubscription",
+    "Dashboard",
     "LiveChart",
     "LiveTable",
     "ConfigError",

@@ -21,11 +21,13 @@ import tornado.netutil
 
 from .config import AUTO, DEFAULT_ENGINE_PORT, EngineConfig, load_config
 from .core import StreamCore
+from .dashboards import LAYOUT_ITEM, LAYOUT_STREAM, Dashboard, Dashboards, Published
+from .dashboards.registry import check_name
 from .display import engine_html
 from .errors import InvocationError, PortInUseError
 from .functions import Function, FunctionRegistry, discard, resolve
 from .runtime import Runtime
-from .server.access import is_loopback, resolve_token
+from .server.access import is_loopback, resolve_token, view_token
 from .server.connections import Connections
 from .server.keepalive import Keepalive
 from .server.settings import ServerSettings
@@ -105,6 +107,8 @@ class Engine:
         self.port = config.port
         self.engine_port: int | None = None
         self._connections = Connections()
+        self.dashboards = Dashboards()
+        """The dashboards this engine serves (``publish``), by name."""
         self._servers: list[tornado.httpserver.HTTPServer] = []
         self._keepalive = Keepalive(self._connections, config.ping_interval)
         self._io = concurrent.futures.ThreadPoolExecutor(IO_THREADS, thread_name_prefix="iii-live-io")
@@ -203,8 +207,9 @@ class Engine:
             conflate_at=config.conflate_at,
             ping_interval=config.ping_interval,
         )
+        stream_app = make_stream_app(self.core, settings, self._connections, self._describe, self.dashboards)
         apps = (
-            (make_stream_app(self.core, settings, self._connections, self._describe), sockets),
+            (stream_app, sockets),
             (make_worker_app(self.core, settings), worker_sockets),
         )
         for app, socks in apps:
@@ -487,6 +492,55 @@ class Engine:
     @property
     def auth_function(self) -> str | None:
         return self.config.auth_function
+
+    # -- dashboards ----------------------------------------------------------------------
+
+    def publish(
+        self, dashboard: Dashboard, name: str = "ops", token: str | bool | None = None, replace: bool = False
+    ) -> str:
+        """Serve ``dashboard`` as a live page at ``/d/<name>`` and return its URL (its share link).
+
+        Publishing under the same name again updates open pages in place; a name held by a
+        different dashboard needs ``replace=True``. ``token`` is what viewers present, apart
+        from the engine's own token: a string, ``True`` (a new one), ``False`` (none), or
+        ``None``: the one published before, else a new one when the engine requires a token.
+        Viewers read the dashboard's groups and nothing else.
+        """
+        if not isinstance(dashboard, Dashboard):
+            raise TypeError(
+                f"publish() takes an iii_live.Dashboard, not {type(dashboard).__name__}: "
+                f"iii_live.Dashboard(title, rows)"
+            )
+        check_name(name)
+        layout = dashboard.layout()
+        for widget in dashboard.widgets():
+            if widget.engine is not self:
+                raise ValueError(f"{widget!r} shows a group of another engine; make it with this one")
+        groups = dashboard.groups()
+        if any(stream == LAYOUT_STREAM for stream, _ in groups):
+            raise ValueError(f"{LAYOUT_STREAM} is reserved for the layouts of dashboards")
+        previous = self.dashboards.get(name)
+        token = view_token(token, previous, self.token)
+        published = Published(name, dashboard, layout, groups, token)
+        self.dashboards.publish(published, replace=replace)
+        try:
+            self.stream(LAYOUT_STREAM).set(name, LAYOUT_ITEM, layout)
+        except BaseException:
+            self.dashboards.restore(name, previous)
+            raise
+        self._require_runtime().call_soon(self.dashboards.recheck_viewers, name)
+        url = published.link(self.stream_url.replace("ws://", "http://", 1))
+        log.info("dashboard %r published at %s", name, url)
+        return url
+
+    def unpublish(self, name: str) -> bool:
+        """Stop serving the dashboard ``name``: open pages say so and show nothing more.
+        Returns whether it was published."""
+        if self.dashboards.unpublish(name) is None:
+            return False
+        self.stream(LAYOUT_STREAM).delete(name, LAYOUT_ITEM)
+        self._require_runtime().call_soon(self.dashboards.recheck_viewers, name)
+        return True
 
 
 def _timed_out(function_id: str, timeout: float) -> InvocationError:

@@ -27,6 +27,10 @@ are iii's, byte for byte.
 
 Frames a client sends that are not a valid join or leave are ignored, as the iii engine
 does; the connection stays open.
+
+A transport may narrow what a connection joins with ``may_join(stream_name, group_id)``,
+which returns why a join is refused (answered ``unauthorized`` with that reason) or None:
+a dashboard viewer joins only the groups its dashboard shows.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ log = logging.getLogger("iii_live.protocol")
 
 Encode = Callable[[Event], bytes]
 """The bytes a transport writes for an event (e.g. a cached WebSocket text frame)."""
+JoinPolicy = Callable[[str, str], str | None]
+"""Why a connection may not join ``(stream_name, group_id)``, or None when it may."""
 CONFLATE_AT = 1024 * 1024
 """Default bytes waiting in the transport past which item changes are conflated."""
 
@@ -82,6 +88,7 @@ class StreamSession:
         encode_resumable: Encode = lambda event: event.resume_frame,
         resume: bool = False,
         conflate_at: int = CONFLATE_AT,
+        may_join: JoinPolicy | None = None,
     ) -> None:
         self.core = core
         self.transport = transport
@@ -92,6 +99,7 @@ class StreamSession:
         self.conflate_at = conflate_at
         self.context = context
         """What ``auth_function`` returned as ``context``; rides on every join and leave."""
+        self.may_join = may_join
         self.keyed = keyed
         """``?sync=keyed``: group syncs carry ``{item_id: value}`` (an iii-live extension)."""
         self.subscriptions: dict[str, Subscription] = {}
@@ -163,6 +171,8 @@ class StreamSession:
             self.resume = True
             self.encode = self._encode_resumable
         reason = _refusal(subscription_id, stream_name, group_id, item_id, core.limits)
+        if reason is None and self.may_join is not None:
+            reason = self.may_join(stream_name, group_id)
         if reason is None and subscription_id not in self.subscriptions:
             limit = core.limits.max_subscriptions_per_connection
             if len(self.subscriptions.keys() | self._joining) >= limit:  # joins under way count
