@@ -2,6 +2,7 @@
 // The one WebSocket of a dashboard page: every group the page shows is a subscription on it
 // (iii join/leave), each kept in step with its LiveStore. It opts in to resuming: after a
 // reconnect each subscription asks for the events it missed since the last one it saw.
+import { parse } from "./connection.js";
 import { withToken } from "./page-context.js";
 import { StreamFrames } from "./stream-frames.js";
 
@@ -151,18 +152,5 @@ export class DashboardSocket {
       return;
     }
     subscription.frames.apply(message);
-  }
-}
-
-/**
- * @param {unknown} data a text frame
- * @returns {unknown} its JSON, or null when it is not JSON text
- */
-function parse(data) {
-  if (typeof data !== "string") return null;
-  try {
-    return JSON.parse(data);
-  } catch {
-    return null;
   }
 }
