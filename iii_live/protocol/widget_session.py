@@ -3,11 +3,17 @@
 State reaches the browser two ways: numbered deltas as custom messages
 ``{"type": "delta", "seq", "upserts": [[id, value]...], "deletes": [id...]}`` (small,
 frequent) and the ``_keyframe`` trait ``{"seq", "items": [[id, value]...]}`` (the whole
-group; synced state is never lost, even before a view exists). From a view:
-``{"type": "ready"}`` when it exists and ``{"type": "resync"}`` when it saw a gap.
+group; synced state is never lost, even before a view exists).
 
-Keyframes are sent when a view asks, and about once a second until a view has said it is
-ready, so a view created while a cell blocks the kernel (when its requests cannot be
+Each view names itself with an id of its own and says when it exists
+(``{"type": "ready", "view"}``), when it goes (``{"type": "gone", "view"}``), and that it
+is still there, every few seconds (``{"type": "alive", "views": [...]}``, for the views of
+one page); ``{"type": "resync"}`` asks for a keyframe after a gap. A widget is worth
+sending for only while some view may be looking (``Viewers``): a view heard from recently,
+or a display not yet claimed by a view.
+
+Keyframes are sent when a view asks, and about once a second while a display waits for its
+view, so a view created while a cell blocks the kernel (when its messages cannot be
 answered) still catches up.
 """
 
@@ -20,7 +26,10 @@ from typing import Any
 from .stream_wire import CREATE, DELETE, SYNC, UPDATE
 
 UNACKNOWLEDGED_KEYFRAME_SECONDS = 1.0
-READY, RESYNC = "ready", "resync"
+VIEW_LEASE_SECONDS = 15.0
+"""A view not heard from for this long while the kernel could hear it is taken as gone (its
+page was reloaded or closed without saying so); a display no view claims within it, too."""
+READY, GONE, ALIVE, RESYNC = "ready", "gone", "alive", "resync"
 
 _DELETED: Any = object()
 
@@ -82,6 +91,12 @@ class Coalescer:
                 "deletes": [k for k, v in pending.items() if v is _DELETED],
             }
 
+    def clear(self) -> None:
+        """Forget the state (nobody looks); the sequence goes on, so views never go back."""
+        with self._lock:
+            self.mirror = {}
+            self._pending = {}
+
     def keyframe(self) -> dict[str, Any]:
         """The whole state at the current sequence; pending changes are folded in first."""
         with self._lock:
@@ -91,17 +106,68 @@ class Coalescer:
             return {"seq": self.seq, "items": [[k, v] for k, v in self.mirror.items()]}
 
 
+class Viewers:
+    """The views of one widget, as they announce themselves, and whether any may be looking.
+
+    Time counts against a view only while the kernel can hear it (``heard_since``: since
+    when messages from views reach the kernel, or None while a cell runs and they wait), so
+    a long cell never makes live views look gone.
+    """
+
+    def __init__(self) -> None:
+        self._views: dict[str, float] = {}
+        self._waiting: float | None = None
+        """When the widget was displayed with no view claiming it since."""
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    def displayed(self, now: float) -> None:
+        """The kernel displayed the widget: a view should follow."""
+        self._waiting = now
+
+    @property
+    def waiting(self) -> bool:
+        return self._waiting is not None
+
+    def ready(self, view: str, now: float) -> None:
+        self._views[view] = now
+        self._waiting = None
+
+    def gone(self, view: str) -> None:
+        self._views.pop(view, None)
+
+    def alive(self, views: list[str], now: float) -> list[str]:
+        """Renew these views' leases; returns those not known (taken as new views)."""
+        unknown = [view for view in views if view not in self._views]
+        for view in views:
+            self.ready(view, now)
+        return unknown
+
+    def looking(self, now: float, heard_since: float | None) -> bool:
+        """Whether a view may be looking; views and a display whose lease ran out are dropped."""
+        if heard_since is not None:
+            deadline = now - VIEW_LEASE_SECONDS
+            for view, heard in list(self._views.items()):
+                if max(heard, heard_since) < deadline:
+                    del self._views[view]
+            if self._waiting is not None and max(self._waiting, heard_since) < deadline:
+                self._waiting = None
+        return bool(self._views) or self._waiting is not None
+
+
 class WidgetSession:
-    """Decides, once per frame, what one widget sends: a keyframe when one is due, else a delta."""
+    """Decides, once per frame, what one widget sends: a keyframe when one is due, else a delta;
+    and, from what its views say, whether it should be live at all."""
 
     def __init__(
         self, send_delta: Callable[[dict[str, Any]], None], set_keyframe: Callable[[dict[str, Any]], None]
     ):
         self.coalescer = Coalescer()
+        self.viewers = Viewers()
         self._send_delta = send_delta
         self._set_keyframe = set_keyframe
         self._lock = threading.Lock()
-        self._acknowledged = False
         self._keyframe_wanted = False
         self._keyframe_stale = False
         self._last_keyframe = 0.0
@@ -111,26 +177,43 @@ class WidgetSession:
         """An event of the group (a stream wrapper message, group syncs keyed)."""
         self.coalescer.apply(message)
 
-    def receive(self, content: Any) -> None:
-        """A message from a view."""
-        kind = content.get("type") if isinstance(content, dict) else None
-        if kind == READY:
-            self._acknowledged = True
+    def receive(self, content: Any, now: float) -> None:
+        """A message from a view; anything malformed is ignored."""
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        view = content.get("view")
+        if kind == READY and isinstance(view, str):
+            self.viewers.ready(view, now)
             self._keyframe_wanted = True
+        elif kind == GONE and isinstance(view, str):
+            self.viewers.gone(view)
+        elif kind == ALIVE and isinstance(content.get("views"), list):
+            views = [view for view in content["views"] if isinstance(view, str)]
+            if self.viewers.alive(views, now):
+                self._keyframe_wanted = True
         elif kind == RESYNC:
             self._keyframe_wanted = True
 
     def start(self, now: float) -> None:
-        """Publish the first keyframe (the state when the widget was made)."""
+        """Publish a keyframe of the state now (when the widget is made or wakes up)."""
         with self._lock:
             self._last_keyframe = now
+            self._keyframe_stale = False
             self._set_keyframe(self.coalescer.keyframe())
+
+    def pause(self) -> None:
+        """Nobody looks: forget the state and take the whole-group keyframe out of synced state."""
+        with self._lock:
+            self.coalescer.clear()
+            self._keyframe_wanted = self._keyframe_stale = False
+            self._set_keyframe({})
 
     def flush(self, now: float) -> int:
         """Send a keyframe if one is due, else a delta if anything changed; returns messages sent."""
         with self._lock:
             due = (
-                not self._acknowledged
+                self.viewers.waiting
                 and (self._keyframe_stale or self.coalescer.dirty)
                 and now - self._last_keyframe >= UNACKNOWLEDGED_KEYFRAME_SECONDS
             )

@@ -3,7 +3,8 @@
 Sending from a thread, not the event loop, keeps widgets live while a cell blocks (comm
 messages leave through ipykernel's IOPub thread). The Jupyter server drops comm messages
 above 1000 per second, so each widget sends at most one message per frame and all widgets
-together at most ``MAX_MESSAGES_PER_SECOND``; what waits keeps coalescing.
+together at most ``MAX_MESSAGES_PER_SECOND``; what waits keeps coalescing. Only widgets that
+a view may be looking at are here (the others cost nothing), held weakly.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from typing import Protocol
 
 log = logging.getLogger("iii_live.widgets")
@@ -28,22 +30,29 @@ class Flusher:
     def __init__(self, frame_seconds: float = FRAME_SECONDS, max_per_second: int = MAX_MESSAGES_PER_SECOND):
         self.frame_seconds = frame_seconds
         self.budget_per_frame = max(1, int(max_per_second * frame_seconds))
-        self._widgets: list[Flushable] = []
+        self._widgets: list[weakref.ref[Flushable]] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._next = 0
+        self.frames = 0
+        """Frames run so far (a widget that is never held back sends in each frame it has news)."""
+        self.held_back = 0
+        """Widgets not reached in a frame because its budget was spent (they wait a frame)."""
 
     def add(self, widget: Flushable) -> None:
         with self._lock:
-            self._widgets.append(widget)
+            if not any(ref() is widget for ref in self._widgets):
+                self._widgets.append(weakref.ref(widget))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="iii-live-widgets", daemon=True)
                 self._thread.start()
 
     def remove(self, widget: Flushable) -> None:
         with self._lock:
-            if widget in self._widgets:
-                self._widgets.remove(widget)
+            self._widgets = [ref for ref in self._widgets if ref() is not widget and ref() is not None]
+
+    def __len__(self) -> int:
+        return sum(1 for ref in self._widgets if ref() is not None)
 
     def _run(self) -> None:
         while True:
@@ -55,13 +64,15 @@ class Flusher:
         """Flush widgets round robin, starting one further each frame, within this frame's
         budget (so no widget starves another); returns the messages sent."""
         with self._lock:
-            widgets = list(self._widgets)
+            widgets = [widget for widget in (ref() for ref in self._widgets) if widget is not None]
+        self.frames += 1
         budget = self.budget_per_frame
         count = len(widgets)
         for offset in range(count):
-            if budget <= 0:
-                break
             widget = widgets[(self._next + offset) % count]
+            if budget <= 0:
+                self.held_back += count - offset
+                break
             try:
                 budget -= widget.flush(now)
             except Exception:

@@ -4,6 +4,7 @@
 // window, axes that follow the data, repainted at most once per animation frame.
 import uPlot from "uplot";
 import { pick, toNumber } from "./format.js";
+import { StatusNote } from "./status-note.js";
 
 /** @typedef {import("./store.js").LiveStore} LiveStore */
 
@@ -34,6 +35,7 @@ export class ChartView {
     this.root = document.createElement("div");
     this.root.className = "iii-live iii-chart";
     el.appendChild(this.root);
+    this.note = new StatusNote(this.root);
     this.options = options;
     /** @type {uPlot | null} */
     this.plot = null;
@@ -84,6 +86,7 @@ export class ChartView {
     this.root.dataset.points = String(data[0].length);
     this.root.dataset.seq = String(this.store.seq);
     this.root.dataset.last = JSON.stringify(data.map((column) => column[column.length - 1] ?? null));
+    this.note.show(this.store.status);
   }
 
   destroy() {

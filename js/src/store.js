@@ -26,6 +26,8 @@ export class LiveStore {
     /** Sequence of the last applied keyframe or delta; -1: none yet. */
     this.seq = -1;
     this.stats = { deltas: 0, keyframes: 0, gaps: 0, stale: 0 };
+    /** What views say over the data when it is not live ("engine stopped", "closed"); "" when live. */
+    this.status = "";
     /** @type {Set<Observer>} */
     this._observers = new Set();
     /** @type {ReturnType<typeof setTimeout> | number | 0} */
@@ -65,6 +67,16 @@ export class LiveStore {
     this.stats.deltas += 1;
     this._changed();
     return true;
+  }
+
+  /**
+   * Say why the data is not live (or "" when it is again); views show it over the data.
+   * @param {string} text
+   */
+  setStatus(text) {
+    if (text === this.status) return;
+    this.status = text;
+    this._changed();
   }
 
   /**

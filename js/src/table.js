@@ -4,6 +4,7 @@
 // highlighted by direction for numbers and for a time scaled to how often they change.
 import { CellChanges } from "./cell-changes.js";
 import { flatten, formatCell, pick, toNumber } from "./format.js";
+import { StatusNote } from "./status-note.js";
 
 /**
  * @typedef {import("./store.js").LiveStore} LiveStore
@@ -65,6 +66,7 @@ export class TableView {
     this.spacer.appendChild(this.body);
     this.viewport.append(this.header, this.spacer);
     this.root.append(this.viewport, this.footer);
+    this.note = new StatusNote(this.root);
     this._setHeight();
     el.appendChild(this.root);
     /** @type {Entry[]} the rows, in display order */
@@ -118,6 +120,7 @@ export class TableView {
     this.root.dataset.items = String(store.items.size);
     this.root.dataset.seq = String(store.seq);
     this.root.dataset.gaps = String(store.stats.gaps);
+    this.note.show(store.status);
     this._renderRows();
   }
 

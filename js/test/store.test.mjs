@@ -61,3 +61,18 @@ test("observers run once per frame for many changes, and not after unsubscribing
   assert.equal(lateCalls, 0);
   assert.equal(store.items.size, 100);
 });
+
+test("a status change is a change: observers run, and saying the same again is not", async () => {
+  const store = new LiveStore();
+  let calls = 0;
+  store.observe(() => (calls += 1));
+  store.setStatus("engine stopped");
+  await new Promise((resolve) => store.observe(resolve));
+  assert.equal(store.status, "engine stopped");
+  assert.equal(calls, 1);
+  store.setStatus("engine stopped");
+  store.setStatus("");
+  await new Promise((resolve) => store.observe(resolve));
+  assert.equal(store.status, "");
+  assert.equal(calls, 2);
+});
