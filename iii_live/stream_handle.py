@@ -85,7 +85,7 @@ class StreamHandle:
         contains between``), ``{"or": [...]}`` or an expression; ``columns``: fields and
         ``{name: expression or callable}``; ``group_by`` with ``agg`` as pandas' named
         aggregation ``{"total": ("qty", "sum")}``; ``sort_by``/``descending``/``limit`` for the
-        top N. Raises ``ViewSpecError`` naming the wrong part. See docs/views.md.
+        top N. Raises ``ViewSpecError`` naming the wrong part.
         """
         from .views import ViewSpec
 

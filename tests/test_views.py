@@ -571,3 +571,38 @@ def test_odd_values_never_break_a_view(engine):
     assert list(view.items()) == ["list"]
     stream.set("g", "word", {"name": "zzz"})
     assert view.items()["word"] == {"name": "zzz"}
+
+
+def test_one_spec_opened_from_several_threads_is_one_view(engine):
+    stream = engine.stream("s")
+    for i in range(2000):
+        stream.set("g", f"k{i}", {"v": i})
+    results: list[Any] = []
+
+    def open_view(where: Any) -> None:
+        try:
+            results.append(stream.view("g", where=where))
+        except ViewSpecError as exc:
+            results.append(exc)
+
+    for where in ([("v", ">=", 10)], [("w", ">=", 10)]):
+        results.clear()
+        threads = [threading.Thread(target=open_view, args=(where,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if where[0][0] == "v":
+            assert len(engine.core.views.views()) == 1
+            assert {view.group_id for view in results} == {results[0].group_id}
+            assert all(len(view.items()) == 1990 for view in results)
+        else:  # no item has `w`: every caller is told
+            assert all(isinstance(r, ViewSpecError) and r.part == "where" for r in results)
+            assert len(engine.core.views.views()) == 1
+
+
+def test_a_stopped_engine_opens_no_views():
+    engine = iii_live.start(port=0, background=True, engine_port=None)
+    engine.stop()
+    with pytest.raises(RuntimeError, match="stopped"):
+        engine.stream("s").view("g")

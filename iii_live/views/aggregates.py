@@ -2,8 +2,8 @@
 
 ``{"total": ("qty", "sum")}`` as in ``DataFrame.groupby(...).agg(total=("qty", "sum"))``.
 Each group keeps, per input field, only what its aggregates need, and every add or removal
-of an item costs O(log n) at most: counts and sums in O(1), ``min``/``max`` from a sorted
-list of the values, ``first``/``last`` from the items' arrival order, ``count_distinct``
+of an item costs O(log n) at most: counts and sums in O(1), ``min``/``max`` from a pair of
+heaps (``extremes``), ``first``/``last`` from the items' arrival order, ``count_distinct``
 from a count per value. Nothing is rescanned when an item changes or leaves.
 
 Nulls are skipped as pandas skips NaN: ``count`` counts the non-null values; ``sum``,
@@ -17,9 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sortedcontainers import SortedDict, SortedList  # type: ignore[import-untyped]
+from sortedcontainers import SortedDict  # type: ignore[import-untyped]
 
 from .errors import ViewSpecError
+from .extremes import Extremes
 from .fields import MISSING, hashable
 
 FUNCTIONS = ("count", "sum", "mean", "min", "max", "first", "last", "count_distinct")
@@ -93,7 +94,7 @@ class FieldState:
         self.float_sum = 0.0
         self.compensation = 0.0
         self.floats = 0
-        self.values: SortedList | None = SortedList() if needs.sorted else None
+        self.values: Extremes | None = Extremes() if needs.sorted else None
         self.order: SortedDict | None = SortedDict() if needs.order else None
         self.distinct: dict[Any, int] | None = {} if needs.distinct else None
 
@@ -162,9 +163,9 @@ class FieldState:
         if function == "mean":
             return self._sum() / self.numbers if self.numbers else None
         if function == "min":
-            return self.values[0] if self.values else None
+            return self.values.min() if self.values is not None else None
         if function == "max":
-            return self.values[-1] if self.values else None
+            return self.values.max() if self.values is not None else None
         if function == "first":
             return self.order.peekitem(0)[1] if self.order else None
         if function == "last":

@@ -53,17 +53,21 @@ class GroupedRows:
         """Row id -> group key, for groups whose row must be written or deleted."""
         self.evaluated = 0
         self._arrivals = 0
+        # what each write reads, looked up once
+        self._compute = plan.compute if plan.computed else None
+        self._predicate = plan.predicate
         self._read_key = plan.group_readers[0] if len(plan.group_readers) == 1 else None
+        self._read_value = plan.inputs[0] if len(plan.inputs) == 1 else None
+        self._inputs = plan.inputs
 
     def tracked_ids(self) -> set[str]:
         return set(self.items)
 
     def upsert(self, item_id: str, item: Any) -> None:
         self.evaluated += 1
-        plan = self.plan
-        computed = plan.compute(item) if plan.computed else None
+        computed = self._compute(item) if self._compute is not None else None
         old = self.items.get(item_id)
-        if plan.predicate is not None and not plan.predicate(item, computed):
+        if self._predicate is not None and not self._predicate(item, computed):
             if old is not None:
                 self.remove(item_id)
             return
@@ -78,16 +82,23 @@ class GroupedRows:
             if old is not None:
                 self.remove(item_id)
             return
-        inputs = plan.inputs
-        if len(inputs) == 1:
-            values: tuple[Any, ...] = (inputs[0](item, computed),)
+        if self._read_value is not None:
+            values: tuple[Any, ...] = (self._read_value(item, computed),)
         else:
-            values = tuple([read(item, computed) for read in inputs])
+            values = tuple([read(item, computed) for read in self._inputs])
         if old is not None:
-            if old[0] == key and old[1] == values:
+            old_key, old_values, arrival = old
+            if old_key == key:  # the item stays in its group: move its values only
+                if old_values == values:
+                    return
+                group = self.groups[old_key]
+                for state, before, after in zip(group.fields, old_values, values, strict=True):
+                    state.remove(before, arrival)
+                    state.add(after, arrival)
+                self.items[item_id] = (old_key, values, arrival)
+                self._settle(group)
                 return
             left = self._subtract(old)
-            arrival = old[2]
         else:
             left = None
             self._arrivals += 1

@@ -59,6 +59,7 @@ class LiveView:
         self._lock = threading.Lock()
         self._publishing = threading.Lock()
         self._synced = threading.Event()
+        self._opened = threading.Event()
         self._failure: ViewSpecError | None = None
         self._marked = False
         self._closed = False
@@ -70,20 +71,34 @@ class LiveView:
     # -- lifecycle -----------------------------------------------------------------------
 
     def open(self) -> None:
-        """Subscribe, build from the first sync, remove stale rows, publish every row."""
-        pending = self.core.subscribe(self._subscription)
-        if pending is not None:
-            self.core.spawn(resolve(pending))
-        if not self._synced.wait(SYNC_TIMEOUT):
-            log.warning("%r: no sync of its base group yet; it fills in when one arrives", self)
+        """Subscribe, build from the first sync, remove stale rows, publish every row.
+
+        Raises ``ViewSpecError`` when the data refuses the spec (a field no item has).
+        """
+        try:
+            pending = self.core.subscribe(self._subscription)
+            if pending is None:
+                synced = self._synced.wait(SYNC_TIMEOUT)
+            else:  # a base stream served by async functions: its sync comes later
+                self.core.spawn(resolve(pending))
+                synced = False
+            if self._failure is not None:
+                raise self._failure
+            if not synced:
+                log.info("%r: its base group's sync is on its way; rows follow when it arrives", self)
+            with self._publishing:
+                with self._lock:
+                    current = set(self.rows.ordered_ids())
+                self.derived.write([(row_id, None) for row_id in self.derived.items().keys() - current])
+            self.publish()
+        finally:
+            self._opened.set()
+
+    def wait_open(self) -> None:
+        """Wait for ``open`` (run by another thread) to finish; raise what refused it."""
+        self._opened.wait()
         if self._failure is not None:
-            self.core.unsubscribe(self._subscription)
             raise self._failure
-        with self._publishing:
-            with self._lock:
-                current = set(self.rows.ordered_ids())
-            self.derived.write([(row_id, None) for row_id in self.derived.items().keys() - current])
-        self.publish()
 
     def close(self) -> None:
         """Stop following the base group and delete the derived group's rows."""
@@ -129,6 +144,8 @@ class LiveView:
             except ViewSpecError as exc:
                 self._failure = exc
                 self._synced.set()
+                if self._opened.is_set():  # a late sync: no caller is waiting to be told
+                    log.error("%r stopped: %s", self, exc)
                 return
         rows = self.rows
         before = set(rows.ordered_ids()) | set(rows.dirty)

@@ -26,6 +26,7 @@ class ViewRegistry:
         self.publisher = Publisher()
         self._views: dict[tuple[str, str], LiveView] = {}
         self._lock = threading.Lock()
+        self._closed = False
 
     def open(self, spec: ViewSpec | dict[str, Any] | str) -> View:
         """A handle on the view of ``spec`` (a ``ViewSpec``, its dict or its JSON)."""
@@ -38,24 +39,41 @@ class ViewRegistry:
                 )
         key = (spec.derived_stream, spec.derived_group)
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the engine is stopped; start it again to open views")
             live = self._views.get(key)
-            if live is not None:
-                if live.spec != spec:
-                    raise ViewSpecError(
-                        "name", f"another view named {spec.name!r} is open on {spec.stream}/{spec.group}"
-                    )
+            if live is None:
+                live = self._views[key] = LiveView(self.core, spec, self.publisher)
+                live.users = 1
+                opening = True
+            elif live.spec != spec:
+                raise ViewSpecError(
+                    "name", f"another view named {spec.name!r} is open on {spec.stream}/{spec.group}"
+                )
+            else:
                 live.users += 1
-                return View(live, self)
-            live = self._views[key] = LiveView(self.core, spec, self.publisher)
-            live.users = 1
+                opening = False
+        if not opening:
+            try:
+                live.wait_open()
+            except BaseException:
+                self.release(live)
+                raise
+            return View(live, self)
         try:
             live.open()
         except BaseException:
             with self._lock:
-                self._views.pop(key, None)
+                live.users = 0
+                self._forget(live)
             live.close()
             raise
         return View(live, self)
+
+    def _forget(self, live: LiveView) -> None:
+        key = (live.stream_name, live.group_id)
+        if self._views.get(key) is live:
+            del self._views[key]
 
     def release(self, live: LiveView) -> None:
         """One handle closed; the view goes with its last."""
@@ -63,7 +81,7 @@ class ViewRegistry:
             live.users -= 1
             if live.users > 0:
                 return
-            self._views.pop((live.stream_name, live.group_id), None)
+            self._forget(live)
         live.close()
 
     def views(self) -> list[LiveView]:
@@ -73,6 +91,7 @@ class ViewRegistry:
     def close(self) -> None:
         """Close every view (their derived groups are deleted) and stop publishing."""
         with self._lock:
+            self._closed = True
             views = list(self._views.values())
             self._views.clear()
         for live in views:
