@@ -18,6 +18,7 @@ import iii_live
 
 from .redis_server import RedisServer
 
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark what a test needs from what it uses: its folder and its fixtures."""
     for item in items:

@@ -166,6 +166,9 @@ class Counted(float):
 
     __hash__ = float.__hash__
 
+    def __neg__(self) -> Counted:
+        return Counted(-float(self))
+
     def item(self) -> float:
         """Stored as a plain number (as numpy scalars are)."""
         return float(self)

@@ -14,6 +14,7 @@ an item's place, as the kv store keeps it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,23 +157,40 @@ class FieldState:
 
     def value(self, function: str) -> Any:
         """The current value of one aggregate (pandas' answer for an all-null group)."""
-        if function == "count":
-            return self.count
-        if function == "sum":
-            return self._sum()
-        if function == "mean":
-            return self._sum() / self.numbers if self.numbers else None
-        if function == "min":
-            return self.values.min() if self.values is not None else None
-        if function == "max":
-            return self.values.max() if self.values is not None else None
-        if function == "first":
-            return self.order.peekitem(0)[1] if self.order else None
-        if function == "last":
-            return self.order.peekitem(-1)[1] if self.order else None
-        return len(self.distinct) if self.distinct is not None else 0
+        return READERS[function](self)
 
-    def _sum(self) -> Any:
+    def total(self) -> Any:
         if not self.floats:
             return self.int_sum
         return self.int_sum + (self.float_sum + self.compensation)
+
+    def mean(self) -> Any:
+        return self.total() / self.numbers if self.numbers else None
+
+    def lowest(self) -> Any:
+        return self.values.min() if self.values is not None else None
+
+    def highest(self) -> Any:
+        return self.values.max() if self.values is not None else None
+
+    def first(self) -> Any:
+        return self.order.peekitem(0)[1] if self.order else None
+
+    def last(self) -> Any:
+        return self.order.peekitem(-1)[1] if self.order else None
+
+    def distinct_count(self) -> int:
+        return len(self.distinct) if self.distinct is not None else 0
+
+
+READERS: dict[str, Callable[[FieldState], Any]] = {
+    "count": lambda state: state.count,
+    "sum": FieldState.total,
+    "mean": FieldState.mean,
+    "min": FieldState.lowest,
+    "max": FieldState.highest,
+    "first": FieldState.first,
+    "last": FieldState.last,
+    "count_distinct": FieldState.distinct_count,
+}
+"""How each aggregate reads a field's state."""

@@ -59,6 +59,7 @@ class GroupedRows:
         self._read_key = plan.group_readers[0] if len(plan.group_readers) == 1 else None
         self._read_value = plan.inputs[0] if len(plan.inputs) == 1 else None
         self._inputs = plan.inputs
+        self._columns = [(a.name, a.input, a.read) for a in plan.aggregates]
 
     def tracked_ids(self) -> set[str]:
         return set(self.items)
@@ -103,9 +104,8 @@ class GroupedRows:
             left = None
             self._arrivals += 1
             arrival = self._arrivals
-        entry = (key, values, arrival)
-        self.items[item_id] = entry
-        joined = self._add(entry)
+        joined = self._add(key, values, arrival)
+        self.items[item_id] = (joined.key, values, arrival)  # one key object per group, not per item
         if left is not None and left is not joined:
             self._settle(left)
         self._settle(joined)
@@ -126,8 +126,7 @@ class GroupedRows:
             parts.append(value if isinstance(value, SCALARS) else hashable(value))
         return tuple(parts)
 
-    def _add(self, entry: tuple[Any, tuple[Any, ...], int]) -> Group:
-        key, values, arrival = entry
+    def _add(self, key: Any, values: tuple[Any, ...], arrival: int) -> Group:
         group = self.groups.get(key)
         if group is None:
             parts = (key,) if len(self.plan.group_readers) == 1 else key
@@ -174,7 +173,7 @@ class GroupedRows:
         if plan.by_arrival:
             return plan.ordering.key([group.arrival], group.row_id)
         values = [
-            group.fields[source.aggregate.input].value(source.aggregate.function)
+            source.aggregate.read(group.fields[source.aggregate.input])
             if source.aggregate is not None
             else group.parts[source.key_part or 0]
             for source in plan.sort_sources
@@ -185,8 +184,9 @@ class GroupedRows:
         row: dict[str, Any] = {}
         for name, part in zip(self.plan.group_fields, group.parts, strict=True):
             put_path(row, name, part.decode() if type(part) is bytes else part)
-        for aggregate in self.plan.aggregates:
-            put_path(row, aggregate.name, group.fields[aggregate.input].value(aggregate.function))
+        fields = group.fields
+        for name, index, read in self._columns:
+            put_path(row, name, read(fields[index]))
         return row
 
     def _shown(self, group: Group | None) -> bool:

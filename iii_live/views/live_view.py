@@ -3,9 +3,10 @@
 The view subscribes to its base group like any subscriber: a ``sync`` (keyed) builds or
 rebuilds it, then each ``create``/``update``/``delete`` costs one item's worth of work on
 the thread that delivers it. Rows that changed are published by the engine's view
-publisher, at most once per interval, through ``stream::set`` and ``stream::delete`` on
-the derived group, so the rows are stored, sent to every subscriber with iii's frames,
-shared through Redis and seen by triggers like any other group's items.
+publisher, at most once per interval, to the derived group (``derived``) through the same
+storage, events and triggers as ``stream::set``, so the rows are stored, sent to every
+subscriber with iii's frames, shared through Redis and seen by triggers like any other
+group's items.
 
 A resync (the base group was deleted, a Redis outage) goes through the same path: items
 gone from the snapshot leave the view, so a view of a deleted group is empty, and fills
@@ -184,8 +185,11 @@ class LiveView:
         base = {"stream_name": self.spec.stream, "group_id": self.spec.group, "item_id": item_id}
         try:
             item = self.core.call("stream::get", base)
-            if hasattr(item, "__await__"):  # a base stream served by async functions
+            if hasattr(item, "__await__"):
                 discard(item)
+                log.warning(
+                    "%r: %s entered the top but its stream answers reads asynchronously", self, item_id
+                )
                 return MISSING
         except InvocationError as exc:
             log.error("%r: reading %s failed: %s", self, item_id, exc)

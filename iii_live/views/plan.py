@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .aggregates import NUMERIC, Needs
+from .aggregates import NUMERIC, READERS, FieldState, Needs
 from .errors import ViewSpecError
 from .expressions import Evaluate, Resolve, compile_expression
 from .fields import MISSING, is_number, path_getter, put_path
@@ -32,6 +32,10 @@ class Aggregate:
     input: int
     """Index of its input field in ``ViewPlan.inputs``."""
     function: str
+
+    @property
+    def read(self) -> Callable[[FieldState], Any]:
+        return READERS[self.function]
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,9 @@ class Counted(float):
 
     __hash__ = float.__hash__
 
+    def __neg__(self) -> Counted:
+        return Counted(-float(self))
+
 
 def test_removing_the_maximum_costs_a_logarithm_not_a_rescan() -> None:
     n = 20_000
