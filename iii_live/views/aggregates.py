@@ -8,8 +8,8 @@ from a count per value. Nothing is rescanned when an item changes or leaves.
 
 Nulls are skipped as pandas skips NaN: ``count`` counts the non-null values; ``sum``,
 ``mean``, ``min`` and ``max`` take numbers, and a value of another type counts as null.
-``first`` and ``last`` follow the order in which items entered the group (an update keeps
-an item's place, as the kv store keeps it).
+``first`` and ``last`` follow the items' order in the base group (``arrivals``: an update
+keeps an item's place, as the kv store keeps it).
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from .aggregates import FieldState
+from .arrivals import Arrivals
 from .fields import MISSING, SCALARS, hashable, key_text, put_path
-from .ordering import SortKey, TopWindow
+from .ordering import Ordering, SortKey, TopWindow
 from .plan import ViewPlan
 
 ALL_ROW_ID = "all"
@@ -29,30 +30,29 @@ def row_id_of(parts: tuple[Any, ...]) -> str:
 
 
 class Group:
-    __slots__ = ("key", "parts", "row_id", "size", "fields", "sort_key", "arrival")
+    __slots__ = ("key", "parts", "row_id", "size", "fields", "sort_key")
 
-    def __init__(self, key: Any, parts: tuple[Any, ...], fields: list[FieldState], arrival: int) -> None:
+    def __init__(self, key: Any, parts: tuple[Any, ...], fields: list[FieldState]) -> None:
         self.key = key
         self.parts = parts
         self.row_id = row_id_of(parts)
         self.size = 0
         self.fields = fields
         self.sort_key: SortKey | None = None
-        self.arrival = arrival
 
 
 class GroupedRows:
     def __init__(self, plan: ViewPlan) -> None:
         self.plan = plan
         self.items: dict[str, tuple[Any, tuple[Any, ...], int]] = {}
-        """Each counted item's ``(group key, aggregate inputs, arrival number)``."""
+        """Each counted item's ``(group key, aggregate inputs, place in the base group)``."""
         self.groups: dict[Any, Group] = {}
         self.by_row_id: dict[str, Group] = {}
         self.window = TopWindow(plan.limit) if plan.ordering is not None else None
         self.dirty: dict[str, Any] = {}
         """Row id -> group key, for groups whose row must be written or deleted."""
         self.evaluated = 0
-        self._arrivals = 0
+        self.arrivals = Arrivals() if plan.needs_arrivals else None
         # what each write reads, looked up once
         self._compute = plan.compute if plan.computed else None
         self._predicate = plan.predicate
@@ -60,17 +60,19 @@ class GroupedRows:
         self._read_value = plan.inputs[0] if len(plan.inputs) == 1 else None
         self._inputs = plan.inputs
         self._columns = [(a.name, a.input, a.read) for a in plan.aggregates]
+        self._by_key = Ordering([False] * len(plan.group_fields))
 
     def tracked_ids(self) -> set[str]:
         return set(self.items)
 
     def upsert(self, item_id: str, item: Any) -> None:
         self.evaluated += 1
+        place = self.arrivals.place(item_id) if self.arrivals is not None else 0
         computed = self._compute(item) if self._compute is not None else None
         old = self.items.get(item_id)
         if self._predicate is not None and not self._predicate(item, computed):
             if old is not None:
-                self.remove(item_id)
+                self._drop(item_id)
             return
         read_key = self._read_key
         if read_key is not None:  # one group-by field, the common case
@@ -81,36 +83,40 @@ class GroupedRows:
             key = self._key(item, computed)
         if key is MISSING or key is None:
             if old is not None:
-                self.remove(item_id)
+                self._drop(item_id)
             return
         if self._read_value is not None:
             values: tuple[Any, ...] = (self._read_value(item, computed),)
         else:
             values = tuple([read(item, computed) for read in self._inputs])
+        left = None
         if old is not None:
-            old_key, old_values, arrival = old
+            old_key, old_values, _ = old
             if old_key == key:  # the item stays in its group: move its values only
                 if old_values == values:
                     return
                 group = self.groups[old_key]
                 for state, before, after in zip(group.fields, old_values, values, strict=True):
-                    state.remove(before, arrival)
-                    state.add(after, arrival)
-                self.items[item_id] = (old_key, values, arrival)
+                    state.remove(before, place)
+                    state.add(after, place)
+                self.items[item_id] = (old_key, values, place)
                 self._settle(group)
                 return
             left = self._subtract(old)
-        else:
-            left = None
-            self._arrivals += 1
-            arrival = self._arrivals
-        joined = self._add(key, values, arrival)
-        self.items[item_id] = (joined.key, values, arrival)  # one key object per group, not per item
+        joined = self._add(key, values, place)
+        self.items[item_id] = (joined.key, values, place)  # one key object per group, not per item
         if left is not None and left is not joined:
             self._settle(left)
         self._settle(joined)
 
     def remove(self, item_id: str) -> None:
+        """The item was deleted from the base group."""
+        if self.arrivals is not None:
+            self.arrivals.forget(item_id)
+        self._drop(item_id)
+
+    def _drop(self, item_id: str) -> None:
+        """The item leaves the view (deleted, filtered out, or without a group key)."""
         old = self.items.pop(item_id, None)
         if old is not None:
             self._settle(self._subtract(old))
@@ -126,25 +132,24 @@ class GroupedRows:
             parts.append(value if isinstance(value, SCALARS) else hashable(value))
         return tuple(parts)
 
-    def _add(self, key: Any, values: tuple[Any, ...], arrival: int) -> Group:
+    def _add(self, key: Any, values: tuple[Any, ...], place: int) -> Group:
         group = self.groups.get(key)
         if group is None:
             parts = (key,) if len(self.plan.group_readers) == 1 else key
             fields = [FieldState(needs) for needs in self.plan.input_needs]
-            self._arrivals += 1
-            group = self.groups[key] = Group(key, parts, fields, self._arrivals)
+            group = self.groups[key] = Group(key, parts, fields)
             self.by_row_id[group.row_id] = group
         group.size += 1
         for state, value in zip(group.fields, values, strict=True):
-            state.add(value, arrival)
+            state.add(value, place)
         return group
 
     def _subtract(self, entry: tuple[Any, tuple[Any, ...], int]) -> Group:
-        key, values, arrival = entry
+        key, values, place = entry
         group = self.groups[key]
         group.size -= 1
         for state, value in zip(group.fields, values, strict=True):
-            state.remove(value, arrival)
+            state.remove(value, place)
         return group
 
     def _settle(self, group: Group) -> None:
@@ -170,8 +175,6 @@ class GroupedRows:
     def _sort_key(self, group: Group) -> SortKey:
         plan = self.plan
         assert plan.ordering is not None
-        if plan.by_arrival:
-            return plan.ordering.key([group.arrival], group.row_id)
         values = [
             source.aggregate.read(group.fields[source.aggregate.input])
             if source.aggregate is not None
@@ -219,6 +222,9 @@ class GroupedRows:
             self.dirty[row_id] = self.by_row_id[row_id].key
 
     def ordered_ids(self) -> list[str]:
+        """Row ids in order: the window's, else by group key as pandas' ``groupby`` sorts."""
         if self.window is not None:
             return self.window.ids()
-        return [group.row_id for group in self.groups.values()]
+        by_key = self._by_key
+        groups = sorted(self.groups.values(), key=lambda g: by_key.key(g.parts, g.row_id))
+        return [group.row_id for group in groups]

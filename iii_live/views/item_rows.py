@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .arrivals import Arrivals
 from .fields import MISSING
 from .ordering import SortKey, TopWindow
 from .plan import ViewPlan
@@ -21,33 +22,35 @@ GONE: Any = object()
 class ItemRows:
     def __init__(self, plan: ViewPlan) -> None:
         self.plan = plan
-        self.members: dict[str, SortKey | None] = {}
-        """Ids of the items that pass the filter (in arrival order), with their sort keys."""
+        self.members: dict[str, Any] = {}
+        """Ids of the items that pass the filter, with their sort keys (their places in the
+        group when the view is not sorted)."""
         self.window = TopWindow(plan.limit) if plan.ordering is not None else None
         self.dirty: dict[str, Any] = {}
         self.evaluated = 0
         """Items read so far: one per write, plus every item of each sync."""
-        self._arrivals = 0
+        self.arrivals = Arrivals() if plan.needs_arrivals else None
 
     def tracked_ids(self) -> set[str]:
         return set(self.members)
 
     def upsert(self, item_id: str, item: Any) -> None:
         self.evaluated += 1
+        place = self.arrivals.place(item_id) if self.arrivals is not None else 0
         plan = self.plan
         computed = plan.compute(item) if plan.computed else None
         keep = plan.predicate is None or plan.predicate(item, computed)
         window = self.window
         if window is None:
             if keep:
-                self.members[item_id] = None
+                self.members[item_id] = place
                 self.dirty[item_id] = plan.row(item, computed)
             elif item_id in self.members:
                 del self.members[item_id]
                 self.dirty[item_id] = GONE
             return
         old = self.members.get(item_id)
-        new = self._key(item_id, item, computed, old) if keep else None
+        new = self._key(item_id, item, computed, place) if keep else None
         if new is None:
             self.members.pop(item_id, None)
         else:
@@ -62,6 +65,9 @@ class ItemRows:
             self.dirty[other] = FETCH if entered else GONE
 
     def remove(self, item_id: str) -> None:
+        """The item was deleted from the base group."""
+        if self.arrivals is not None:
+            self.arrivals.forget(item_id)
         if item_id not in self.members:
             return
         old = self.members.pop(item_id)
@@ -74,14 +80,11 @@ class ItemRows:
         if other is not None:
             self.dirty[other] = FETCH if entered else GONE
 
-    def _key(self, item_id: str, item: Any, computed: Any, old: SortKey | None) -> SortKey:
+    def _key(self, item_id: str, item: Any, computed: Any, place: int) -> SortKey:
         plan = self.plan
         assert plan.ordering is not None
         if plan.by_arrival:
-            if old is not None:
-                return old
-            self._arrivals += 1
-            return plan.ordering.key([self._arrivals], item_id)
+            return plan.ordering.key([place], item_id)
         return plan.ordering.key([read(item, computed) for read in plan.sort_readers], item_id)
 
     def shown(self, row_id: str) -> bool:
@@ -129,4 +132,7 @@ class ItemRows:
             self.dirty[row_id] = dirty.get(row_id, FETCH)
 
     def ordered_ids(self) -> list[str]:
-        return self.window.ids() if self.window is not None else list(self.members)
+        """Row ids in order: the window's, else the group's order (as ``df[mask]`` keeps it)."""
+        if self.window is not None:
+            return self.window.ids()
+        return sorted(self.members, key=self.members.__getitem__)

@@ -68,7 +68,10 @@ class ViewPlan:
     has_callables: bool
     """Some computed column is a Python callable (its values may not be plain JSON)."""
     by_arrival: bool
-    """Limited but unsorted: the first N items to arrive (the last N when descending)."""
+    """Ungrouped, limited, unsorted: the first N items of the group (the last N when descending)."""
+    needs_arrivals: bool
+    """Rows or their order depend on the items' order in the group (``first``, ``last``, and
+    ungrouped views that are not sorted, which keep the group's order as ``df[mask]`` does)."""
     references: dict[str, str]
     """Every item field the view reads, with the first part of the spec that reads it."""
     numeric_inputs: dict[str, tuple[str, str]]
@@ -179,6 +182,7 @@ class _PlanCompiler:
             limit=spec.limit,
             has_callables=self.has_callables,
             by_arrival=spec.limit is not None and not spec.sort_by,
+            needs_arrivals=not spec.sort_by,
             references=self.references,
             numeric_inputs={},
         )
@@ -241,6 +245,10 @@ class _PlanCompiler:
                 numeric_inputs.setdefault(field_name, (part, function))
         by_name = {aggregate.name: aggregate for aggregate in aggregates}
         sources = []
+        ordering = self.ordering()
+        if not spec.sort_by and spec.limit is not None and group_fields:  # the first N keys, as pandas
+            sources = [SortSource(key_part=i) for i in range(len(group_fields))]
+            ordering = Ordering([spec.descending is True] * len(group_fields))
         for i, name in enumerate(spec.sort_by or ()):
             if name in group_fields:
                 sources.append(SortSource(key_part=group_fields.index(name)))
@@ -261,12 +269,13 @@ class _PlanCompiler:
             inputs=tuple(readers),
             input_needs=tuple(Needs.of(f) for f in functions),
             aggregates=tuple(aggregates),
-            ordering=self.ordering(),
+            ordering=ordering if sources else None,
             sort_readers=(),
             sort_sources=tuple(sources),
             limit=spec.limit,
             has_callables=self.has_callables,
-            by_arrival=spec.limit is not None and not spec.sort_by,
+            by_arrival=False,
+            needs_arrivals=any(aggregate.function in ("first", "last") for aggregate in aggregates),
             references=self.references,
             numeric_inputs=numeric_inputs,
         )
