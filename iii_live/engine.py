@@ -24,7 +24,7 @@ from . import succession
 from .config import AUTO, DEFAULT_ENGINE_PORT, EngineConfig, load_config
 from .core import StreamCore
 from .display import engine_html
-from .errors import InvocationError, PortInUseError
+from .errors import ConfigError, InvocationError, PortInUseError
 from .functions import Function, FunctionRegistry, discard, resolve
 from .runtime import Runtime
 from .server.access import is_loopback, resolve_token
@@ -36,6 +36,7 @@ from .streams.adapters import StreamAdapter, create_adapter
 from .streams.history import GroupHistory
 from .streams.hub import CallbackSubscription, Subscription
 from .streams.triggers import Trigger, TriggerRegistry
+from .views import View, ViewSpec, ViewSpecError
 
 log = logging.getLogger("iii_live")
 
@@ -159,6 +160,7 @@ class Engine:
                 sock.close()
             runtime.stop()
             raise
+        self._open_views()
         if key is not None:
             self._running_key = key
             with _running_lock:
@@ -179,6 +181,16 @@ class Engine:
             log.warning(
                 "bound beyond loopback: clients must present token %s (?token= or Bearer)", self.token
             )
+
+    def _open_views(self) -> None:
+        """Open the views of the config; one that its data refuses stops the start."""
+        for i, spec in enumerate(self.config.views):
+            try:
+                self.core.views.open(spec)
+            except ViewSpecError as exc:
+                self.stop()
+                where = self.config.source or "<config>"
+                raise ConfigError(f"{where}: {exc.within(f'views[{i}]')}") from None
 
     def _exposure(self) -> str:
         """What the start-up log says about who can reach the engine and how it is protected."""
@@ -474,6 +486,10 @@ class Engine:
         if pending is not None:
             self._spawn(resolve(pending))
         return handle
+
+    def view(self, spec: ViewSpec | dict[str, Any] | str) -> View:
+        """Open a view from its spec (a dict with ``stream`` and ``group``, or its JSON)."""
+        return self.core.views.open(spec)
 
     def stream(self, stream_name: str) -> StreamHandle:
         """Shortcuts for one stream: ``engine.stream("metrics").set(group, item, data)``."""

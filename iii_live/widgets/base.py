@@ -16,12 +16,24 @@ import traitlets
 
 from ..assets import STATIC
 from ..protocol.widget_session import WidgetSession
+from ..views import View
 from .flusher import flusher
 from .hearing import hearing
 from .link import EngineLink, weak_method
 
 if TYPE_CHECKING:
     from ..engine import Engine
+
+
+def shown_group(source: str | View, group_id: str | None) -> tuple[str, str]:
+    """``(stream_name, group_id)`` a widget shows: a group, or the derived group of a view."""
+    if isinstance(source, View):
+        if group_id is not None:
+            raise TypeError("a widget of a view takes the view alone, not a group_id too")
+        return source.stream_name, source.group_id
+    if group_id is None:
+        raise TypeError("a widget needs a stream name and a group id, or a view")
+    return source, group_id
 
 
 class LiveWidget(anywidget.AnyWidget):
@@ -38,7 +50,12 @@ class LiveWidget(anywidget.AnyWidget):
     group_id = traitlets.Unicode().tag(sync=True)
     height = traitlets.Int(360).tag(sync=True)
 
-    def __init__(self, engine: Engine, stream_name: str, group_id: str, **kwargs: Any) -> None:
+    def __init__(
+        self, engine: Engine, stream_name: str | View, group_id: str | None = None, **kwargs: Any
+    ) -> None:
+        self.view: View | None = stream_name if isinstance(stream_name, View) else None
+        """The view whose derived group the widget shows, if it was made from one."""
+        stream_name, group_id = shown_group(stream_name, group_id)
         super().__init__(stream_name=stream_name, group_id=group_id, _store_id=uuid.uuid4().hex, **kwargs)
         hearing.install()
         self.session = WidgetSession(weak_method(self.send), weak_method(self._publish_keyframe))

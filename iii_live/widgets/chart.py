@@ -10,12 +10,14 @@ from .base import LiveWidget
 
 if TYPE_CHECKING:
     from ..engine import Engine
+    from ..views import View
 
 KINDS = ("line", "bar", "scatter")
 
 
 class LiveChart(LiveWidget):
-    """A live chart of ``stream_name/group_id``: each item is a point.
+    """A live chart of ``stream_name/group_id``, or of a view (``LiveChart(engine, view,
+    y="total")``): each item (row) is a point.
 
     ``x`` is a field (numbers or timestamps; default: item order), ``y`` a field or a list
     of fields (one series each), ``kind`` is ``"line"``, ``"bar"`` or ``"scatter"``, and
@@ -32,8 +34,8 @@ class LiveChart(LiveWidget):
     def __init__(
         self,
         engine: Engine,
-        stream_name: str,
-        group_id: str,
+        stream_name: str | View,
+        group_id: str | None = None,
         x: str | None = None,
         y: str | list[str] | None = None,
         kind: str = "line",
