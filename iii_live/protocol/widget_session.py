@@ -15,21 +15,31 @@ or a display not yet claimed by a view.
 Keyframes are sent when a view asks, and about once a second while a display waits for its
 view, so a view created while a cell blocks the kernel (when its messages cannot be
 answered) still catches up.
+
+A group of more than ``WHOLE_LIMIT`` items is not sent whole: views then ask for windows
+(``{"type": "window", ...}``, the viewport protocol of ``viewport``) and get ``rows`` frames
+for them; the keyframe carries the default window, ``{"seq", "window": frame}``, which views
+show until their own is answered. A sync picks the way by the group's size; a group sent
+whole that grows past twice the limit goes to windows, one in windows that shrinks below
+half of it comes back through a sync.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from .stream_wire import CREATE, DELETE, SYNC, UPDATE
+from .viewport import DEFAULT_VIEW, WINDOW, Fetch
 
 UNACKNOWLEDGED_KEYFRAME_SECONDS = 1.0
 VIEW_LEASE_SECONDS = 15.0
 """A view not heard from for this long while the kernel could hear it is taken as gone (its
 page was reloaded or closed without saying so); a display no view claims within it, too."""
 READY, GONE, ALIVE, RESYNC = "ready", "gone", "alive", "resync"
+WHOLE_LIMIT = 10_000
+"""Groups of up to this many items are sent whole; views scroll and sort them on their own."""
 
 _DELETED: Any = object()
 
@@ -97,6 +107,13 @@ class Coalescer:
             self.mirror = {}
             self._pending = {}
 
+    def next_seq(self) -> int:
+        """Take a sequence number for a keyframe of another kind (a default window)."""
+        with self._lock:
+            self._pending = {}
+            self.seq += 1
+            return self.seq
+
     def keyframe(self) -> dict[str, Any]:
         """The whole state at the current sequence; pending changes are folded in first."""
         with self._lock:
@@ -156,26 +173,82 @@ class Viewers:
         return bool(self._views) or self._waiting is not None
 
 
+class Windowed(Protocol):
+    """A group seen through windows (a table's rows, a chart's ranges): fed the group's events,
+    asked for windows by views, it frames what each window shows."""
+
+    wants_sync: bool
+    """It needs the whole group again (a new order to build)."""
+
+    def __len__(self) -> int: ...
+
+    def apply(self, message: dict[str, Any]) -> None: ...
+
+    def load(self, items: dict[str, Any]) -> None: ...
+
+    def ask(self, content: dict[str, Any]) -> None:
+        """A view's window request, as it sent it (taken as far as it makes sense)."""
+
+    def forget(self, view: str) -> None: ...
+
+    @property
+    def dirty(self) -> bool: ...
+
+    def frames(self, fetch: Fetch) -> list[dict[str, Any]]: ...
+
+
 class WidgetSession:
-    """Decides, once per frame, what one widget sends: a keyframe when one is due, else a delta;
-    and, from what its views say, whether it should be live at all."""
+    """Decides, once per frame, what one widget sends: a keyframe when one is due, else a delta,
+    or, for a large group, a frame for each window that changed; and, from what its views
+    say, whether it should be live at all."""
 
     def __init__(
-        self, send_delta: Callable[[dict[str, Any]], None], set_keyframe: Callable[[dict[str, Any]], None]
+        self,
+        send: Callable[[dict[str, Any]], None],
+        set_keyframe: Callable[[dict[str, Any]], None],
+        make_windows: Callable[[], Windowed] | None = None,
     ):
         self.coalescer = Coalescer()
         self.viewers = Viewers()
-        self._send_delta = send_delta
+        self.windows: Windowed | None = None
+        """How a large group is seen (None: it is sent whole)."""
+        self._make_windows = make_windows
+        self._remake = False
+        """The windows' defaults changed: the next sync makes them again."""
+        self._send = send
         self._set_keyframe = set_keyframe
         self._lock = threading.Lock()
+        self._mode_lock = threading.Lock()
         self._keyframe_wanted = False
         self._keyframe_stale = False
         self._last_keyframe = 0.0
+        self._default_window: dict[str, Any] | None = None
         self.messages_sent = 0
 
     def apply(self, message: dict[str, Any]) -> None:
-        """An event of the group (a stream wrapper message, group syncs keyed)."""
-        self.coalescer.apply(message)
+        """An event of the group (a stream wrapper message, group syncs keyed); a sync picks
+        whether the group is sent whole or through windows."""
+        with self._mode_lock:
+            if self._make_windows is not None and message.get("id") is None:
+                event = message["event"]
+                if event["type"] == SYNC:
+                    large = len(event.get("data") or ()) > WHOLE_LIMIT
+                    if large and (self.windows is None or self._remake):
+                        self.windows = self._make_windows()
+                        self._remake = False
+                        self._changed_mode()
+                    elif not large and self.windows is not None:
+                        self.windows = None
+                        self._changed_mode()
+            if self.windows is not None:
+                self.windows.apply(message)
+            else:
+                self.coalescer.apply(message)
+
+    def _changed_mode(self) -> None:
+        self.coalescer.clear()
+        self._default_window = None
+        self._keyframe_wanted = True
 
     def receive(self, content: Any, now: float) -> None:
         """A message from a view; anything malformed is ignored."""
@@ -183,50 +256,115 @@ class WidgetSession:
             return
         kind = content.get("type")
         view = content.get("view")
+        windows = self.windows
         if kind == READY and isinstance(view, str):
             self.viewers.ready(view, now)
             self._keyframe_wanted = True
         elif kind == GONE and isinstance(view, str):
             self.viewers.gone(view)
+            if windows is not None:
+                windows.forget(view)
         elif kind == ALIVE and isinstance(content.get("views"), list):
             views = [view for view in content["views"] if isinstance(view, str)]
             if self.viewers.alive(views, now):
                 self._keyframe_wanted = True
         elif kind == RESYNC:
             self._keyframe_wanted = True
+        elif kind == WINDOW and windows is not None:
+            windows.ask(content)
+
+    def set_windows_maker(self, make_windows: Callable[[], Windowed]) -> None:
+        """New defaults for windows (a default sort, columns): windows in use are made again."""
+        with self._mode_lock:
+            self._make_windows = make_windows
+            self._remake = self.windows is not None
+
+    @property
+    def wants_sync(self) -> bool:
+        """The group must be read whole again (for a new order, new defaults, or to be sent
+        whole again)."""
+        windows = self.windows
+        if windows is None:
+            return False
+        return self._remake or windows.wants_sync or len(windows) < WHOLE_LIMIT // 2
+
+    @property
+    def size(self) -> int:
+        """Items in the group, as far as the widget follows it."""
+        windows = self.windows
+        return len(self.coalescer.mirror) if windows is None else len(windows)
 
     def start(self, now: float) -> None:
         """Publish a keyframe of the state now (when the widget is made or wakes up)."""
         with self._lock:
             self._last_keyframe = now
             self._keyframe_stale = False
-            self._set_keyframe(self.coalescer.keyframe())
+            self._set_keyframe(self._keyframe())
 
     def pause(self) -> None:
         """Nobody looks: forget the state and take the whole-group keyframe out of synced state."""
-        with self._lock:
+        with self._lock, self._mode_lock:
+            self.windows = None
+            self._default_window = None
             self.coalescer.clear()
             self._keyframe_wanted = self._keyframe_stale = False
             self._set_keyframe({})
 
-    def flush(self, now: float) -> int:
-        """Send a keyframe if one is due, else a delta if anything changed; returns messages sent."""
+    def _keyframe(self) -> dict[str, Any]:
+        if self.windows is None:
+            return self.coalescer.keyframe()
+        if self._default_window is None:  # right after a sync: its values are at hand
+            self.messages_sent += self._window_frames(lambda ids: {})
+        return {"seq": self.coalescer.next_seq(), "window": self._default_window}
+
+    def flush(self, now: float, fetch: Fetch = lambda ids: {}) -> int:
+        """Send a keyframe if one is due, and a delta or the frames of changed windows;
+        returns the messages sent. ``fetch`` reads values of rows a window shows anew."""
         with self._lock:
+            self._grow_into_windows()
+            sent = self._window_frames(fetch) if self.windows is not None else 0
+            waiting_news = self._keyframe_stale or (self.windows is None and self.coalescer.dirty)
             due = (
                 self.viewers.waiting
-                and (self._keyframe_stale or self.coalescer.dirty)
+                and waiting_news
                 and now - self._last_keyframe >= UNACKNOWLEDGED_KEYFRAME_SECONDS
             )
             if self._keyframe_wanted or due:
                 self._keyframe_wanted = self._keyframe_stale = False
                 self._last_keyframe = now
-                self._set_keyframe(self.coalescer.keyframe())
-                self.messages_sent += 1
-                return 1
-            delta = self.coalescer.take_delta()
-            if delta is None:
-                return 0
-            self._send_delta(delta)
-            self._keyframe_stale = True
-            self.messages_sent += 1
-            return 1
+                self._set_keyframe(self._keyframe())
+                sent += 1
+            elif self.windows is None:
+                delta = self.coalescer.take_delta()
+                if delta is not None:
+                    self._send(delta)
+                    self._keyframe_stale = True
+                    sent += 1
+            self.messages_sent += sent
+            return sent
+
+    def _grow_into_windows(self) -> None:
+        """A group sent whole that grew past twice the limit goes to windows."""
+        if self._make_windows is None or self.windows is not None:
+            return
+        if len(self.coalescer.mirror) <= 2 * WHOLE_LIMIT:
+            return
+        with self._mode_lock:
+            windows = self._make_windows()
+            windows.load(dict(self.coalescer.mirror))
+            self.windows = windows
+            self._changed_mode()
+
+    def _window_frames(self, fetch: Fetch) -> int:
+        windows = self.windows
+        if windows is None or not windows.dirty:
+            return 0
+        sent = 0
+        for frame in windows.frames(fetch):
+            if frame["view"] == DEFAULT_VIEW:
+                self._default_window = frame
+                self._keyframe_stale = True
+            else:
+                self._send(frame)
+                sent += 1
+        return sent

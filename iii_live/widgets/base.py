@@ -9,13 +9,15 @@ from __future__ import annotations
 import time
 import uuid
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets
 
 from ..assets import STATIC
-from ..protocol.widget_session import WidgetSession
+from ..protocol.viewport import WINDOW
+from ..protocol.widget_session import WidgetSession, Windowed
 from ..views import View
 from .flusher import flusher
 from .hearing import hearing
@@ -58,7 +60,9 @@ class LiveWidget(anywidget.AnyWidget):
         stream_name, group_id = shown_group(stream_name, group_id)
         super().__init__(stream_name=stream_name, group_id=group_id, _store_id=uuid.uuid4().hex, **kwargs)
         hearing.install()
-        self.session = WidgetSession(weak_method(self.send), weak_method(self._publish_keyframe))
+        self.session = WidgetSession(
+            weak_method(self.send), weak_method(self._publish_keyframe), self._windows_maker()
+        )
         self._link = EngineLink(
             engine,
             stream_name,
@@ -88,7 +92,7 @@ class LiveWidget(anywidget.AnyWidget):
         return len(self.session.viewers)
 
     def __repr__(self) -> str:
-        items = len(self.session.coalescer.mirror)
+        items = self.session.size
         state = self.state
         shown = f"{items} items" if state == "live" else state
         return f"<{type(self).__name__} {self.stream_name}/{self.group_id}: {shown}, {self.views} views>"
@@ -97,10 +101,16 @@ class LiveWidget(anywidget.AnyWidget):
         self._link.displayed(time.monotonic())
         return super()._repr_mimebundle_(**kwargs)
 
+    def _windows_maker(self) -> Callable[[], Windowed] | None:
+        """How the widget sees a group too large to send whole (None: it always sends it whole)."""
+        return None
+
     def _received(self, _widget: Any, content: Any, _buffers: Any) -> None:
         now = time.monotonic()
         self.session.receive(content, now)
         self._link.refresh(now)
+        if isinstance(content, dict) and content.get("type") == WINDOW:
+            flusher.wake()  # answer a scroll now, not at the next frame
 
     def _publish_keyframe(self, keyframe: dict[str, Any]) -> None:
         self._keyframe = keyframe
@@ -117,7 +127,7 @@ class LiveWidget(anywidget.AnyWidget):
     def flush(self, now: float) -> int:
         """Called by the flusher thread each frame; returns the messages sent."""
         self._link.refresh(now)
-        return self.session.flush(now) if self._link.state == "live" else 0
+        return self.session.flush(now, self._link.read) if self._link.state == "live" else 0
 
     @property
     def messages_sent(self) -> int:
@@ -126,7 +136,8 @@ class LiveWidget(anywidget.AnyWidget):
 
     @property
     def items(self) -> dict[str, Any]:
-        """The items the widget shows, by id (none while paused)."""
+        """The items the widget holds, by id: all of a group sent whole; none of a large group
+        (its views ask for their rows) or while paused."""
         return dict(self.session.coalescer.mirror)
 
     def close(self) -> None:

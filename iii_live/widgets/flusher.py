@@ -29,11 +29,17 @@ class Flushable(Protocol):
 class Flusher:
     def __init__(self, frame_seconds: float = FRAME_SECONDS, max_per_second: int = MAX_MESSAGES_PER_SECOND):
         self.frame_seconds = frame_seconds
+        self.max_per_second = max_per_second
         self.budget_per_frame = max(1, int(max_per_second * frame_seconds))
+        self._allowance = float(self.budget_per_frame)
+        """Messages the next frame may send: refilled at ``max_per_second``, so frames run
+        early for a waiting view (``wake``) never add up to more than the rate."""
+        self._last_frame: float | None = None
         self._widgets: list[weakref.ref[Flushable]] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._next = 0
+        self._woken = threading.Event()
         self.frames = 0
         """Frames run so far (a widget that is never held back sends in each frame it has news)."""
         self.held_back = 0
@@ -54,11 +60,16 @@ class Flusher:
     def __len__(self) -> int:
         return sum(1 for ref in self._widgets if ref() is not None)
 
+    def wake(self) -> None:
+        """Run the next frame now (a view waits for an answer)."""
+        self._woken.set()
+
     def _run(self) -> None:
         while True:
             started = time.monotonic()
             self.frame(started)
-            time.sleep(max(0.0, self.frame_seconds - (time.monotonic() - started)))
+            self._woken.wait(max(0.0, self.frame_seconds - (time.monotonic() - started)))
+            self._woken.clear()
 
     def frame(self, now: float) -> int:
         """Flush widgets round robin, starting one further each frame, within this frame's
@@ -66,7 +77,11 @@ class Flusher:
         with self._lock:
             widgets = [widget for widget in (ref() for ref in self._widgets) if widget is not None]
         self.frames += 1
-        budget = self.budget_per_frame
+        if self._last_frame is not None:
+            refill = (now - self._last_frame) * self.max_per_second
+            self._allowance = min(float(self.budget_per_frame), self._allowance + refill)
+        self._last_frame = now
+        budget = allowed = int(self._allowance)
         count = len(widgets)
         for offset in range(count):
             widget = widgets[(self._next + offset) % count]
@@ -79,7 +94,9 @@ class Flusher:
                 log.exception("flushing %r failed", widget)
         if count:
             self._next = (self._next + 1) % count
-        return self.budget_per_frame - budget
+        sent = allowed - budget
+        self._allowance -= sent
+        return sent
 
 
 flusher = Flusher()

@@ -2,7 +2,9 @@
 engine is replaced, shown as stopped when the engine stops, let go when the widget closes.
 
 A widget nobody looks at costs nothing: no subscription, no state, no comm message. It
-resubscribes (a sync from storage, then a keyframe to its views) as soon as a view appears.
+resubscribes (a sync from storage, then a keyframe to its views) as soon as a view appears,
+and again when it needs the whole group (a large group's new sort order), on a thread of
+its own so other widgets keep flowing meanwhile.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InvocationError
 from ..protocol.widget_session import WidgetSession
 from .hearing import hearing
 
@@ -44,6 +47,7 @@ class EngineLink:
         """Told True when the widget starts sending (joins the flusher), False when it stops."""
         self._subscription: CallbackSubscription | None = None
         self._lock = threading.RLock()
+        self._resyncing = False
         engine.widgets.add(self)
 
     # -- what views and the kernel say ----------------------------------------------------
@@ -64,6 +68,40 @@ class EngineLink:
                 self._set(PAUSED)
             elif self.state == PAUSED and looking:
                 self._acquire(now)
+            elif self.state == LIVE and self.session.wants_sync and not self._resyncing:
+                self._resyncing = True
+                threading.Thread(target=self._resync, name="iii-live-widget-sync", daemon=True).start()
+
+    def read(self, item_ids: list[str]) -> dict[str, Any]:
+        """The stored values of items (those that exist), from the widget's engine."""
+        found: dict[str, Any] = {}
+        for item_id in item_ids:
+            payload = {"stream_name": self.stream_name, "group_id": self.group_id, "item_id": item_id}
+            try:
+                value = self.engine.trigger({"function_id": "stream::get", "payload": payload})
+            except (InvocationError, RuntimeError):
+                continue
+            if value is not None:
+                found[item_id] = value
+        return found
+
+    def _resync(self) -> None:
+        """Read the whole group again: a new subscription, whose sync comes first (the lock is
+        not held while it is read, so frames of other windows go on)."""
+        try:
+            with self._lock:
+                if self.state != LIVE:
+                    return
+                self._release(sending=True)
+                engine = self.engine
+            subscription = engine.subscribe(self.stream_name, self.group_id, self.session.apply, keyed=True)
+            with self._lock:
+                if self.state == LIVE and self._subscription is None and self.engine is engine:
+                    self._subscription = subscription
+                    return
+            subscription.close()
+        finally:
+            self._resyncing = False
 
     # -- what the engine does -------------------------------------------------------------
 
@@ -107,18 +145,22 @@ class EngineLink:
         if not self.engine.running:
             self._set(STOPPED)
             return
-        self._subscription = self.engine.subscribe(
-            self.stream_name, self.group_id, self.session.apply, keyed=True
-        )
+        self._subscribe()
         self.session.start(now)
         self._set(LIVE)
         self._on_live(True)
 
-    def _release(self) -> None:
+    def _subscribe(self) -> None:
+        self._subscription = self.engine.subscribe(
+            self.stream_name, self.group_id, self.session.apply, keyed=True
+        )
+
+    def _release(self, sending: bool = False) -> None:
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             subscription.close()
-        self._on_live(False)
+        if not sending:
+            self._on_live(False)
 
     def _set(self, state: str) -> None:
         if state != self.state:

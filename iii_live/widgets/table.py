@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import traitlets
 
+from ..protocol.viewport import Sort, TableWindows
+from ..protocol.widget_session import Windowed
 from ..views import View
 from .base import LiveWidget
 
@@ -35,7 +38,10 @@ class LiveTable(LiveWidget):
     ``columns`` selects fields (nested ones as ``"a.b"``; default: every field, flattened);
     clicking a header sorts; ``sort_by``/``ascending`` set the initial order; ``max_rows``
     shows the first rows of the sorted order, or the newest items when unsorted. Changed
-    cells flash briefly. Ten thousand rows scroll smoothly: only visible rows are drawn.
+    cells flash briefly; clicking a row selects it. Only the visible rows are drawn. A group
+    of more than ten thousand items is not sent to the browser: each view asks the kernel
+    for the rows it shows, sorted there by an index kept per write, so a million rows
+    scroll and sort as fast as a hundred.
     A table of a view shows its derived group, with the view's columns, order and limit
     unless given here.
     """
@@ -68,6 +74,18 @@ class LiveTable(LiveWidget):
             max_rows=max_rows,
             **kwargs,
         )
+
+    def _windows_maker(self) -> Callable[[], Windowed]:
+        sort = Sort(self.sort_by, self.ascending)
+        columns = tuple(self.columns) or None
+        limit = self.max_rows
+        return lambda: TableWindows(sort, columns, limit)
+
+    @traitlets.observe("sort_by", "ascending", "columns", "max_rows")
+    def _defaults_changed(self, _change: Any) -> None:
+        session = getattr(self, "session", None)
+        if session is not None:
+            session.set_windows_maker(self._windows_maker())
 
     def __getitem__(self, columns: str | list[str]) -> LiveTable:
         """DataFrame-style selection: ``table[["price", "qty"]]`` is a table of those columns."""

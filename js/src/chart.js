@@ -5,6 +5,7 @@
 import uPlot from "uplot";
 import { pick, toNumber } from "./format.js";
 import { StatusNote } from "./status-note.js";
+import { newViewId } from "./view-id.js";
 
 /** @typedef {import("./store.js").LiveStore} LiveStore */
 
@@ -32,6 +33,8 @@ export class ChartView {
    */
   constructor(el, store, options) {
     this.store = store;
+    /** Names this view to the store's source. */
+    this.id = newViewId();
     this.root = document.createElement("div");
     this.root.className = "iii-live iii-chart";
     el.appendChild(this.root);

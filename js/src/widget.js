@@ -4,7 +4,9 @@
 //
 // Protocol with the kernel: the `_keyframe` trait holds `{seq, items}` (synced state is
 // never lost); custom messages carry `{type: "delta", seq, upserts, deletes}`; `_state`
-// says whether the data is live. Each view has an id and sends `{type: "ready", view}` when
+// says whether the data is live. A group too large to send whole comes as windows: the
+// keyframe holds `{seq, window}` (the default window), views send `{type: "window", ...}`
+// requests and get `{type: "rows", view, ...}` frames (the viewport protocol). Each view has an id and sends `{type: "ready", view}` when
 // it exists and `{type: "gone", view}` when it goes; every few seconds (and when the page
 // shows again) the page renews its views with `{type: "alive", views}`, so the kernel stops
 // sending for views that went without a word (a reload, a closed tab). `{type: "resync"}`
@@ -98,10 +100,6 @@ function tell(model, message) {
   }
 }
 
-/** @returns {string} an id for a view, unique enough across pages and reloads */
-function viewId() {
-  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
-}
 
 /**
  * @param {Model} model
@@ -117,9 +115,12 @@ function options(model) {
   return /** @type {ViewOptions} */ (out);
 }
 
-/** @param {unknown} msg */
-function isDelta(msg) {
-  return msg !== null && typeof msg === "object" && "type" in msg && msg.type === "delta";
+/**
+ * @param {unknown} msg
+ * @returns {string | null} the type of a custom message from the kernel
+ */
+function messageType(msg) {
+  return msg !== null && typeof msg === "object" && "type" in msg && typeof msg.type === "string" ? msg.type : null;
 }
 
 /** @type {import("@anywidget/types").Initialize<WidgetTraits>} */
@@ -138,8 +139,11 @@ function initialize({ model }) {
   });
   model.on("change:_state", () => store.setStatus(STATE_TEXT[model.get("_state")] ?? ""));
   model.on("msg:custom", (msg) => {
-    if (isDelta(msg) && !store.delta(/** @type {DeltaMessage} */ (msg))) askKeyframe();
+    const type = messageType(msg);
+    if (type === "delta" && !store.delta(/** @type {DeltaMessage} */ (msg))) askKeyframe();
+    if (type === "rows") store.rows(/** @type {import("./store.js").RowsFrame} */ (msg));
   });
+  store.askWindow = (request) => tell(model, request);
   const renew = () => {
     if (entry.views.size) tell(model, { type: "alive", views: [...entry.views] });
   };
@@ -162,12 +166,13 @@ function render({ model, el }) {
   const view = model.get("_view_kind") === "chart" ? new ChartView(el, store, options(model)) : new TableView(el, store, options(model));
   const update = () => view.setOptions(options(model));
   for (const name of OPTION_TRAITS) model.on(`change:${name}`, update);
-  const id = viewId();
+  const { id } = view;
   entry.views.add(id);
   tell(model, { type: "ready", view: id, seq: store.seq });
   const unexpose = exposeForTests({ group: `${model.get("stream_name")}/${model.get("group_id")}`, store, view });
   return () => {
     entry.views.delete(id);
+    store.forget(id);
     tell(model, { type: "gone", view: id });
     unexpose();
     view.destroy();
