@@ -144,3 +144,21 @@ def test_a_new_default_sort_remakes_the_windows(engine, small_limit):
     table.sort_by, table.ascending = "x", False
     wait_for(lambda: table._keyframe.get("window", {}).get("sort") == {"by": "x", "ascending": False})
     assert table._keyframe["window"]["rows"][0][1]["x"] == max((i * 7919) % 1000 for i in range(300))
+
+
+def test_a_large_chart_sends_each_view_its_range_downsampled(engine, small_limit):
+    s = engine.stream("m")
+    for i in range(5000):
+        s.set("pts", f"{i:05d}", {"t": i, "v": i % 50})
+    chart = s.chart("pts", x="t", y="v")
+    comm = Comm(chart.comm)
+    chart._received(chart, {"type": "ready", "view": "v"}, [])
+    assert chart.session.windows is not None and chart.items == {}
+    default = chart._keyframe["window"]
+    assert default["total"] == 5000 and not default["exact"] and len(default["x"]) <= 2000
+    chart._received(chart, {"type": "window", "view": "v", "req": 1, "x0": 100, "x1": 120, "width": 600}, [])
+    wait_for(lambda: any(m.get("req") == 1 for m in comm.sent if m.get("type") == "points"))
+    frame = [m for m in comm.sent if m.get("type") == "points" and m.get("req") == 1][-1]
+    assert frame["exact"] and frame["x"] == [float(t) for t in range(100, 121)]
+    s.set("pts", "new", {"t": 110.5, "v": 99})
+    wait_for(lambda: 99.0 in [m for m in comm.sent if m.get("type") == "points"][-1]["y"][0])

@@ -55,7 +55,7 @@ export class LiveStore {
     this.status = "";
     /** True when the group is seen through windows (no items here). */
     this.windowed = false;
-    /** @type {Map<string, RowsFrame>} the latest rows of each view's window */
+    /** @type {Map<string, any>} the latest frame of each view's window (rows, or a chart's points) */
     this.windows = new Map();
     /** @type {((request: WindowRequest) => void) | null} sends a view's window request to the source */
     this.askWindow = null;
@@ -111,10 +111,11 @@ export class LiveStore {
   }
 
   /**
-   * The rows of a view's window (ignored unless the store is windowed).
-   * @param {RowsFrame} frame
+   * What a view's window shows now: its rows (a table) or its points (a chart); ignored
+   * unless the store is windowed.
+   * @param {RowsFrame | {view: string}} frame
    */
-  rows(frame) {
+  windowFrame(frame) {
     if (!this.windowed) return;
     this.windows.set(frame.view, frame);
     this._changed();

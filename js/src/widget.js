@@ -6,7 +6,7 @@
 // never lost); custom messages carry `{type: "delta", seq, upserts, deletes}`; `_state`
 // says whether the data is live. A group too large to send whole comes as windows: the
 // keyframe holds `{seq, window}` (the default window), views send `{type: "window", ...}`
-// requests and get `{type: "rows", view, ...}` frames (the viewport protocol). Each view has an id and sends `{type: "ready", view}` when
+// requests and get `{type: "rows" | "points", view, ...}` frames (the viewport protocol). Each view has an id and sends `{type: "ready", view}` when
 // it exists and `{type: "gone", view}` when it goes; every few seconds (and when the page
 // shows again) the page renews its views with `{type: "alive", views}`, so the kernel stops
 // sending for views that went without a word (a reload, a closed tab). `{type: "resync"}`
@@ -141,7 +141,7 @@ function initialize({ model }) {
   model.on("msg:custom", (msg) => {
     const type = messageType(msg);
     if (type === "delta" && !store.delta(/** @type {DeltaMessage} */ (msg))) askKeyframe();
-    if (type === "rows") store.rows(/** @type {import("./store.js").RowsFrame} */ (msg));
+    if (type === "rows" || type === "points") store.windowFrame(/** @type {{view: string}} */ (msg));
   });
   store.askWindow = (request) => tell(model, request);
   const renew = () => {

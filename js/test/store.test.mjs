@@ -88,7 +88,7 @@ test("a window keyframe makes the store windowed: rows by view, no items, deltas
   assert.equal(store.delta({ seq: 3, upserts: [["b", 2]], deletes: [] }), true);
   assert.equal(store.items.size, 0);
   const own = { ...initial, view: "v1", req: 3, offset: 50000, start: 49960 };
-  store.rows(own);
+  store.windowFrame(own);
   assert.equal(store.windows.get("v1"), own);
   store.forget("v1");
   store.forget("");
@@ -96,7 +96,7 @@ test("a window keyframe makes the store windowed: rows by view, no items, deltas
   store.keyframe({ seq: 4, items: [["a", 5]] }); // the group became small: sent whole again
   assert.equal(store.windowed, false);
   assert.equal(store.windows.size, 0);
-  store.rows(own);
+  store.windowFrame(own);
   assert.equal(store.windows.size, 0);
   assert.deepEqual(Object.fromEntries(store.items), { a: 5 });
 });

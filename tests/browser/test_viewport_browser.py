@@ -174,3 +174,96 @@ def test_updates_never_move_what_the_reader_sees_nor_their_selection_or_sort(tmp
         assert header.endswith("\u25b2")
     finally:
         server.stop()
+
+
+POINTS = 200_000
+CHART_SETUP = f"""
+import iii_live, json, math
+engine = iii_live.start(port=0)
+s = engine.stream("m")
+for i in range({POINTS}):
+    s.set("c", f"{{i:07d}}", {{"t": i, "v": math.sin(i / 5000), "w": (i % 1000) / 1000}})
+for i in range(300):
+    s.set("small", f"{{i:04d}}", {{"t": i, "v": i % 17}})
+"""
+CHARTS = """
+big = s.chart("c", x="t", y=["v", "w"], height=220)
+small = s.chart("small", x="t", y="v", height=220)
+display(big, small)
+"""
+APPEND = f"""
+for i in range({POINTS}, {POINTS + 500}):
+    s.set("c", f"{{i:07d}}", {{"t": i, "v": 3.0, "w": 0.5}})
+    s.set("small", f"{{i:07d}}", {{"t": i, "v": 20}})
+"""
+IN_ZOOM = 's.set("c", "in-zoom", {"t": ZOOM_X, "v": -7.5, "w": 0})'
+CHART = "(globalThis.__iiiLive || []).filter(e => e.group === 'm/{}').pop().view"
+
+
+def chart_state(page, group: str) -> dict:
+    return page.evaluate(
+        f"""() => {{ const v = {CHART.format(group)};
+            return {{points: Number(v.root.dataset.points), exact: v.root.dataset.exact, zoom: v.zoom,
+                     min: v.plot.scales.x.min, max: v.plot.scales.x.max,
+                     last: JSON.parse(v.root.dataset.last), total: Number(v.root.dataset.total || 0),
+                     ys: v.plot.data[1],
+                     answered: v._shown?.view === v.id && v._shown?.req === v._req}}; }}"""
+    )
+
+
+def drag_zoom(page, index: int, start: float, end: float) -> None:
+    """Zoom the way a reader does: drag across the plot from ``start`` to ``end`` (fractions of its width)."""
+    box = page.locator(".iii-chart .u-over").nth(index).bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * start, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * (start + end) / 2, y, steps=5)
+    page.mouse.move(box["x"] + box["width"] * end, y, steps=5)
+    page.mouse.up()
+
+
+def test_charts_keep_the_readers_zoom_while_points_come_and_a_large_one_is_drawn_by_the_kernel(
+    tmp_path, page
+):
+    server, nb = open_lab(tmp_path, page, [CHART_SETUP, CHARTS, APPEND, IN_ZOOM])
+    try:
+        nb.run(0)
+        nb.run(1)
+        page.wait_for_function(f"() => Number({CHART.format('c')}?.root.dataset.points) > 0")
+        big = chart_state(page, "c")
+        assert big["total"] == POINTS and big["exact"] == "false"
+        assert big["points"] <= 2 * 1600  # min and max per pixel column, not 200,000 points
+        assert page.evaluate(f"() => {CHART.format('c')}.store.items.size") == 0
+
+        drag_zoom(page, 0, 0.3, 0.35)
+        wait_until(lambda: chart_state(page, "c")["answered"], "the zoomed range")
+        zoomed = chart_state(page, "c")
+        assert zoomed["zoom"] is not None and (zoomed["min"], zoomed["max"]) == (
+            zoomed["zoom"]["min"],
+            zoomed["zoom"]["max"],
+        )
+        assert zoomed["points"] <= 2 * 1600
+        drag_zoom(page, 1, 0.2, 0.5)
+        wait_until(lambda: chart_state(page, "small")["zoom"] is not None, "the small chart zoomed")
+        small_zoom = chart_state(page, "small")["zoom"]
+
+        nb.run(2)  # 500 points appended to each, outside the zoomed ranges
+        wait_until(lambda: chart_state(page, "small")["last"][0] is not None, "the small chart's data")
+        nb.set_source(3, IN_ZOOM.replace("ZOOM_X", str(round((zoomed["min"] + zoomed["max"]) / 2, 3))))
+        nb.run(3)  # a point inside the zoom: it shows, and the zoom stays
+        wait_until(lambda: -7.5 in chart_state(page, "c")["ys"], "the new point in the zoomed range")
+        now = chart_state(page, "c")
+        assert (now["min"], now["max"]) == (zoomed["min"], zoomed["max"])
+        assert chart_state(page, "small")["zoom"] == small_zoom
+        assert (chart_state(page, "small")["min"], chart_state(page, "small")["max"]) == (
+            small_zoom["min"],
+            small_zoom["max"],
+        )
+
+        page.locator(".iii-chart .u-over").nth(0).dblclick()  # back to following the data
+        wait_until(lambda: chart_state(page, "c")["exact"] == "false", "the whole range again")
+        following = chart_state(page, "c")
+        assert following["zoom"] is None and following["max"] >= POINTS + 499 - 200
+        assert max(v for v in following["ys"] if v is not None) == 3.0  # the appended points, drawn
+    finally:
+        server.stop()
