@@ -94,12 +94,19 @@ class ChartRanges:
         self._ranges: dict[str, _Range] = {DEFAULT_VIEW: _Range(DEFAULT_VIEW, 0, None, None, DEFAULT_WIDTH)}
         self._version = 0
         self._framed = -1
-        self.wants_sync = False
         self.time_axis = False
         """x is read from timestamps (text), as the first point had it."""
 
     def __len__(self) -> int:
         return len(self._slot_of)
+
+    @property
+    def needs_snapshot(self) -> bool:
+        """Never: every point is kept, so any range can be drawn at once."""
+        return False
+
+    def build(self, message: dict[str, Any]) -> None:
+        """Nothing waits for a snapshot."""
 
     # -- the group's events --------------------------------------------------------------------
 

@@ -212,7 +212,8 @@ class SortedOrder:
 
     def replace(self, items: dict[str, Any]) -> None:
         """The group is now ``items`` (a sync): the order is built again."""
-        self._key_of = {item_id: self.key(item_id, value) for item_id, value in items.items()}
+        part, field = self._ordering.parts[0], self._field
+        self._key_of = {item_id: (*part(field(value)), item_id) for item_id, value in items.items()}
         self._keys = SortedList(self._key_of.values())
 
     def anchor(self, position: int) -> SortKey | None:

@@ -47,8 +47,9 @@ DEFAULT_ROWS = 100
 """Rows of the default window: what a view shows before its own request is answered."""
 MAX_COLUMNS = 200
 MAX_PATH = 200
-MAX_SORTED_ORDERS = 4
-"""Sorted orders kept per group; the one asked for least recently goes first."""
+MAX_SORTED_ORDERS = 2
+"""Sorted orders kept per group (each costs O(log n) per write); the one asked for least
+recently goes first, unless a window still reads it."""
 DEFAULT_VIEW = ""
 """The window every view starts from (top rows in the default order), kept in synced state."""
 
@@ -178,8 +179,11 @@ class TableWindows:
 
     Fed the group's events (a keyed sync first), it keeps the arrival order and the sorted
     orders views ask for; values are held only for rows some window shows (read from storage
-    when a window moves). A sorted order not built yet needs the whole group: the host then
-    gives it a fresh sync (``wants_sync``).
+    when a window moves). A sorted order not built yet needs the whole group once
+    (``needs_snapshot``): the host subscribes a second time, with ``build`` as the callback,
+    and closes that subscription once it is built. Its sync is delivered in the hub's order,
+    after every event it holds and before every later one, so the order joins exact while
+    the first subscription keeps the others current.
     """
 
     def __init__(
@@ -189,6 +193,8 @@ class TableWindows:
         """At most this many rows: the first of the order, or the newest when unsorted."""
         self.arrival = ArrivalOrder()
         self._sorted: OrderedDict[Sort, SortedOrder] = OrderedDict()
+        self._unbuilt: dict[Sort, SortedOrder] = {}
+        """Sorted orders asked for and waiting for a snapshot to be built from."""
         self._windows: dict[str, _Window] = {}
         self._values: dict[str, Any] = {}
         self._changed: set[str] = set()
@@ -196,8 +202,6 @@ class TableWindows:
         self._framed = -1
         self._loading = False
         self._lock = threading.Lock()
-        self.wants_sync = False
-        """A sorted order was asked for that only a sync of the whole group can build."""
         self.request(WindowRequest(DEFAULT_VIEW, sort=default_sort, columns=columns))
 
     def __len__(self) -> int:
@@ -243,11 +247,39 @@ class TableWindows:
         finally:
             self._loading = False
 
+    @property
+    def needs_snapshot(self) -> bool:
+        """Sorted orders wait to be built from the whole group (see ``build``)."""
+        return bool(self._unbuilt)
+
+    def build(self, message: dict[str, Any]) -> None:
+        """The callback of a second subscription: its sync builds the orders waiting for one
+        (its other events are the first subscription's to apply)."""
+        if message.get("id") is not None or message["event"]["type"] != SYNC:
+            return
+        items = message["event"].get("data") or {}
+        self._loading = True
+        try:
+            with self._lock:
+                self._build(items)
+                self._version += 1
+        finally:
+            self._loading = False
+
+    def _build(self, items: dict[str, Any]) -> None:
+        for sort, order in self._unbuilt.items():
+            order.replace(items)
+            self._sorted[sort] = order
+        self._unbuilt = {}
+        while len(self._sorted) > MAX_SORTED_ORDERS and self._drop_unused_order():
+            pass
+        self._fill_values(items)
+
     def _load(self, items: dict[str, Any]) -> None:
         self.arrival.replace(list(items))
         for order in self._sorted.values():
             order.replace(items)
-        self.wants_sync = False
+        self._build(items)
         for item_id in list(self._values):
             value = items.get(item_id, _PENDING)
             if value is _PENDING:
@@ -255,6 +287,9 @@ class TableWindows:
             else:
                 self._values[item_id] = value
             self._changed.add(item_id)
+
+    def _fill_values(self, items: dict[str, Any]) -> None:
+        """Values of the rows the windows show, from a snapshot at hand."""
         for window in self._windows.values():
             shown = self._order(window.request.sort)
             if shown is not None:
@@ -274,14 +309,10 @@ class TableWindows:
         """A view's window, new or moved."""
         with self._lock:
             sort = request.sort
-            if sort.by is not None:
-                if sort in self._sorted:
-                    self._sorted.move_to_end(sort)
-                else:
-                    self._sorted[sort] = SortedOrder(sort.by, sort.ascending)
-                    self.wants_sync = True
-                    if len(self._sorted) > MAX_SORTED_ORDERS:
-                        self._drop_unused_order()
+            if sort in self._sorted:
+                self._sorted.move_to_end(sort)
+            elif sort.by is not None and sort not in self._unbuilt:
+                self._unbuilt[sort] = SortedOrder(sort.by, sort.ascending)
             self._windows[request.view] = _Window(request, self.limit)
 
     def forget(self, view: str) -> None:
@@ -290,19 +321,20 @@ class TableWindows:
             if view != DEFAULT_VIEW:
                 self._windows.pop(view, None)
 
-    def _drop_unused_order(self) -> None:
+    def _drop_unused_order(self) -> bool:
+        """Drop the least recently asked for order no window reads; False if all are read."""
         in_use = {window.request.sort for window in self._windows.values()}
         for sort in list(self._sorted):
             if sort not in in_use:
                 del self._sorted[sort]
-                return
+                return True
+        return False
 
     def _order(self, sort: Sort) -> RowOrder | None:
-        """The order a sort reads (None: a sorted order still waiting for its sync)."""
+        """The order a sort reads (None: a sorted order still waiting to be built)."""
         if sort.by is None:
             return self.arrival if sort.ascending else NewestFirst(self.arrival)
-        order = self._sorted.get(sort)
-        return None if order is None or self.wants_sync else order
+        return self._sorted.get(sort)
 
     # -- what views get --------------------------------------------------------------------------
 

@@ -79,6 +79,13 @@ class _Follower:
         pass
 
 
+class _Builder(_Follower):
+    """Gives the sync of a second subscription to the windows' new orders."""
+
+    def deliver(self, event: Event) -> None:
+        self.windows.build(event.message)
+
+
 class _Source:
     """One group (for one kind of window) a connection looks at."""
 
@@ -89,6 +96,9 @@ class _Source:
         self.views: set[str] = set()
         self.subscription = Subscription(_Follower(windows), stream_name, group_id, keyed=True)
         self.syncing = False
+        """Following afresh (a sync under way): its windows wait."""
+        self.building = False
+        """A snapshot for new orders is being read."""
 
 
 class ViewportSession:
@@ -168,6 +178,22 @@ class ViewportSession:
         if self.closed:
             core.unsubscribe(source.subscription)
 
+    async def _snapshot(self, source: _Source) -> None:
+        """One snapshot for new orders, through a second subscription (``TableWindows.build``),
+        read off the loop and closed once read."""
+        core = self.core
+        reader = Subscription(_Builder(source.windows), source.stream_name, source.group_id, keyed=True)
+        source.building = True
+        try:
+            pending = await core.offload(functools.partial(core.subscribe, reader))
+            if pending is not None:
+                await resolve(pending)
+        except Exception:
+            log.exception("reading %s/%s for a window failed", source.stream_name, source.group_id)
+        finally:
+            core.unsubscribe(reader)
+            source.building = False
+
     def _close_view(self, view: str) -> None:
         key = self._views.pop(view, None)
         source = self._sources.get(key) if key is not None else None
@@ -189,9 +215,8 @@ class ViewportSession:
                 windows = source.windows
                 if source.syncing:
                     continue
-                if windows.wants_sync:
-                    asyncio.ensure_future(self._sync(source)).add_done_callback(_logged)
-                    continue
+                if windows.needs_snapshot and not source.building:
+                    asyncio.ensure_future(self._snapshot(source)).add_done_callback(_logged)
                 if windows.dirty:
                     read = functools.partial(self._read, source)
                     frames = await self.core.offload(functools.partial(windows.frames, read))

@@ -177,8 +177,12 @@ class Windowed(Protocol):
     """A group seen through windows (a table's rows, a chart's ranges): fed the group's events,
     asked for windows by views, it frames what each window shows."""
 
-    wants_sync: bool
-    """It needs the whole group again (a new order to build)."""
+    @property
+    def needs_snapshot(self) -> bool:
+        """It needs one snapshot of the whole group (a new order to build), given to ``build``
+        by a second subscription while the first keeps flowing."""
+
+    def build(self, message: dict[str, Any]) -> None: ...
 
     def __len__(self) -> int: ...
 
@@ -281,12 +285,22 @@ class WidgetSession:
 
     @property
     def wants_sync(self) -> bool:
-        """The group must be read whole again (for a new order, new defaults, or to be sent
-        whole again)."""
+        """The group must be followed afresh, from a new sync (new defaults for windows, or
+        small enough to be sent whole again)."""
         windows = self.windows
-        if windows is None:
-            return False
-        return self._remake or windows.wants_sync or len(windows) < WHOLE_LIMIT // 2
+        return windows is not None and (self._remake or len(windows) < WHOLE_LIMIT // 2)
+
+    @property
+    def needs_snapshot(self) -> bool:
+        """The windows need one snapshot of the group (see ``Windowed.needs_snapshot``)."""
+        windows = self.windows
+        return windows is not None and windows.needs_snapshot
+
+    def build(self, message: dict[str, Any]) -> None:
+        """The callback of the subscription that reads that snapshot."""
+        windows = self.windows
+        if windows is not None:
+            windows.build(message)
 
     @property
     def size(self) -> int:

@@ -68,9 +68,23 @@ class EngineLink:
                 self._set(PAUSED)
             elif self.state == PAUSED and looking:
                 self._acquire(now)
-            elif self.state == LIVE and self.session.wants_sync and not self._resyncing:
-                self._resyncing = True
-                threading.Thread(target=self._resync, name="iii-live-widget-sync", daemon=True).start()
+            elif self.state == LIVE and not self._resyncing:
+                if self.session.wants_sync:
+                    self._off_thread(self._resync)
+                elif self.session.needs_snapshot:
+                    self._off_thread(self._snapshot)
+
+    def _off_thread(self, read: Callable[[], None]) -> None:
+        """Read the group on a thread of its own (other widgets keep flowing meanwhile)."""
+        self._resyncing = True
+
+        def run() -> None:
+            try:
+                read()
+            finally:
+                self._resyncing = False
+
+        threading.Thread(target=run, name="iii-live-widget-sync", daemon=True).start()
 
     def read(self, item_ids: list[str]) -> dict[str, Any]:
         """The stored values of items (those that exist), from the widget's engine."""
@@ -86,22 +100,24 @@ class EngineLink:
         return found
 
     def _resync(self) -> None:
-        """Read the whole group again: a new subscription, whose sync comes first (the lock is
+        """Follow the group afresh: a new subscription, whose sync comes first (the lock is
         not held while it is read, so frames of other windows go on)."""
-        try:
-            with self._lock:
-                if self.state != LIVE:
-                    return
-                self._release(sending=True)
-                engine = self.engine
-            subscription = engine.subscribe(self.stream_name, self.group_id, self.session.apply, keyed=True)
-            with self._lock:
-                if self.state == LIVE and self._subscription is None and self.engine is engine:
-                    self._subscription = subscription
-                    return
-            subscription.close()
-        finally:
-            self._resyncing = False
+        with self._lock:
+            if self.state != LIVE:
+                return
+            self._release(sending=True)
+            engine = self.engine
+        subscription = engine.subscribe(self.stream_name, self.group_id, self.session.apply, keyed=True)
+        with self._lock:
+            if self.state == LIVE and self._subscription is None and self.engine is engine:
+                self._subscription = subscription
+                return
+        subscription.close()
+
+    def _snapshot(self) -> None:
+        """One snapshot for the windows, through a second subscription closed once it came
+        (its sync is delivered even so: it is queued before the subscription ends)."""
+        self.engine.subscribe(self.stream_name, self.group_id, self.session.build, keyed=True).close()
 
     # -- what the engine does -------------------------------------------------------------
 

@@ -45,6 +45,11 @@ class Group:
     def resync(self):
         self.windows.apply(event("sync", None, dict(self.stored)))
 
+    def snapshot(self):
+        """A second subscription's sync, then its events (which only the first applies)."""
+        self.windows.build(event("sync", None, dict(self.stored)))
+        self.windows.build(event("update", "00001", {"ignored": True}))
+
     def fetch(self, ids):
         self.fetched.append(sorted(ids))
         return {i: self.stored[i] for i in ids if i in self.stored}
@@ -141,23 +146,23 @@ def test_a_window_at_the_top_stays_at_the_top_newest_first():
 def test_sorting_by_a_field_needs_one_sync_then_follows_every_write():
     group = Group(numbered(1000))
     assert group.ask(offset=0, after=3, sort={"by": "x", "ascending": False}) is None
-    assert group.windows.wants_sync
-    group.resync()  # what the host does
-    assert not group.windows.wants_sync
+    assert group.windows.needs_snapshot
+    group.snapshot()  # what the host does, through a second subscription
+    assert not group.windows.needs_snapshot
     frame = group.frames()["v"]
     expected = sorted(group.stored.items(), key=lambda kv: (-kv[1]["x"], kv[0]))[:3]
     assert frame["rows"] == [[k, v] for k, v in expected]
     group.set("00001", {"i": 1, "x": 5000})  # moves to the top
     assert ids(group.frames()["v"])[0] == "00001"
     group.ask(offset=0, after=3, sort={"by": "x", "ascending": True})
-    group.resync()
+    group.snapshot()
     assert group.frames()["v"]["rows"][0][1]["x"] == 0
 
 
 def test_a_row_that_moves_by_sort_leaves_a_window_that_stays_put():
     group = Group({f"k{i}": {"x": i} for i in range(100)})
     group.ask(offset=40, after=3, sort={"by": "x"})
-    group.resync()
+    group.snapshot()
     assert ids(group.frames()["v"]) == ["k40", "k41", "k42"]
     group.set("k40", {"x": 1000})
     frame = group.frames()["v"]
@@ -170,7 +175,7 @@ def test_a_row_that_moves_by_sort_leaves_a_window_that_stays_put():
 def test_sort_or_columns_naming_missing_fields_order_by_id_and_carry_nothing():
     group = Group({"b": {"x": 1}, "a": {"x": 2}, "c": 7})
     group.ask(offset=0, after=10, sort={"by": "nope"}, columns=["nope", "x"])
-    group.resync()
+    group.snapshot()
     frame = group.frames()["v"]
     assert frame["rows"] == [["a", {"x": 2}], ["b", {"x": 1}], ["c", 7]]
 
@@ -207,7 +212,6 @@ def test_max_rows_keeps_the_first_sorted_or_the_newest():
 
 def test_the_default_window_is_framed_as_the_view_without_an_id():
     group = Group(numbered(300), default_sort=Sort("i", False), columns=("i",))
-    group.resync()
     frame = group.frames()[""]
     assert frame["total"] == 300 and len(frame["rows"]) == 100
     assert frame["rows"][0] == ["00299", {"i": 299}]
@@ -253,3 +257,26 @@ def test_orders_match_a_plain_sort_after_random_writes(seed, monkeypatch):
             position = rng.randrange(len(stored))
             for order in (arrival, NewestFirst(arrival), by_x):
                 assert order.position(order.anchor(position)) == position
+
+
+def test_orders_built_from_a_snapshot_follow_writes_made_since_it_was_read():
+    group = Group(numbered(500))
+    group.ask(offset=0, after=2, sort={"by": "x", "ascending": False})
+    read = dict(group.stored)  # the snapshot is read here...
+    group.set("00007", {"i": 7, "x": 10**6})  # ...this write is delivered after its sync
+    group.windows.build(event("sync", None, read))
+    group.windows.apply(event("update", "00007", {"i": 7, "x": 10**6}))
+    assert ids(group.frames()["v"])[0] == "00007"
+
+
+def test_sorted_orders_kept_are_bounded_but_never_one_a_window_reads():
+    group = Group(numbered(100))
+    for column in ("i", "x", "name"):
+        group.ask(view=column, offset=0, after=1, sort={"by": column})
+        group.snapshot()
+    assert len(group.windows._sorted) == 3  # each read by a window
+    group.windows.forget("i")
+    group.ask(view="x", offset=0, after=1, sort={"by": None})
+    group.ask(view="more", offset=0, after=1, sort={"by": "i", "ascending": False})
+    group.snapshot()
+    assert set(group.windows._sorted) == {Sort("name"), Sort("i", False)}
