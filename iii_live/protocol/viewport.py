@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..functions import discard
 from ..views.fields import MISSING, path_getter, put_path
 from .row_order import ArrivalOrder, NewestFirst, RowOrder, SortedOrder
 from .stream_wire import CREATE, DELETE, SYNC, UPDATE
@@ -55,6 +56,29 @@ DEFAULT_VIEW = ""
 
 Fetch = Callable[[list[str]], dict[str, Any]]
 """Reads the current values of items from storage (absent ids: deleted)."""
+
+
+def read_stored(
+    call: Callable[[str, Any], Any], stream_name: str, group_id: str, item_ids: list[str]
+) -> dict[str, Any]:
+    """The stored values of items, through ``stream::get`` (``call`` is ``StreamCore.call``).
+
+    Values that would have to be awaited (a custom stream's async function) are left out:
+    a window never waits on the event loop, which a busy cell may hold.
+    """
+    found: dict[str, Any] = {}
+    for item_id in item_ids:
+        payload = {"stream_name": stream_name, "group_id": group_id, "item_id": item_id}
+        try:
+            value = call("stream::get", payload)
+        except Exception:
+            continue
+        if hasattr(value, "__await__"):
+            discard(value)
+        elif value is not None:
+            found[item_id] = value
+    return found
+
 
 _PENDING: Any = object()
 

@@ -31,12 +31,12 @@ from typing import Any, Protocol, TypeGuard
 
 from .. import codec
 from ..core import StreamCore
-from ..functions import discard, resolve
+from ..functions import resolve
 from ..streams.hub import Subscription
 from ..streams.inputs import check_name
 from .chart_points import ChartRanges
 from .stream_wire import Event
-from .viewport import DEFAULT_VIEW, WINDOW, TableWindows
+from .viewport import DEFAULT_VIEW, WINDOW, TableWindows, read_stored
 from .widget_session import Windowed
 
 log = logging.getLogger("iii_live.protocol")
@@ -241,18 +241,7 @@ class ViewportSession:
 
     def _read(self, source: _Source, item_ids: list[str]) -> dict[str, Any]:
         """Stored values of rows a window shows anew (on an I/O thread)."""
-        found: dict[str, Any] = {}
-        for item_id in item_ids:
-            payload = {"stream_name": source.stream_name, "group_id": source.group_id, "item_id": item_id}
-            try:
-                value = self.core.call("stream::get", payload)
-            except Exception:
-                continue
-            if hasattr(value, "__await__"):
-                discard(value)
-            elif value is not None:
-                found[item_id] = value
-        return found
+        return read_stored(self.core.call, source.stream_name, source.group_id, item_ids)
 
     def close(self) -> None:
         """The socket went: every window ends."""

@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvocationError
+from ..protocol.viewport import read_stored
 from ..protocol.widget_session import WidgetSession
 from .hearing import hearing
 
@@ -88,16 +88,7 @@ class EngineLink:
 
     def read(self, item_ids: list[str]) -> dict[str, Any]:
         """The stored values of items (those that exist), from the widget's engine."""
-        found: dict[str, Any] = {}
-        for item_id in item_ids:
-            payload = {"stream_name": self.stream_name, "group_id": self.group_id, "item_id": item_id}
-            try:
-                value = self.engine.trigger({"function_id": "stream::get", "payload": payload})
-            except (InvocationError, RuntimeError):
-                continue
-            if value is not None:
-                found[item_id] = value
-        return found
+        return read_stored(self.engine.core.call, self.stream_name, self.group_id, item_ids)
 
     def _resync(self) -> None:
         """Follow the group afresh: a new subscription, whose sync comes first (the lock is
