@@ -34,7 +34,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..functions import discard
 from ..views.fields import MISSING, path_getter, put_path
@@ -56,6 +56,34 @@ DEFAULT_VIEW = ""
 
 Fetch = Callable[[list[str]], dict[str, Any]]
 """Reads the current values of items from storage (absent ids: deleted)."""
+
+
+class Windowed(Protocol):
+    """A group seen through windows (a table's rows, a chart's ranges): fed the group's events,
+    asked for windows by views, it frames what each window shows."""
+
+    @property
+    def needs_snapshot(self) -> bool:
+        """It needs one snapshot of the whole group (a new order to build), given to ``build``
+        by a second subscription while the first keeps flowing."""
+
+    def build(self, message: dict[str, Any]) -> None: ...
+
+    def __len__(self) -> int: ...
+
+    def apply(self, message: dict[str, Any]) -> None: ...
+
+    def load(self, items: dict[str, Any]) -> None: ...
+
+    def ask(self, content: dict[str, Any]) -> None:
+        """A view's window request, as it sent it (taken as far as it makes sense)."""
+
+    def forget(self, view: str) -> None: ...
+
+    @property
+    def dirty(self) -> bool: ...
+
+    def frames(self, fetch: Fetch) -> list[dict[str, Any]]: ...
 
 
 def read_stored(

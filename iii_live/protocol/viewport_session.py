@@ -36,8 +36,7 @@ from ..streams.hub import Subscription
 from ..streams.inputs import check_name
 from .chart_points import ChartRanges
 from .stream_wire import Event
-from .viewport import DEFAULT_VIEW, WINDOW, TableWindows, read_stored
-from .widget_session import Windowed
+from .viewport import DEFAULT_VIEW, WINDOW, TableWindows, Windowed, read_stored
 
 log = logging.getLogger("iii_live.protocol")
 

@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from .stream_wire import CREATE, DELETE, SYNC, UPDATE
-from .viewport import DEFAULT_VIEW, WINDOW, Fetch
+from .viewport import DEFAULT_VIEW, WINDOW, Fetch, Windowed
 
 UNACKNOWLEDGED_KEYFRAME_SECONDS = 1.0
 VIEW_LEASE_SECONDS = 15.0
@@ -171,34 +171,6 @@ class Viewers:
             if self._waiting is not None and max(self._waiting, heard_since) < deadline:
                 self._waiting = None
         return bool(self._views) or self._waiting is not None
-
-
-class Windowed(Protocol):
-    """A group seen through windows (a table's rows, a chart's ranges): fed the group's events,
-    asked for windows by views, it frames what each window shows."""
-
-    @property
-    def needs_snapshot(self) -> bool:
-        """It needs one snapshot of the whole group (a new order to build), given to ``build``
-        by a second subscription while the first keeps flowing."""
-
-    def build(self, message: dict[str, Any]) -> None: ...
-
-    def __len__(self) -> int: ...
-
-    def apply(self, message: dict[str, Any]) -> None: ...
-
-    def load(self, items: dict[str, Any]) -> None: ...
-
-    def ask(self, content: dict[str, Any]) -> None:
-        """A view's window request, as it sent it (taken as far as it makes sense)."""
-
-    def forget(self, view: str) -> None: ...
-
-    @property
-    def dirty(self) -> bool: ...
-
-    def frames(self, fetch: Fetch) -> list[dict[str, Any]]: ...
 
 
 class WidgetSession:

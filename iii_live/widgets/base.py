@@ -16,8 +16,8 @@ import anywidget
 import traitlets
 
 from ..assets import STATIC
-from ..protocol.viewport import WINDOW
-from ..protocol.widget_session import WidgetSession, Windowed
+from ..protocol.viewport import WINDOW, Windowed
+from ..protocol.widget_session import WidgetSession
 from ..views import View
 from .flusher import flusher
 from .hearing import hearing

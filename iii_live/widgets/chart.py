@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import traitlets
 
 from ..protocol.chart_points import ChartRanges
-from ..protocol.widget_session import Windowed
+from ..protocol.viewport import Windowed
 from .base import LiveWidget
 
 if TYPE_CHECKING:

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import traitlets
 
-from ..protocol.viewport import Sort, TableWindows
-from ..protocol.widget_session import Windowed
+from ..protocol.viewport import Sort, TableWindows, Windowed
 from ..views import View
 from .base import LiveWidget
 
