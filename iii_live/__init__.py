@@ -6,6 +6,7 @@ from .engine import Engine, start
 from .errors import ConfigError, InvocationError, PortInUseError
 from .stream_handle import StreamHandle
 from .streams.hub import CallbackSubscription
+from .views import View, ViewSpec, ViewSpecError
 
 __all__ = [
     "CallbackSubscription",
@@ -18,6 +19,9 @@ __all__ = [
     "InvocationError",
     "PortInUseError",
     "StreamHandle",
+    "View",
+    "ViewSpec",
+    "ViewSpecError",
     "start",
 ]
 __version__ = "0.1.0"

@@ -19,6 +19,7 @@ import yaml
 
 from .errors import ConfigError
 from .limits import DEFAULT_LIMITS, LIMIT_KEYS, Limits
+from .views import ViewSpec, ViewSpecError
 
 log = logging.getLogger("iii_live.config")
 
@@ -78,6 +79,9 @@ class EngineConfig:
     limits: Limits = DEFAULT_LIMITS
     """Bounds on what clients may send; their keys sit flat beside the others in files and
     keyword arguments (``max_payload_bytes: ...``)."""
+    views: tuple[ViewSpec, ...] = ()
+    """Views the engine opens when it starts (``views:`` in the iii-stream block: a list of
+    view specs, each with ``stream`` and ``group``)."""
     source: str | None = field(default=None, compare=False)
     """The file this config came from, for error messages."""
 
@@ -89,6 +93,8 @@ class EngineConfig:
             raise TypeError(f"unknown engine option(s): {', '.join(sorted(unknown))}")
         if "adapter" in values:
             values["adapter"] = adapter_config(values["adapter"], self.source)
+        if "views" in values:
+            values["views"] = view_specs(values["views"], self.source)
         return _validated(_with_values(self, values))
 
 
@@ -180,6 +186,8 @@ def stream_block(block: dict[str, Any], source: str) -> EngineConfig:
     for key in ("allowed_origins", "allowed_hosts"):
         if key in values:
             values[key] = tuple(values[key] or ())
+    if "views" in values:
+        values["views"] = view_specs(values["views"], source)
     return _validated(_with_values(EngineConfig(source=source), values))
 
 
@@ -203,6 +211,22 @@ def adapter_config(value: Any, source: str | None) -> Any:
     if not isinstance(config, dict):
         raise ConfigError(f"{where}: `adapter.config` must be a mapping")
     return AdapterConfig(name, dict(config))
+
+
+def view_specs(value: Any, source: str | None) -> tuple[ViewSpec, ...]:
+    """``views``: a list of view specs (dicts, JSON texts or ``ViewSpec``), validated."""
+    where = source or "<config>"
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{where}: `views` must be a list of view specs")
+    specs = []
+    for i, raw in enumerate(value):
+        try:
+            specs.append(ViewSpec.parse(raw))
+        except ViewSpecError as exc:
+            raise ConfigError(f"{where}: {exc.within(f'views[{i}]')}") from None
+    return tuple(specs)
 
 
 def _validated(config: EngineConfig) -> EngineConfig:

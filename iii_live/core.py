@@ -22,6 +22,7 @@ from .streams.hub import Hub, Schedule, Subscription
 from .streams.stream_functions import StreamFunctions
 from .streams.subscriptions import Offload, Since, Spawn, Subscriptions
 from .streams.triggers import TriggerRegistry
+from .views.registry import ViewRegistry
 from .workers import WorkerRegistry
 
 
@@ -47,6 +48,7 @@ class StreamCore:
         self.workers = WorkerRegistry(self.functions, self.triggers)
         self.spawn = spawn
         self.offload = offload
+        self.views = ViewRegistry(self)
 
     def open(self, schedule: Schedule) -> None:
         """Serve on-loop subscribers through ``schedule`` and open storage."""
@@ -54,7 +56,9 @@ class StreamCore:
         self.adapter.open(self.subscriptions)
 
     def close(self) -> None:
-        """Flush storage and stop its background work (sockets are the transports' to close)."""
+        """Close the views, flush storage and stop its background work (sockets are the
+        transports' to close)."""
+        self.views.close()
         self.adapter.close()
 
     # -- calls ---------------------------------------------------------------------------

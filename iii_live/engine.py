@@ -12,6 +12,7 @@ import errno
 import logging
 import socket
 import threading
+import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -19,12 +20,13 @@ from urllib.parse import quote
 import tornado.httpserver
 import tornado.netutil
 
+from . import succession
 from .config import AUTO, DEFAULT_ENGINE_PORT, EngineConfig, load_config
 from .core import StreamCore
 from .dashboards import LAYOUT_ITEM, LAYOUT_STREAM, Dashboard, Dashboards, Published
 from .dashboards.registry import check_name
 from .display import engine_html
-from .errors import InvocationError, PortInUseError
+from .errors import ConfigError, InvocationError, PortInUseError
 from .functions import Function, FunctionRegistry, discard, resolve
 from .runtime import Runtime
 from .server.access import is_loopback, resolve_token, view_token
@@ -36,6 +38,7 @@ from .streams.adapters import StreamAdapter, create_adapter
 from .streams.history import GroupHistory
 from .streams.hub import CallbackSubscription, Subscription
 from .streams.triggers import Trigger, TriggerRegistry
+from .views import View, ViewSpec, ViewSpecError
 
 log = logging.getLogger("iii_live")
 
@@ -45,7 +48,7 @@ IO_THREADS = 4
 _UNSET: Any = object()
 T = TypeVar("T")
 
-_running: dict[tuple[str, int], Engine] = {}
+_running: dict[succession.Key, Engine] = {}
 _running_lock = threading.Lock()
 
 
@@ -64,7 +67,9 @@ def start(
     In a Jupyter kernel or any running asyncio loop the engine serves on that loop; in a
     plain script, or with ``background=True``, on its own thread (``run_forever()`` then
     blocks until ``stop()``). ``port=0`` picks a free port. Starting again with the same
-    arguments returns the engine already running; with different ones it is restarted.
+    arguments returns the engine already running; with different ones it is restarted, and
+    the widgets made from it follow the new engine. With ``port=0`` this holds for a notebook
+    cell run again (see ``iii_live.succession``); elsewhere each such engine is a new one.
 
     ``engine_port`` (default 49134, or a free port when ``port=0``; ``None`` turns it off)
     serves the iii worker protocol, so workers built with the official SDKs can connect.
@@ -72,9 +77,9 @@ def start(
     if engine_port is not _UNSET:
         options["engine_port"] = engine_port
     resolved = load_config(config).with_overrides(host=host, port=port, adapter=adapter, **options)
-    key = (resolved.host, resolved.port)
+    key = succession.engine_key(resolved.host, resolved.port)
     with _running_lock:
-        existing = _running.get(key) if resolved.port else None
+        existing = _running.get(key) if key is not None else None
     if existing is not None:
         if existing.config == resolved and existing.background == background:
             log.info("iii-live engine already running on %s; reusing it", existing.stream_url)
@@ -82,7 +87,8 @@ def start(
         log.info("restarting the iii-live engine on %s with the new settings", existing.stream_url)
         existing.stop()
     engine = Engine(resolved, background=background)
-    engine._start()
+    engine._start(key)
+    succession.started(key, engine)
     return engine
 
 
@@ -113,7 +119,9 @@ class Engine:
         self._keepalive = Keepalive(self._connections, config.ping_interval)
         self._io = concurrent.futures.ThreadPoolExecutor(IO_THREADS, thread_name_prefix="iii-live-io")
         self._stopped = threading.Event()
-        self._running_key: tuple[str, int] | None = None
+        self._running_key: succession.Key | None = None
+        self.widgets: weakref.WeakSet[succession.Follower] = weakref.WeakSet()
+        """Widgets made from this engine: told when it stops, handed to the engine replacing it."""
 
     @property
     def functions(self) -> FunctionRegistry:
@@ -131,7 +139,7 @@ class Engine:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def _start(self) -> None:
+    def _start(self, key: succession.Key | None = None) -> None:
         sockets = _bind(self.config.host, self.config.port)
         self.port = sockets[0].getsockname()[1]
         engine_port = self.config.engine_port
@@ -156,8 +164,9 @@ class Engine:
                 sock.close()
             runtime.stop()
             raise
-        if self.config.port:
-            self._running_key = (self.config.host, self.config.port)
+        self._open_views()
+        if key is not None:
+            self._running_key = key
             with _running_lock:
                 _running[self._running_key] = self
         log.info(
@@ -176,6 +185,16 @@ class Engine:
             log.warning(
                 "bound beyond loopback: clients must present token %s (?token= or Bearer)", self.token
             )
+
+    def _open_views(self) -> None:
+        """Open the views of the config; one that its data refuses stops the start."""
+        for i, spec in enumerate(self.config.views):
+            try:
+                self.core.views.open(spec)
+            except ViewSpecError as exc:
+                self.stop()
+                where = self.config.source or "<config>"
+                raise ConfigError(f"{where}: {exc.within(f'views[{i}]')}") from None
 
     def _exposure(self) -> str:
         """What the start-up log says about who can reach the engine and how it is protected."""
@@ -284,6 +303,7 @@ class Engine:
         finally:
             self._io.shutdown(wait=False)
             runtime.stop()
+            succession.stopped(self._running_key, list(self.widgets))
         log.info("iii-live engine on port %s stopped", self.port)
 
     def _close_sockets(self) -> None:
@@ -472,6 +492,10 @@ class Engine:
             self._spawn(resolve(pending))
         return handle
 
+    def view(self, spec: ViewSpec | dict[str, Any] | str) -> View:
+        """Open a view from its spec (a dict with ``stream`` and ``group``, or its JSON)."""
+        return self.core.views.open(spec)
+
     def stream(self, stream_name: str) -> StreamHandle:
         """Shortcuts for one stream: ``engine.stream("metrics").set(group, item, data)``."""
         return StreamHandle(self, stream_name)
@@ -486,6 +510,7 @@ class Engine:
             "connections": len(self._connections),
             "workers": core["workers"],
             "subscriptions": core["subscriptions"],
+            "widgets": succession.states(self.widgets),
             "storage": core["storage"],
         }
 

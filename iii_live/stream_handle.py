@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from .engine import Engine
     from .streams.hub import CallbackSubscription
+    from .views import View
     from .widgets import LiveChart, LiveTable
 
 
@@ -62,6 +63,45 @@ class StreamHandle:
         if hasattr(result, "__await__"):
             return self.engine._require_runtime().run(result)
         return result
+
+    # -- views ---------------------------------------------------------------------------
+
+    def view(
+        self,
+        group_id: str,
+        where: Any = None,
+        columns: Any = None,
+        group_by: str | builtins.list[str] | None = None,
+        agg: dict[str, Any] | None = None,
+        sort_by: str | builtins.list[str] | None = None,
+        descending: bool | builtins.list[bool] = False,
+        limit: int | None = None,
+        *,
+        name: str | None = None,
+    ) -> View:
+        """A live view of the group, published as the group ``view.stream_name/view.group_id``.
+
+        ``where``: ``{field: value}``, ``[(field, op, value), ...]`` (``== != < <= > >= in
+        contains between``), ``{"or": [...]}`` or an expression; ``columns``: fields and
+        ``{name: expression or callable}``; ``group_by`` with ``agg`` as pandas' named
+        aggregation ``{"total": ("qty", "sum")}``; ``sort_by``/``descending``/``limit`` for the
+        top N. Raises ``ViewSpecError`` naming the wrong part.
+        """
+        from .views import ViewSpec
+
+        spec = ViewSpec.build(
+            self.name,
+            group_id,
+            name=name,
+            where=where,
+            columns=columns,
+            group_by=group_by,
+            agg=agg,
+            sort_by=sort_by,
+            descending=descending,
+            limit=limit,
+        )
+        return self.engine.core.views.open(spec)
 
     # -- pandas --------------------------------------------------------------------------
 

@@ -25,8 +25,12 @@ whose ``data`` has ``"since": {"seq": N, "epoch": E}`` gets the events it missed
 still holds them; otherwise a sync marked ``"recovered": false``. Frames of other clients
 are iii's, byte for byte.
 
-Frames a client sends that are not a valid join or leave are ignored, as the iii engine
-does; the connection stays open.
+A connection may also look at large groups through windows (``{"type": "window"}`` frames,
+an iii-live extension served by ``ViewportSession``): it gets the rows or chart points it
+shows rather than the whole group.
+
+Frames a client sends that are not a valid join, leave or window are ignored, as the iii
+engine does; the connection stays open.
 
 A transport may narrow what a connection joins with ``may_join(stream_name, group_id)``,
 which returns why a join is refused (answered ``unauthorized`` with that reason) or None:
@@ -48,6 +52,7 @@ from ..streams.inputs import check_name
 from ..streams.subscriptions import Since
 from ..streams.triggers import LEAVE
 from .stream_wire import CHANGE_KINDS, EVENT, JOIN, ClientMessage, Event, decode_client_message
+from .viewport_session import ViewportSession
 
 log = logging.getLogger("iii_live.protocol")
 
@@ -113,6 +118,8 @@ class StreamSession:
         """``stream::send`` events not sent while this reader was behind."""
         self._handling: dict[str, asyncio.Future[None]] = {}
         self._joining: set[str] = set()
+        self.viewports = ViewportSession(core, transport, encode, conflate_at)
+        """The windows this connection looks through (the viewport protocol)."""
 
     def __repr__(self) -> str:
         return f"<StreamSession subs={len(self.subscriptions)}>"
@@ -124,7 +131,8 @@ class StreamSession:
         try:
             message = decode_client_message(raw)
         except ValueError as exc:
-            log.debug("ignoring client frame: %s", exc)
+            if not self.viewports.receive(raw):
+                log.debug("ignoring client frame: %s", exc)
             return
         await self.submit(message)
 
@@ -228,6 +236,7 @@ class StreamSession:
     def close(self) -> None:
         """The transport is gone: drop every subscription, then fire their leave triggers."""
         self.closed = True
+        self.viewports.close()
         self._pending.clear()
         self._held = None
         remaining = list(self.subscriptions.values())
