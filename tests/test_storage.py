@@ -69,6 +69,7 @@ WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("mode", ["journaled", "durable"])
 def test_acknowledged_writes_survive_sigkill(tmp_path, mode):
     db = tmp_path / "db"

@@ -331,6 +331,7 @@ def _stalled_worker(port: int) -> socket.socket:
     return sock
 
 
+@pytest.mark.slow
 def test_a_worker_that_asks_and_never_reads_holds_up_only_itself(raw_workers):
     """Forty requests for a 1 MiB item, then a call with a visible effect, never reading: the
     engine stops reading that worker once max_write_buffer waits unread (so it never builds
@@ -365,6 +366,7 @@ def test_a_worker_that_asks_and_never_reads_holds_up_only_itself(raw_workers):
         engine.stop()
 
 
+@pytest.mark.slow
 def test_a_reply_larger_than_max_write_buffer_reaches_a_worker_that_reads(sdk_workers):
     engine = start(max_write_buffer=64 * 1024)
     try:
