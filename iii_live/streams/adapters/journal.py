@@ -128,6 +128,13 @@ class Journal:
             b'["s",%b,%b,%b,%b]\n' % (dumps(stream_name), dumps(group_id), dumps(item_id), value_json)
         )
 
+    def record_sets(self, stream_name: str, group_id: str, items: list[tuple[bytes, bytes]]) -> None:
+        """Many sets of one group in one append: ``(JSON item id, JSON value)`` pairs."""
+        if not items:
+            return
+        head = b'["s",%b,%b,' % (codec.dumps(stream_name), codec.dumps(group_id))
+        self._append(b"".join(b"%b%b,%b]\n" % (head, id_json, value_json) for id_json, value_json in items))
+
     def record_delete(self, stream_name: str, group_id: str, item_id: str) -> None:
         dumps = codec.dumps
         self._append(b'["d",%b,%b,%b]\n' % (dumps(stream_name), dumps(group_id), dumps(item_id)))
@@ -185,14 +192,10 @@ class Journal:
             self._fd = -1
 
 
-def snapshot_bytes(stream_name: str, group_id: str, items: dict[str, bytes]) -> bytes:
+def snapshot_bytes(stream_name: str, group_id: str, items_json: bytes) -> bytes:
+    """A snapshot file's contents; ``items_json`` is the group as a JSON object."""
     dumps = codec.dumps
-    body = b",".join(dumps(item_id) + b":" + value for item_id, value in items.items())
-    return b'{"stream_name":%b,"group_id":%b,"items":{%b}}' % (
-        dumps(stream_name),
-        dumps(group_id),
-        body,
-    )
+    return b'{"stream_name":%b,"group_id":%b,"items":%b}' % (dumps(stream_name), dumps(group_id), items_json)
 
 
 Record = tuple[str, str, str, str, bytes | None]
