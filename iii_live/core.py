@@ -18,6 +18,7 @@ from .streams.adapters.base import StreamAdapter
 from .streams.clock import now_ms
 from .streams.custom import custom_function_id, custom_stream_names, handlers_for
 from .streams.hub import Hub, Schedule, Subscription
+from .streams.retention import Retention
 from .streams.stream_functions import StreamFunctions
 from .streams.subscriptions import Offload, Spawn, Subscriptions
 from .streams.triggers import TriggerRegistry
@@ -25,8 +26,18 @@ from .workers import WorkerRegistry
 
 
 class StreamCore:
-    def __init__(self, adapter: StreamAdapter, limits: Limits, *, spawn: Spawn, offload: Offload) -> None:
+    def __init__(
+        self,
+        adapter: StreamAdapter,
+        limits: Limits,
+        *,
+        spawn: Spawn,
+        offload: Offload,
+        retention: dict[str, Retention] | None = None,
+    ) -> None:
         self.limits = limits
+        self.retention = retention or {}
+        """Configured per-stream policies, applied when storage opens."""
         self.adapter = adapter
         self.functions = FunctionRegistry()
         self.triggers = TriggerRegistry(self.functions.call)
@@ -40,12 +51,19 @@ class StreamCore:
         self.offload = offload
 
     def open(self, schedule: Schedule) -> None:
-        """Serve on-loop subscribers through ``schedule`` and open storage."""
+        """Serve on-loop subscribers through ``schedule``, open storage, start retention."""
         self.hub.bind(schedule)
         self.adapter.open(self.subscriptions)
+        try:
+            self.streams.start_retention(self.retention)
+        except BaseException:
+            self.adapter.close()
+            raise
 
     def close(self) -> None:
-        """Flush storage and stop its background work (sockets are the transports' to close)."""
+        """Stop retention, flush storage and stop its background work (sockets are the
+        transports' to close)."""
+        self.streams.stop_retention()
         self.adapter.close()
 
     # -- calls ---------------------------------------------------------------------------

@@ -93,7 +93,11 @@ class Engine:
         self.token = resolve_token(config.token, config.host)
         """What clients must present (``?token=`` or ``Authorization: Bearer``), or None."""
         self.core = StreamCore(
-            create_adapter(config.adapter), config.limits, spawn=self._spawn, offload=self._offload
+            create_adapter(config.adapter),
+            config.limits,
+            spawn=self._spawn,
+            offload=self._offload,
+            retention=config.retention,
         )
         """Everything but the I/O: registries, storage, fan-out (internal)."""
         self.host = config.host

@@ -28,7 +28,7 @@ from ..retention import Policies, RecencyIndex, Retention, Stamp
 from ..update_ops import MISSING, UpdateOp, updated_value
 from .base import BulkResult, CheckValue, EventSink
 from .journal import GroupKey, Journal, snapshot_bytes
-from .pages import PagedGroup, array_json, id_json, object_json, split_records
+from .pages import PagedGroup, array_json, id_json, object_json, split_values
 
 log = logging.getLogger("iii_live.storage")
 
@@ -314,36 +314,37 @@ class KvAdapter:
     ) -> BulkResult:
         """Store many items in one step; publish events for the rows that changed only.
 
-        New items are packed into pages at once; existing ones are compared as stored bytes.
+        Rows compare with stored values as bytes; new items are packed into pages at once.
         ``events=False`` skips building events that no one would receive (no subscriber, no
         trigger): storage and the journal are the same either way.
         """
         published: builtins.list[Event] = []
         with self._lock:
             group = self._group(stream_name, group_id)
-            ids_json = [id_json(item_id) for item_id in item_ids]
             new: builtins.list[int]
             changed: builtins.list[int]
             if not group:
                 new, changed, unchanged = list(range(len(item_ids))), [], 0
             else:
-                new, changed, unchanged = _diff(group, item_ids, ids_json, values_json)
+                new, changed, unchanged = _diff(group, item_ids, values_json)
             for index in changed:
                 group.put(item_ids[index], values_json[index])
-            group.extend(
-                [item_ids[i] for i in new] if changed or unchanged else item_ids,
-                [ids_json[i] for i in new] if changed or unchanged else ids_json,
-                [values_json[i] for i in new] if changed or unchanged else values_json,
-            )
-            if self._journal is not None:
-                written = sorted([*changed, *new]) if changed else new
+            if new:
+                whole = len(new) == len(item_ids)
+                new_ids = item_ids if whole else [item_ids[i] for i in new]
+                new_values = values_json if whole else [values_json[i] for i in new]
+                group.extend(new_ids, _ids_json(new_ids), new_values)
+            if self._journal is not None and (new or changed):
+                written = sorted(changed + new)
+                written_ids = [item_ids[i] for i in written]
                 self._journal.record_sets(
-                    stream_name, group_id, [(ids_json[i], values_json[i]) for i in written]
+                    stream_name,
+                    group_id,
+                    list(zip(_ids_json(written_ids), [values_json[i] for i in written], strict=True)),
                 )
                 self._dirty.add((stream_name, group_id))
             if events:
-                kinds = [(i, UPDATE) for i in changed] + [(i, CREATE) for i in new]
-                kinds.sort()
+                kinds = sorted([(i, UPDATE) for i in changed] + [(i, CREATE) for i in new])
                 for index, kind in kinds:
                     value_json = values_json[index]
                     published.append(
@@ -486,18 +487,28 @@ class KvAdapter:
 
 
 def _diff(
-    group: PagedGroup, item_ids: Sequence[str], ids_json: Sequence[bytes], values_json: Sequence[bytes]
+    group: PagedGroup, item_ids: Sequence[str], values_json: Sequence[bytes]
 ) -> tuple[builtins.list[int], builtins.list[int], int]:
-    """Positions of new and changed rows, and how many are unchanged, against stored records."""
-    stored = dict(zip(group.keys(), split_records(group.records()), strict=True))
-    new, changed = [], []
-    get = stored.get
-    for index, (item_id, record) in enumerate(
-        zip(item_ids, map(b"%b\x01%b".__mod__, zip(ids_json, values_json, strict=True)), strict=True)
-    ):
+    """Positions of new and changed rows, and how many are unchanged: values compare as
+    stored bytes. Rows naming the stored items in their order (a frame written again) are
+    compared pairwise, without a lookup."""
+    stored = split_values(group.records())
+    keys = group.keys()
+    if keys == list(item_ids):
+        changed = [
+            index for index, (old, new) in enumerate(zip(stored, values_json, strict=True)) if old != new
+        ]
+        return [], changed, len(item_ids) - len(changed)
+    get = dict(zip(keys, stored, strict=True)).get
+    new_rows, changed = [], []
+    for index, (item_id, value_json) in enumerate(zip(item_ids, values_json, strict=True)):
         old = get(item_id)
         if old is None:
-            new.append(index)
-        elif old != record:
+            new_rows.append(index)
+        elif old != value_json:
             changed.append(index)
-    return new, changed, len(item_ids) - len(new) - len(changed)
+    return new_rows, changed, len(item_ids) - len(new_rows) - len(changed)
+
+
+def _ids_json(item_ids: Sequence[str]) -> builtins.list[bytes]:
+    return codec.json_strings(list(item_ids)) or [id_json(item_id) for item_id in item_ids]

@@ -35,6 +35,7 @@ LOOSE_ITEMS = 256
 """The newest items kept loose (plain bytes in a dict) before they are packed into pages."""
 
 _TO_OBJECT = bytes.maketrans(b"\x00\x01", b",:")
+_ONE_SEPARATOR = bytes.maketrans(b"\x01", b"\x00")
 _KEY_PARTS = re.compile(rb"\x00[^\x01]*\x01")
 
 
@@ -54,7 +55,7 @@ def id_json(item_id: str) -> bytes:
 
 def records_blob(ids_json: Iterable[bytes], values_json: Iterable[bytes]) -> bytes:
     """Records for many items, concatenated, in one join."""
-    return b"".join(chain.from_iterable(zip(repeat(b"\x00"), ids_json, repeat(b"\x01"), values_json)))
+    return b"".join(map(b"\x00%b\x01%b".__mod__, zip(ids_json, values_json, strict=True)))
 
 
 class PagedGroup:
@@ -176,9 +177,10 @@ def array_json(records: bytes) -> bytes:
     return b"[" + _KEY_PARTS.sub(b",", records)[1:] + b"]"
 
 
-def split_records(records: bytes) -> list[bytes]:
-    """One ``JSON(id) + \\x01 + JSON(value)`` per item, from a group's ``records()``."""
-    return records.split(b"\x00")[1:]
+def split_values(records: bytes) -> list[bytes]:
+    """Each item's JSON value, in order, from a group's ``records()`` (in C: the separators
+    become one, then every other part is a value)."""
+    return records.translate(_ONE_SEPARATOR).split(b"\x00")[2::2]
 
 
 def _find(page: bytearray, item_id: str) -> tuple[int, int, int]:
