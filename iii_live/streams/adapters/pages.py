@@ -30,7 +30,8 @@ import orjson
 PAGE_ITEMS = 16
 """Records per page: memory per item falls with it, a search within a page grows with it."""
 PAGE_BYTES = 2048
-"""A page holds fewer records when they are large, so rewriting one moves less memory."""
+"""A page holds fewer records when they are large (about this many bytes, plus one record),
+so rewriting one moves less memory."""
 LOOSE_ITEMS = 256
 """The newest items kept loose (plain bytes in a dict) before they are packed into pages."""
 
@@ -139,8 +140,8 @@ class PagedGroup:
         blob = records_blob(ids_json, values_json)
         starts = np.flatnonzero(np.frombuffer(blob, np.uint8) == 0)
         by_count = np.arange(0, len(starts), PAGE_ITEMS)
-        by_size = np.searchsorted(starts, np.arange(0, len(blob), PAGE_BYTES))
-        firsts = np.union1d(by_count, by_size[by_size < len(starts)])
+        by_size = np.searchsorted(starts, np.arange(0, len(blob), PAGE_BYTES), side="right") - 1
+        firsts = np.union1d(by_count, by_size)
         bounds = np.append(starts[firsts], len(blob)).tolist()
         counts = np.diff(np.append(firsts, len(starts))).tolist()
         view = memoryview(blob)
@@ -152,14 +153,17 @@ class PagedGroup:
     def _pack(self, count: int) -> None:
         """Move the ``count`` oldest loose items into new pages."""
         loose = self._loose
-        oldest = list(islice(loose.items(), count))
-        for first in range(0, len(oldest), PAGE_ITEMS):
-            chunk = oldest[first : first + PAGE_ITEMS]
-            page = bytearray(b"".join(needle(item_id) + value for item_id, value in chunk))
+        page, items = bytearray(), 0
+        for item_id, value in list(islice(loose.items(), count)):
+            if items == PAGE_ITEMS or (items and len(page) > PAGE_BYTES):
+                self._pages[id(page)] = page
+                page, items = bytearray(), 0
+            page += needle(item_id) + value
+            items += 1
+            del loose[item_id]
+            self._page_of[item_id] = page
+        if items:
             self._pages[id(page)] = page
-            for item_id, _ in chunk:
-                del loose[item_id]
-                self._page_of[item_id] = page
 
     def records(self) -> bytes:
         """Every record, in first-write order."""
