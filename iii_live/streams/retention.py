@@ -205,6 +205,7 @@ class Sweeper:
 
     def _run(self) -> None:
         interval = SWEEP_INTERVAL
+        failing = False
         while not self._stop.is_set():
             self._wake.wait(interval)
             self._wake.clear()
@@ -213,7 +214,12 @@ class Sweeper:
             started = time.monotonic()
             try:
                 interval = self._sweep()
-            except Exception:
-                log.exception("the retention sweep failed; retrying")
-                interval = SWEEP_INTERVAL
+            except Exception as exc:
+                if not failing:  # once per outage, not once per second
+                    log.warning("the retention sweep failed (%s); retrying every %g s", exc, SWEEP_INTERVAL)
+                failing, interval = True, SWEEP_INTERVAL
+                continue
+            if failing:
+                log.warning("the retention sweep works again")
+                failing = False
             interval = max(MIN_SWEEP_INTERVAL, interval - (time.monotonic() - started))

@@ -93,10 +93,16 @@ class StreamFunctions:
 
     def set(self, payload: Any) -> Any:
         req = inputs.set_input("stream::set", payload, self.limits)
-        value, value_json = self._normalize("stream::set", req.data)
+        try:
+            value_json = codec.dumps(req.data)
+        except codec.EncodeError as exc:
+            raise deserialization_error("stream::set", f"`data`: {exc}") from None
+        value = codec.loads(value_json)
+        if len(value_json) > self._checked_below:
+            self.check_value("stream::set", value, value_json)
         stream_name, group_id = req.stream_name, req.group_id
-        custom = self._custom("set", stream_name)
-        if custom:
+        custom = f"stream::set({stream_name})"  # custom_function_id, inline on the hot path
+        if custom in self.functions:
             call = {**_ref(req), "data": value}
             return then(
                 self._call_custom(custom, call, "set"), lambda result: self._custom_done("set", req, result)

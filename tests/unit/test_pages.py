@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from iii_live import codec
 from iii_live.streams.adapters import pages
-from iii_live.streams.adapters.pages import PagedGroup, array_json, id_json, object_json, split_values
+from iii_live.streams.adapters.pages import PagedGroup, array_json, object_json, split_values
 
 # names without control characters, with the characters JSON escapes and non-ASCII ones
 ids = st.text(alphabet=st.sampled_from('ab"\\é€/ 1'), min_size=1, max_size=6)
@@ -58,7 +58,7 @@ def test_a_paged_group_behaves_as_an_ordered_dict(ops):
         else:
             fresh = [i for i in item_id if i not in model]
             value_json = codec.dumps(value)
-            group.extend(fresh, [id_json(i) for i in fresh], [value_json] * len(fresh))
+            group.extend(fresh, [value_json] * len(fresh))
             model.update(dict.fromkeys(fresh, value_json))
     check(group, model)
 
@@ -86,7 +86,7 @@ def test_large_values_get_pages_of_their_own_size_limit(monkeypatch):
     group = PagedGroup()
     big = [codec.dumps("x" * 50) for _ in range(6)]
     names = [f"b{n}" for n in range(6)]
-    group.extend(names, [id_json(n) for n in names], big)
+    group.extend(names, big)
     assert len(group._pages) == 6  # one record per page: each is over the page size
     assert split_values(group.records()) == big
 

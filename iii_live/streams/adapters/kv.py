@@ -28,7 +28,7 @@ from ..retention import Policies, RecencyIndex, Retention, Stamp
 from ..update_ops import MISSING, UpdateOp, updated_value
 from .base import BulkResult, CheckValue, EventSink
 from .journal import GroupKey, Journal, snapshot_bytes
-from .pages import PagedGroup, array_json, id_json, object_json, split_values
+from .pages import PagedGroup, array_json, object_json, split_values
 
 log = logging.getLogger("iii_live.storage")
 
@@ -333,7 +333,7 @@ class KvAdapter:
                 whole = len(new) == len(item_ids)
                 new_ids = item_ids if whole else [item_ids[i] for i in new]
                 new_values = values_json if whole else [values_json[i] for i in new]
-                group.extend(new_ids, _ids_json(new_ids), new_values)
+                group.extend(new_ids, new_values)
             if self._journal is not None and (new or changed):
                 written = sorted(changed + new)
                 written_ids = [item_ids[i] for i in written]
@@ -511,4 +511,5 @@ def _diff(
 
 
 def _ids_json(item_ids: Sequence[str]) -> builtins.list[bytes]:
-    return codec.json_strings(list(item_ids)) or [id_json(item_id) for item_id in item_ids]
+    strings = codec.json_strings(list(item_ids))
+    return [codec.dumps(item_id) for item_id in item_ids] if strings is None else strings
