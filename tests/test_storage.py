@@ -127,3 +127,30 @@ def test_in_memory_is_the_default():
         call(engine, "stream::set", stream_name="s", group_id="g", item_id="i", data=1)
     finally:
         engine.stop()
+
+
+@pytest.mark.parametrize("save_interval_ms", [100, 3_600_000])  # from snapshots, from the journal
+def test_bulk_writes_and_paged_groups_survive_a_restart(tmp_path, save_interval_ms):
+    pd = pytest.importorskip("pandas")
+    engine = file_engine(tmp_path / "db", save_interval_ms=save_interval_ms)
+    ids = [f'k{n}"\\' if n % 97 == 0 else f"k{n}" for n in range(3000)]  # some ids need escaping
+    frame = pd.DataFrame({"v": range(3000), "s": [f"s{n % 5}" for n in range(3000)]}, index=ids)
+    s = engine.stream("bulk")
+    s.write_frame("g", frame)
+    frame.loc[ids[10], "v"] = -1
+    s.write_frame("g", frame.drop(index=ids[20]), delete_missing=True)
+    s.set("g", ids[5], {"edited": True})  # a paged item rewritten in place
+    s.delete("g", ids[6])
+    expected = s.items("g")
+    if save_interval_ms == 100:
+        wait_for(lambda: (tmp_path / "db" / snapshot_name("bulk", "g")).exists())
+    engine.stop()
+    engine = file_engine(tmp_path / "db")
+    try:
+        restored = engine.stream("bulk").items("g")
+        assert list(restored) == list(expected)
+        assert restored == expected
+        assert restored[ids[10]] == {"v": -1, "s": "s0"}
+        assert ids[20] not in restored and ids[6] not in restored
+    finally:
+        engine.stop()
