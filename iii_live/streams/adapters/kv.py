@@ -14,7 +14,9 @@ and a write needs no lock of its own.
 from __future__ import annotations
 
 import builtins
+import ctypes
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -154,6 +156,8 @@ class KvAdapter:
                     self._dirty |= saving
                 raise
             self._unsaved_journals = []
+            del records, snapshots
+            _return_freed_memory()
 
     def _save_loop(self) -> None:
         while not self._stop.wait(self.save_interval_ms / 1000):
@@ -484,6 +488,28 @@ class KvAdapter:
             for event in evicted:
                 self.emit(event)
             self._evicted = self._evicted + evicted
+
+
+def _return_freed_memory() -> None:
+    """Give the heap pages freed by a save back to the OS (glibc ``malloc_trim``).
+
+    A snapshot is built in buffers as large as its group; once written, they are free but
+    would stay in the process's resident memory, at the size of the largest group saved.
+    """
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc() -> Any:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018 - only glibc has it
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _load_libc() if sys.platform == "linux" else None
 
 
 def _diff(

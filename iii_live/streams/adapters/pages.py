@@ -10,12 +10,13 @@ The newest ``LOOSE_ITEMS`` items stay loose, as plain bytes in a dict, where a w
 dict store: a small group, or the items a feed keeps rewriting, never pay for a search in
 a page. When there are more, the oldest loose ones are packed into a new page.
 
-A record is ``\\x00 + JSON(item_id) + \\x01 + JSON(value)``. Neither byte occurs in JSON
-(control characters are escaped), so ``\\x00`` starts a record and the ``\\x01`` after it
-ends the id. Records never move between pages and pages are only added after the others,
-so pages in creation order, then the loose items, hold the group in first-write order.
-Translating ``\\x00`` to ``,`` and ``\\x01`` to ``:`` turns the records into the group as a
-JSON object: whole-group reads and snapshots are a pass in C, not a loop per item.
+A record is ``\\x00``, the item id as JSON without its quotes, ``\\x01`` and the value's
+JSON. Neither byte occurs in JSON (control characters are escaped), so ``\\x00`` starts a
+record and the ``\\x01`` after it ends the id. Records never move between pages and pages
+are only added after the others, so pages in creation order, then the loose items, hold
+the group in first-write order. Replacing ``\\x00`` by ``,"`` and ``\\x01`` by ``":``
+turns the records into the group as a JSON object: whole-group reads and snapshots are a
+few passes in C, not a loop per item.
 """
 
 from __future__ import annotations
@@ -36,16 +37,15 @@ LOOSE_ITEMS = 256
 """The newest items kept loose (plain bytes in a dict) before they are packed into pages."""
 
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
-_TO_OBJECT = bytes.maketrans(b"\x00\x01", b",:")
 _ONE_SEPARATOR = bytes.maketrans(b"\x01", b"\x00")
 _KEY_PARTS = re.compile(rb"\x00[^\x01]*\x01")
 
 
 def needle(item_id: str) -> bytes:
-    """The start of an item's record: ``\\x00 + JSON(item_id) + \\x01``."""
+    """The start of an item's record: ``\\x00``, the id as in JSON without its quotes, ``\\x01``."""
     if '"' in item_id or "\\" in item_id:
-        return b"\x00%b\x01" % orjson.dumps(item_id)
-    return f'\x00"{item_id}"\x01'.encode()
+        return b"\x00%b\x01" % orjson.dumps(item_id)[1:-1]
+    return f"\x00{item_id}\x01".encode()
 
 
 def needles(item_ids: Sequence[str]) -> list[bytes]:
@@ -53,7 +53,7 @@ def needles(item_ids: Sequence[str]) -> list[bytes]:
     names = list(item_ids)
     if _NEEDS_ESCAPE.search("".join(names)) is None:
         try:
-            return ('\x00"' + '"\x01\x1f\x00"'.join(names) + '"\x01').encode().split(b"\x1f")
+            return ("\x00" + "\x01\x1f\x00".join(names) + "\x01").encode().split(b"\x1f")
         except UnicodeEncodeError:
             pass
     return [needle(item_id) for item_id in names]
@@ -150,19 +150,26 @@ class PagedGroup:
         self._page_of.update(zip(item_ids, chain.from_iterable(map(repeat, pages, counts)), strict=True))
 
     def _pack(self, count: int) -> None:
-        """Move the ``count`` oldest loose items into new pages."""
+        """Move the ``count`` oldest loose items into new pages, each built at its exact size."""
         loose = self._loose
-        page, items = bytearray(), 0
+        item_ids: list[str] = []
+        records: list[bytes] = []
+        size = 0
         for item_id, value in list(islice(loose.items(), count)):
-            if items == PAGE_ITEMS or (items and len(page) > PAGE_BYTES):
-                self._pages[id(page)] = page
-                page, items = bytearray(), 0
-            page += needle(item_id) + value
-            items += 1
+            if len(item_ids) == PAGE_ITEMS or (item_ids and size > PAGE_BYTES):
+                self._add_page(item_ids, records)
+                item_ids, records, size = [], [], 0
+            records.append(needle(item_id) + value)
+            item_ids.append(item_id)
+            size += len(records[-1])
             del loose[item_id]
-            self._page_of[item_id] = page
-        if items:
-            self._pages[id(page)] = page
+        if item_ids:
+            self._add_page(item_ids, records)
+
+    def _add_page(self, item_ids: list[str], records: list[bytes]) -> None:
+        page = bytearray(b"".join(records))
+        self._pages[id(page)] = page
+        self._page_of.update(zip(item_ids, repeat(page)))
 
     def records(self) -> bytes:
         """Every record, in first-write order."""
@@ -172,7 +179,7 @@ class PagedGroup:
 
 def object_json(records: bytes) -> bytes:
     """``{"item_id": value, ...}`` from a group's ``records()``."""
-    return b"{" + records.translate(_TO_OBJECT)[1:] + b"}"
+    return b"{" + records.replace(b"\x00", b',"').replace(b"\x01", b'":')[1:] + b"}"
 
 
 def array_json(records: bytes) -> bytes:
