@@ -146,6 +146,23 @@ def test_write_frame_events_only_for_changed_rows_in_one_step(engine, client_fac
     }
 
 
+def test_an_empty_frame_with_delete_missing_empties_the_group(engine):
+    s = engine.stream("empty")
+    s.write_frame("g", pd.DataFrame({"v": [1, 2]}, index=["a", "b"]))
+    result = s.write_frame(
+        "g", pd.DataFrame({"v": []}, index=pd.Index([], dtype=object)), delete_missing=True
+    )
+    assert result == {"created": 0, "updated": 0, "unchanged": 0, "deleted": 2}
+    assert s.list("g") == [] and s.list_groups() == []
+    assert s.write_frame("new", pd.DataFrame({"v": []})) == {
+        "created": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "deleted": 0,
+    }
+    assert s.list_groups() == []
+
+
 def test_write_frame_in_a_different_row_order_compares_by_id(engine):
     s = engine.stream("order")
     frame = pd.DataFrame({"v": [1, 2, 3]}, index=["a", "b", "c"])

@@ -218,8 +218,8 @@ class KvAdapter:
         return None if groups is None else groups.get(group_id)
 
     def _drop_if_empty(self, stream_name: str, group_id: str, group: PagedGroup) -> None:
-        if not group:
-            groups = self._groups[stream_name]
+        groups = self._groups.get(stream_name)
+        if not group and groups is not None and groups.get(group_id) is group:
             del groups[group_id]
             if not groups:
                 del self._groups[stream_name]
