@@ -71,6 +71,8 @@ def _as_datetimes(column: pd.Series) -> pd.Series | None:
     """The column as datetimes when every non-null value is an ISO date and time string."""
     import pandas as pd
 
+    if not (pd.api.types.is_object_dtype(column.dtype) or pd.api.types.is_string_dtype(column.dtype)):
+        return None
     values = column.dropna()
     if not len(values) or pd.api.types.infer_dtype(values, skipna=True) != "string":
         return None
