@@ -154,3 +154,61 @@ def test_bulk_writes_and_paged_groups_survive_a_restart(tmp_path, save_interval_
         assert ids[20] not in restored and ids[6] not in restored
     finally:
         engine.stop()
+
+
+FUZZY_WRITER = textwrap.dedent(
+    """
+    import sys, threading, iii_live
+    from iii_live.streams.adapters import kv, pages
+    kv.SNAPSHOT_PAGES = 1  # snapshots read one page per hold of the lock: writes land between
+    pages.LOOSE_ITEMS, pages.PAGE_ITEMS = 8, 4
+    engine = iii_live.start(port=0, background=True, adapter={"name": "kv", "config": {
+        "store_method": "file_based", "file_path": sys.argv[1], "save_interval_ms": 3600000}})
+    saved = threading.Semaphore(0)
+
+    def save_forever():
+        while True:
+            engine.adapter.save()
+            saved.release()
+
+    threading.Thread(target=save_forever, daemon=True).start()
+    s = engine.stream("s")
+    for i in range(6000):
+        s.set("g", str(i % 300), {"n": i})
+        if i % 7 == 0:
+            s.delete("g", str((i * 13) % 300))
+        if i % 500 == 0:
+            saved.acquire()  # a save finished since the last one waited for: saves interleave
+        print(i, flush=True)
+    sys.stdin.read()
+    """
+)
+
+
+def test_snapshots_read_while_writes_go_on_lose_nothing(tmp_path):
+    """Saves run back to back while a writer sets, deletes and writes items again; killed at
+    the end (maybe in the middle of a save), the store comes back with every acknowledged
+    write, in first-write order."""
+    db = tmp_path / "db"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FUZZY_WRITER, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lines = [proc.stdout.readline() for _ in range(6000)]
+    assert lines[-1].strip() == "5999"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    expected: dict[str, dict] = {}
+    for i in range(6000):
+        expected[str(i % 300)] = {"n": i}
+        if i % 7 == 0:
+            expected.pop(str((i * 13) % 300), None)
+    engine = file_engine(db)
+    try:
+        restored = engine.stream("s").items("g")
+        assert restored == expected
+        assert list(restored) == list(expected)
+    finally:
+        engine.stop()

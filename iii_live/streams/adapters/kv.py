@@ -14,12 +14,10 @@ and a write needs no lock of its own.
 from __future__ import annotations
 
 import builtins
-import ctypes
 import logging
-import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +27,16 @@ from ...protocol.stream_wire import CREATE, DELETE, UPDATE, Event, EventDraft
 from ..retention import Policies, RecencyIndex, Retention, Stamp
 from ..update_ops import MISSING, UpdateOp, updated_value
 from .base import BulkResult, CheckValue, EventSink
-from .journal import GroupKey, Journal, snapshot_bytes
-from .pages import PagedGroup, array_json, object_json, split_values
+from .journal import GroupKey, Journal, snapshot_chunks
+from .pages import PagedGroup, array_json, object_json, object_members, split_values
 
 log = logging.getLogger("iii_live.storage")
 
 DEFAULT_FILE_PATH = "kv_store_data.db"
 DEFAULT_SAVE_INTERVAL_MS = 5000
 MIN_SAVE_INTERVAL_MS = 100
+SNAPSHOT_PAGES = 256
+"""Pages a snapshot reads per hold of the lock: writes wait for one batch, not a whole group."""
 CONFIG_KEYS = frozenset({"store_method", "file_path", "save_interval_ms", "channel_size", "durable"})
 
 
@@ -106,7 +106,8 @@ class KvAdapter:
         }
         del groups
         if journals:
-            self._journal.save({key: self._snapshot(key) for key in replayed}, journals)
+            generation = self._journal.generation
+            self._journal.save({key: self._snapshot(key, generation) for key in replayed}, journals)
         self._journal.open()
         self._stop.clear()
         self._saver = threading.Thread(target=self._save_loop, name="iii-live-kv-saver", daemon=True)
@@ -142,22 +143,17 @@ class KvAdapter:
                 if not self._dirty:
                     return
                 saving = self._dirty
-                records = {key: self._records(key) for key in sorted(saving)}
                 self._unsaved_journals.append(self._journal.rotate())
+                generation = self._journal.generation
                 self._dirty = set()
-            snapshots = {
-                key: None if body is None else snapshot_bytes(key[0], key[1], object_json(body))
-                for key, body in records.items()
-            }
             try:
+                snapshots = {key: self._snapshot(key, generation) for key in sorted(saving)}
                 self._journal.save(snapshots, self._unsaved_journals)
             except BaseException:
                 with self._lock:
                     self._dirty |= saving
                 raise
             self._unsaved_journals = []
-            del records, snapshots
-            _return_freed_memory()
 
     def _save_loop(self) -> None:
         while not self._stop.wait(self.save_interval_ms / 1000):
@@ -170,9 +166,24 @@ class KvAdapter:
         group = self._groups.get(key[0], {}).get(key[1])
         return group.records() if group else None
 
-    def _snapshot(self, key: GroupKey) -> bytes | None:
-        records = self._records(key)
-        return None if records is None else snapshot_bytes(key[0], key[1], object_json(records))
+    def _snapshot(self, key: GroupKey, generation: int) -> Iterator[bytes] | None:
+        """A group's snapshot file (with the journals up to ``generation``), read
+        ``SNAPSHOT_PAGES`` pages at a time under the lock (see ``journal``: it may hold changes
+        made while it is read); None if the group is gone."""
+        with self._lock:
+            group = self._existing(*key)
+            if not group:
+                return None
+            pages, loose = group.pages(), group.loose_records()
+
+        def members() -> Iterator[bytes]:
+            for first in range(0, len(pages), SNAPSHOT_PAGES):
+                with self._lock:
+                    records = b"".join(pages[first : first + SNAPSHOT_PAGES])
+                yield object_members(records)
+            yield object_members(loose)
+
+        return snapshot_chunks(key[0], key[1], generation, members())
 
     # -- storage ---------------------------------------------------------------------
 
@@ -488,28 +499,6 @@ class KvAdapter:
             for event in evicted:
                 self.emit(event)
             self._evicted = self._evicted + evicted
-
-
-def _return_freed_memory() -> None:
-    """Give the heap pages freed by a save back to the OS (glibc ``malloc_trim``).
-
-    A snapshot is built in buffers as large as its group; once written, they are free but
-    would stay in the process's resident memory, at the size of the largest group saved.
-    """
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _load_libc() -> Any:
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.malloc_trim  # noqa: B018 - only glibc has it
-    except (OSError, AttributeError):
-        return None
-    return libc
-
-
-_LIBC = _load_libc() if sys.platform == "linux" else None
 
 
 def _diff(

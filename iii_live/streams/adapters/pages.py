@@ -173,13 +173,25 @@ class PagedGroup:
 
     def records(self) -> bytes:
         """Every record, in first-write order."""
-        loose = (needle(item_id) + value for item_id, value in self._loose.items())
-        return b"".join(chain(self._pages.values(), loose))
+        return b"".join(chain(self._pages.values(), [self.loose_records()]))
+
+    def pages(self) -> list[bytearray]:
+        """The pages, in order (their records are the older items, in first-write order)."""
+        return list(self._pages.values())
+
+    def loose_records(self) -> bytes:
+        """The records of the loose items (the newest), in first-write order."""
+        return b"".join(needle(item_id) + value for item_id, value in self._loose.items())
 
 
 def object_json(records: bytes) -> bytes:
     """``{"item_id": value, ...}`` from a group's ``records()``."""
-    return b"{" + records.replace(b"\x00", b',"').replace(b"\x01", b'":')[1:] + b"}"
+    return b"{" + object_members(records)[1:] + b"}"
+
+
+def object_members(records: bytes) -> bytes:
+    """``,"item_id":value`` for each record: the members of the group's JSON object."""
+    return records.replace(b"\x00", b',"').replace(b"\x01", b'":')
 
 
 def array_json(records: bytes) -> bytes:
