@@ -212,3 +212,34 @@ def test_snapshots_read_while_writes_go_on_lose_nothing(tmp_path):
         assert list(restored) == list(expected)
     finally:
         engine.stop()
+
+
+def test_a_snapshot_is_not_replayed_over_by_journals_it_includes(tmp_path):
+    """Killed in the middle of a save: the new snapshot (generation 4) is written, the journal
+    it includes is not removed yet. Replaying that journal again would move w after v."""
+    db = tmp_path / "db"
+    db.mkdir()
+    (db / snapshot_name("s", "g")).write_bytes(
+        b'{"stream_name":"s","group_id":"g","generation":4,"items":{"a":1,"w":2,"v":3}}'
+    )
+    (db / "journal-4.log").write_bytes(b'["d","s","g","w"]\n["s","s","g","w",2]\n')
+    (db / "journal.log").write_bytes(b'["s","s","g","v",3]\n["s","s","g","x",4]\n')
+    (db / snapshot_name("s", "other")).write_bytes(  # an older snapshot: journal-4 applies to it
+        b'{"stream_name":"s","group_id":"other","generation":3,"items":{"k":0}}'
+    )
+    (db / "journal-4.log").write_bytes(
+        b'["d","s","g","w"]\n["s","s","g","w",2]\n["s","s","other","k",1]\n["s","s","other","j",1]\n'
+    )
+    engine = file_engine(db)
+    try:
+        assert engine.stream("s").items("g") == {"a": 1, "w": 2, "v": 3, "x": 4}
+        assert list(engine.stream("s").items("g")) == ["a", "w", "v", "x"]
+        assert engine.stream("s").items("other") == {"k": 1, "j": 1}
+        engine.stream("s").set("g", "y", 5)
+    finally:
+        engine.stop()
+    engine = file_engine(db)  # generations go on from the highest one found
+    try:
+        assert list(engine.stream("s").items("g")) == ["a", "w", "v", "x", "y"]
+    finally:
+        engine.stop()
