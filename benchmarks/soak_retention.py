@@ -1,7 +1,7 @@
 """Soak: a feed that never stops, into a group bounded by retention; memory must stay flat.
 
     python benchmarks/soak_retention.py                    # an hour at 5,000 writes/s, kv
-    python benchmarks/soak_retention.py --minutes 15 --redis redis://127.0.0.1:6379
+    python benchmarks/soak_retention.py --minutes 15 --redis redis://127.0.0.1:6379  # + Redis memory
 
 Every write is a new item (a tick), into one group with ``max_items=100000``, so once the
 window is full each write evicts the oldest tick: a create and a delete event per write,
@@ -17,6 +17,8 @@ import json
 import os
 import time
 from pathlib import Path
+
+import redis
 
 import iii_live
 
@@ -38,6 +40,7 @@ def main() -> None:
     args = parser.parse_args()
 
     adapter = {"name": "redis", "config": {"redis_url": args.redis}} if args.redis else None
+    redis_info = redis.Redis.from_url(args.redis).info if args.redis else None
     engine = iii_live.start(port=0, background=True, engine_port=None, adapter=adapter)
     stream = engine.stream("soak")
     stream.retain("ticks", max_items=WINDOW)
@@ -55,7 +58,7 @@ def main() -> None:
     written = 0
     samples = []
     batch = max(1, args.rate // 100)  # paced in slices of 10 ms
-    print("minutes  written      items  creates/deletes received   RSS MB")
+    print("minutes  written      items  creates/deletes received   RSS MB  (Redis MB)")
     while True:
         now = time.monotonic()
         if now >= next_sample:
@@ -66,10 +69,13 @@ def main() -> None:
                 "rss_mb": round(rss_mb(), 1),
                 **received,
             }
+            if redis_info is not None:
+                sample["redis_mb"] = round(redis_info("memory")["used_memory"] / 1e6, 1)
             samples.append(sample)
             print(
                 f"{sample['minutes']:7.2f} {written:9,} {sample['items']:9,}"
-                f"  {received['create']:,}/{received['delete']:,}  {sample['rss_mb']:9.1f}",
+                f"  {received['create']:,}/{received['delete']:,}  {sample['rss_mb']:9.1f}"
+                f"  {sample.get('redis_mb', '')}",
                 flush=True,
             )
             next_sample += args.every

@@ -93,16 +93,10 @@ class StreamFunctions:
 
     def set(self, payload: Any) -> Any:
         req = inputs.set_input("stream::set", payload, self.limits)
-        try:
-            value_json = codec.dumps(req.data)
-        except codec.EncodeError as exc:
-            raise deserialization_error("stream::set", f"`data`: {exc}") from None
-        value = codec.loads(value_json)
-        if len(value_json) > self._checked_below:
-            self.check_value("stream::set", value, value_json)
+        value, value_json = self._normalize("stream::set", req.data)
         stream_name, group_id = req.stream_name, req.group_id
-        custom = f"stream::set({stream_name})"  # custom_function_id, inline on the hot path
-        if custom in self.functions:
+        custom = self._custom("set", stream_name)
+        if custom:
             call = {**_ref(req), "data": value}
             return then(
                 self._call_custom(custom, call, "set"), lambda result: self._custom_done("set", req, result)
@@ -116,10 +110,7 @@ class StreamFunctions:
             except Exception as exc:
                 raise _failed("set", exc) from exc
             evicted = self._evicted()
-        self.hub.drain()
-        matching = self.triggers.matching(STREAM, stream_name, group_id, req.item_id)
-        if matching:
-            self._spawn(self.triggers.run_stream(matching, codec.loads(event.frame)))
+        self._after(event)
         if evicted:
             self._after_many(evicted)
         return {"old_value": None if old is MISSING else old, "new_value": value}
