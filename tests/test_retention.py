@@ -13,6 +13,7 @@ import redis
 
 import iii_live
 from iii_live import ConfigError
+from iii_live.errors import InvocationError
 from iii_live.protocol.stream_wire import DELETE, Event
 from iii_live.streams.adapters.redis import INDEXED, POLICIES, group_key, recency_key
 
@@ -216,6 +217,13 @@ def test_bad_retention_values_name_the_key(engine, kwargs, message):
 def test_bad_retention_blocks_name_the_key(retention, message):
     with pytest.raises(ConfigError, match=message):
         iii_live.start(port=0, background=True, engine_port=None, retention=retention)
+
+
+def test_retain_checks_the_names(engine):
+    with pytest.raises(InvocationError, match="`group_id` must not be empty"):
+        engine.stream("names").retain("", max_items=1)
+    with pytest.raises(InvocationError, match="`stream_name` contains control characters"):
+        engine.stream("bad\n").retain(max_items=1)
 
 
 def test_durations(engine):

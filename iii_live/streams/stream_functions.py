@@ -390,8 +390,10 @@ class StreamFunctions:
     def retain(self, stream_name: str, group_id: str | None, policy: Retention | None) -> int:
         """Bound a group, or every group of a stream (``group_id`` None); None removes the
         bound. Applies at once: returns how many items were evicted."""
-        payload = {"stream_name": stream_name, "group_id": group_id or "-"}
-        inputs.group_ref("retain", payload, self.limits)
+        if group_id is None:
+            inputs.stream_name("retain", {"stream_name": stream_name}, self.limits)
+        else:
+            inputs.group_ref("retain", {"stream_name": stream_name, "group_id": group_id}, self.limits)
         if self.is_custom(stream_name):
             raise ValueError(
                 f"stream {stream_name!r} is served by custom functions; they keep their own data"
