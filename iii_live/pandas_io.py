@@ -113,6 +113,7 @@ def write_frame(
     streams = stream.engine.core.streams
     if not streams.supports_bulk(stream.name):
         inputs.item_ids("stream::set", item_ids, streams.limits)
+        streams.check_values("stream::set", rows)
         return _write_rows(stream, group_id, item_ids, rows, delete_missing)
     result = streams.set_many(stream.name, group_id, item_ids, rows, delete_missing=delete_missing)
     return {

@@ -354,7 +354,7 @@ class StreamFunctions:
         function_id = "stream::set"
         inputs.group_ref(function_id, {"stream_name": stream_name, "group_id": group_id}, self.limits)
         inputs.item_ids(function_id, item_ids, self.limits)
-        self._check_values(function_id, values_json)
+        self.check_values(function_id, values_json)
         adapter = self._retaining("bulk writes")
         with self.lock:
             listening = bool(self.hub.counts().get((stream_name, group_id))) or self.triggers.has(STREAM)
@@ -372,7 +372,7 @@ class StreamFunctions:
         self._after_many(result.events)
         return result
 
-    def _check_values(self, function_id: str, values_json: builtins.list[bytes]) -> None:
+    def check_values(self, function_id: str, values_json: builtins.list[bytes]) -> None:
         """``check_value`` for many values; only those that could break a limit are decoded."""
         if not values_json:
             return
