@@ -149,8 +149,13 @@ def _write_rows(
 
 def _item_ids(ids: pd.Index | pd.Series) -> list[str]:
     """Ids as strings (as every write names items), refusing repeats."""
-    item_ids = [value if type(value) is str else str(value) for value in ids.tolist()]
-    if len(set(item_ids)) != len(item_ids):
+    values = ids.tolist()
+    if all(type(value) is str for value in values):
+        item_ids, unique = values, ids.is_unique  # an Index remembers it: a rewrite asks for free
+    else:
+        item_ids = [value if type(value) is str else str(value) for value in values]
+        unique = len(set(item_ids)) == len(item_ids)  # after str(): 1 and "1" are the same id
+    if not unique:
         repeated = sorted(item_id for item_id, count in Counter(item_ids).items() if count > 1)
         raise ValueError(f"item ids must be unique; repeated: {', '.join(repeated[:5])}")
     return item_ids
