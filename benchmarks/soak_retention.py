@@ -7,7 +7,7 @@ Every write is a new item (a tick), into one group with ``max_items=100000``, so
 window is full each write evicts the oldest tick: a create and a delete event per write,
 received by one subscriber. RSS is sampled every ``--every`` seconds; after the warm-up
 (``--warmup`` minutes) it must stay within 10% of its first sample. The curve goes to
-soak_retention.json.
+soak_retention_kv.json (or _redis.json).
 """
 
 from __future__ import annotations
@@ -93,10 +93,11 @@ def main() -> None:
     steady = [s["rss_mb"] for s in samples if s["minutes"] >= args.warmup]
     first = steady[0] if steady else float("nan")
     spread = (max(steady) - first) / first if steady else float("nan")
-    rate = written / (args.minutes * 60)
+    elapsed = time.monotonic() - started
+    rate = written / elapsed
     verdict = "flat" if steady and max(steady) <= first * 1.10 and min(steady) >= first * 0.90 else "NOT flat"
     print(
-        f"\n{written:,} writes in {args.minutes:g} min ({rate:,.0f}/s); {items:,} items at the end; "
+        f"\n{written:,} writes in {elapsed / 60:.1f} min ({rate:,.0f}/s); {items:,} items at the end; "
         f"RSS after warm-up {min(steady):.1f}..{max(steady):.1f} MB, "
         f"{spread:+.1%} from {first:.1f}: {verdict}"
     )
@@ -111,7 +112,7 @@ def main() -> None:
         "samples": samples,
         "verdict": verdict,
     }
-    Path(__file__).with_name("soak_retention.json").write_text(json.dumps(out, indent=1))
+    Path(__file__).with_name(f"soak_retention_{out['adapter']}.json").write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":
