@@ -97,6 +97,6 @@ def test_loose_items_are_packed_by_size_too(monkeypatch):
     group = PagedGroup()
     for n in range(5):
         group.put(f"b{n}", codec.dumps("x" * 50))
-    record = len(b'\x00b0\x01') + 52
+    record = len(b"\x00b0\x01") + 52
     assert [len(page) for page in group._pages.values()] == [2 * record, record]  # 64 bytes + 1 record
     assert group.keys() == [f"b{n}" for n in range(5)]
