@@ -19,6 +19,7 @@ import yaml
 
 from .errors import ConfigError
 from .limits import DEFAULT_LIMITS, LIMIT_KEYS, Limits
+from .streams.retention import Retention, retention_config
 from .views import ViewSpec, ViewSpecError
 
 log = logging.getLogger("iii_live.config")
@@ -76,6 +77,9 @@ class EngineConfig:
     auth_required: bool = False
     """With ``auth_function``: refuse the upgrade when it fails or returns
     ``{"unauthorized": true}`` (iii itself always lets the connection in)."""
+    retention: dict[str, Retention] = field(default_factory=dict)
+    """Rolling windows per stream: ``{stream_name: {max_items: N, ttl: seconds or "15m"}}``
+    (see ``StreamHandle.retain`` for one group)."""
     limits: Limits = DEFAULT_LIMITS
     """Bounds on what clients may send; their keys sit flat beside the others in files and
     keyword arguments (``max_payload_bytes: ...``)."""
@@ -250,6 +254,7 @@ def _validated(config: EngineConfig) -> EngineConfig:
         value = getattr(config.limits, key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"{where}: `{key}` must be a positive integer, not {value!r}")
+    retention = retention_config(config.retention, where)
     if config.token is not None and not isinstance(config.token, (str, bool)):
         raise ConfigError(f"{where}: `token` must be a string, true or false, not {config.token!r}")
     if isinstance(config.token, str) and not config.token:
@@ -258,7 +263,7 @@ def _validated(config: EngineConfig) -> EngineConfig:
         log.warning(
             "%s: a token of %d characters is easy to guess; prefer token: true", where, len(config.token)
         )
-    return replace(config, port=port, engine_port=engine_port)
+    return replace(config, port=port, engine_port=engine_port, retention=retention)
 
 
 def _port(value: Any, key: str, where: str) -> int:

@@ -107,6 +107,7 @@ class Engine:
             spawn=self._spawn,
             offload=self._offload,
             history=GroupHistory(config.resume_window, config.resume_ttl),
+            retention=config.retention,
         )
         """Everything but the I/O: registries, storage, fan-out (internal)."""
         self.host = config.host

@@ -52,6 +52,23 @@ class StreamHandle:
     def update(self, group_id: str, item_id: str, ops: builtins.list[dict[str, Any]]) -> dict[str, Any]:
         return self._call("update", group_id=group_id, item_id=item_id, ops=ops)
 
+    def retain(
+        self, group_id: str | None = None, *, max_items: int | None = None, ttl: float | str | None = None
+    ) -> int:
+        """Keep a rolling window of a group, or with ``group_id=None`` of every group of this
+        stream (existing and future ones; a group's own window wins).
+
+        ``max_items`` keeps the most recently written items; ``ttl`` (seconds, or a duration
+        such as ``"90s"``, ``"15m"``, ``"2h"``, ``"1d"``) drops items not written for that
+        long, also when no write comes. Evicted items are deleted with ``delete`` events, so
+        subscribers, widgets and triggers see them go. Neither bound removes the window.
+        Applies at once; returns how many items it evicted then.
+        """
+        from .streams.retention import retention
+
+        policy = retention(max_items, ttl, f"retain() of stream {self.name!r}")
+        return self.engine.core.streams.retain(self.name, group_id, policy)
+
     def subscribe(
         self, group_id: str, callback: Callable[[dict[str, Any]], Any], item_id: str | None = None
     ) -> CallbackSubscription:

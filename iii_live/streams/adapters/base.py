@@ -9,13 +9,22 @@ sees a group's events in the order its writes happened.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, Protocol
 
 from ...protocol.stream_wire import Event, EventDraft
+from ..retention import Retention, Stamp
 from ..update_ops import MISSING, UpdateOp
 
-__all__ = ["MISSING", "CheckValue", "EventSink", "RemoteStreamAdapter", "StreamAdapter"]
+__all__ = [
+    "MISSING",
+    "BulkResult",
+    "CheckValue",
+    "EventSink",
+    "RemoteStreamAdapter",
+    "RetainingAdapter",
+    "StreamAdapter",
+]
 
 CheckValue = Callable[[Any, bytes], None]
 """Raises if a value (and its JSON) may not be stored; adapters call it before writing."""
@@ -81,6 +90,52 @@ class StreamAdapter(Protocol):
 
     def emit(self, event: Event) -> None:
         """Publish an event that has no write (``send``, custom streams)."""
+
+
+class BulkResult(NamedTuple):
+    """What ``set_many`` did: row counts, and the events it published (for triggers)."""
+
+    created: int
+    updated: int
+    unchanged: int
+    deleted: int
+    events: list[Event]
+
+
+class RetainingAdapter(StreamAdapter, Protocol):
+    """An adapter with bulk writes and retention (kv and redis; optional for others)."""
+
+    def set_many(
+        self,
+        stream_name: str,
+        group_id: str,
+        timestamp: int,
+        item_ids: Sequence[str],
+        values_json: Sequence[bytes],
+        *,
+        delete_missing: bool = False,
+        events: bool = True,
+    ) -> BulkResult:
+        """Store many items of one group, publishing events for changed rows only, atomically
+        with the write; all of them carry ``timestamp``. ``events=False`` is a hint that no
+        local subscriber or trigger wants the returned events."""
+
+    def retain(
+        self, stream_name: str, group_id: str | None, policy: Retention | None, stamp: Stamp
+    ) -> builtins.list[Event]:
+        """Set or remove (None) the policy of a group or (``group_id`` None) of every group of a
+        stream, and evict what it no longer allows; returns the delete events."""
+
+    def policies(self) -> dict[tuple[str, str | None], Retention]:
+        """Every policy in force: ``(stream, group or None for the whole stream) -> policy``."""
+
+    def expire(self, stamp: Stamp) -> builtins.list[Event]:
+        """Evict items not written for their policy's ``ttl``; returns the delete events."""
+
+    def evicted(self) -> builtins.list[Event]:
+        """The delete events retention published in the write just made (under the write
+        lock, right after it); each event is returned once. Evictions carry the write's
+        timestamp."""
 
 
 class RemoteStreamAdapter(StreamAdapter, Protocol):
