@@ -59,7 +59,7 @@ class GroupedRows:
         self._read_key = plan.group_readers[0] if len(plan.group_readers) == 1 else None
         self._read_value = plan.inputs[0] if len(plan.inputs) == 1 else None
         self._inputs = plan.inputs
-        self._columns = [(a.name, a.input, a.read) for a in plan.aggregates]
+        self._columns = [(a.name, a.input, a.read, "." in a.name) for a in plan.aggregates]
         self._by_key = Ordering([False] * len(plan.group_fields))
 
     def tracked_ids(self) -> set[str]:
@@ -97,8 +97,7 @@ class GroupedRows:
                     return
                 group = self.groups[old_key]
                 for state, before, after in zip(group.fields, old_values, values, strict=True):
-                    state.remove(before, place)
-                    state.add(after, place)
+                    state.move(before, after, place)
                 self.items[item_id] = (old_key, values, place)
                 self._settle(group)
                 return
@@ -188,8 +187,11 @@ class GroupedRows:
         for name, part in zip(self.plan.group_fields, group.parts, strict=True):
             put_path(row, name, part.decode() if type(part) is bytes else part)
         fields = group.fields
-        for name, index, read in self._columns:
-            put_path(row, name, read(fields[index]))
+        for name, index, read, nested in self._columns:
+            if nested:
+                put_path(row, name, read(fields[index]))
+            else:
+                row[name] = read(fields[index])
         return row
 
     def _shown(self, group: Group | None) -> bool:
