@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("iii_live.views")
 
-LOCAL_CHUNK = 64
+LOCAL_CHUNK = 512
 """Rows stored per hold of the write lock when storage is local (a few hundred µs at most);
 a remote store is written one row per hold, since each waits on the network."""
 

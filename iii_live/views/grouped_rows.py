@@ -44,8 +44,9 @@ class Group:
 class GroupedRows:
     def __init__(self, plan: ViewPlan) -> None:
         self.plan = plan
-        self.items: dict[str, tuple[Any, tuple[Any, ...], int]] = {}
-        """Each counted item's ``(group key, aggregate inputs, place in the base group)``."""
+        self.items: dict[str, tuple[Any, Any, int]] = {}
+        """Each counted item's ``(group key, aggregate inputs, place in the base group)``; the
+        inputs are a tuple, or the bare value when the view reads one field."""
         self.groups: dict[Any, Group] = {}
         self.by_row_id: dict[str, Group] = {}
         self.window = TopWindow(plan.limit) if plan.ordering is not None else None
@@ -85,10 +86,8 @@ class GroupedRows:
             if old is not None:
                 self._drop(item_id)
             return
-        if self._read_value is not None:
-            values: tuple[Any, ...] = (self._read_value(item, computed),)
-        else:
-            values = tuple([read(item, computed) for read in self._inputs])
+        read_value = self._read_value
+        values = read_value(item, computed) if read_value is not None else self._values(item, computed)
         left = None
         if old is not None:
             old_key, old_values, _ = old
@@ -96,8 +95,11 @@ class GroupedRows:
                 if old_values == values:
                     return
                 group = self.groups[old_key]
-                for state, before, after in zip(group.fields, old_values, values, strict=True):
-                    state.move(before, after, place)
+                if read_value is not None:
+                    group.fields[0].move(old_values, values, place)
+                else:
+                    for state, before, after in zip(group.fields, old_values, values, strict=True):
+                        state.move(before, after, place)
                 self.items[item_id] = (old_key, values, place)
                 self._settle(group)
                 return
@@ -131,7 +133,11 @@ class GroupedRows:
             parts.append(value if isinstance(value, SCALARS) else hashable(value))
         return tuple(parts)
 
-    def _add(self, key: Any, values: tuple[Any, ...], place: int) -> Group:
+    def _values(self, item: Any, computed: Any) -> tuple[Any, ...]:
+        """The aggregate inputs of an item (a view with one input keeps the bare value)."""
+        return tuple([read(item, computed) for read in self._inputs])
+
+    def _add(self, key: Any, values: Any, place: int) -> Group:
         group = self.groups.get(key)
         if group is None:
             parts = (key,) if len(self.plan.group_readers) == 1 else key
@@ -139,16 +145,22 @@ class GroupedRows:
             group = self.groups[key] = Group(key, parts, fields)
             self.by_row_id[group.row_id] = group
         group.size += 1
-        for state, value in zip(group.fields, values, strict=True):
-            state.add(value, place)
+        if self._read_value is not None:
+            group.fields[0].add(values, place)
+        else:
+            for state, value in zip(group.fields, values, strict=True):
+                state.add(value, place)
         return group
 
-    def _subtract(self, entry: tuple[Any, tuple[Any, ...], int]) -> Group:
+    def _subtract(self, entry: tuple[Any, Any, int]) -> Group:
         key, values, place = entry
         group = self.groups[key]
         group.size -= 1
-        for state, value in zip(group.fields, values, strict=True):
-            state.remove(value, place)
+        if self._read_value is not None:
+            group.fields[0].remove(values, place)
+        else:
+            for state, value in zip(group.fields, values, strict=True):
+                state.remove(value, place)
         return group
 
     def _settle(self, group: Group) -> None:

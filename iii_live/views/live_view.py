@@ -64,6 +64,8 @@ class LiveView:
         self._failure: ViewSpecError | None = None
         self._marked = False
         self._closed = False
+        self._stopped = False
+        """Closed, or refused by its data: events are ignored."""
         self._subscription = Subscription(self, spec.stream, spec.group, keyed=True)
 
     def __repr__(self) -> str:
@@ -106,7 +108,7 @@ class LiveView:
         with self._lock:
             if self._closed:
                 return
-            self._closed = True
+            self._closed = self._stopped = True
         self.core.unsubscribe(self._subscription)
         self._publisher.forget(self)
         with self._publishing:
@@ -118,7 +120,7 @@ class LiveView:
         """An event of the base group (the ``Subscriber`` protocol)."""
         kind = event.kind
         with self._lock:
-            if self._closed or self._failure is not None:
+            if self._stopped:
                 return
             rows = self.rows
             if kind == CREATE or kind == UPDATE:
@@ -144,6 +146,7 @@ class LiveView:
                 self.plan.check_data(self.spec.stream, self.spec.group, items)
             except ViewSpecError as exc:
                 self._failure = exc
+                self._stopped = True
                 self._synced.set()
                 if self._opened.is_set():  # a late sync: no caller is waiting to be told
                     log.error("%r stopped: %s", self, exc)
