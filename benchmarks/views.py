@@ -33,6 +33,7 @@ import os
 import random
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -201,6 +202,16 @@ def rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
+def thread_cpu_seconds(name: str) -> float:
+    """CPU time of this process's threads called ``name`` so far (from /proc, 10 ms ticks)."""
+    total = 0
+    for thread in threading.enumerate():
+        if thread.name == name and thread.native_id is not None:
+            fields = Path(f"/proc/self/task/{thread.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def percentiles(latencies: list[float]) -> dict[str, float]:
     ordered = sorted(latencies)
     if not ordered:
@@ -230,7 +241,11 @@ def grouped_view(engine: iii_live.Engine, base: Base, args: argparse.Namespace, 
     view = stream.view("all", group_by="g", agg=AGG, name="by_group")
     result["open_seconds"] = time.perf_counter() - started
     result["open_rss_mb"] = rss_mb() - memory
+    publishing = thread_cpu_seconds("iii-live-views")
     result["with_view"] = base.run(args.rate, args.seconds)
+    result["publishing_cpu_us_per_write"] = (
+        (thread_cpu_seconds("iii-live-views") - publishing) / result["with_view"]["writes"] * 1e6
+    )
     result["view_cpu_us_per_write"] = (
         result["with_view"]["cpu_us_per_write"] - result["baseline"]["cpu_us_per_write"]
     )
