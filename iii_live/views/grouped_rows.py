@@ -197,7 +197,11 @@ class GroupedRows:
     def row(self, group: Group) -> dict[str, Any]:
         row: dict[str, Any] = {}
         for name, part in zip(self.plan.group_fields, group.parts, strict=True):
-            put_path(row, name, part.decode() if type(part) is bytes else part)
+            value = part.decode() if type(part) is bytes else part
+            if "." in name:
+                put_path(row, name, value)
+            else:
+                row[name] = value
         fields = group.fields
         for name, index, read, nested in self._columns:
             if nested:
@@ -214,10 +218,14 @@ class GroupedRows:
     def take(self) -> tuple[list[tuple[str, Any]], list[str]]:
         """``(changes, [])``: rows to write (None deletes); a group's row is built from its state."""
         dirty, self.dirty = self.dirty, {}
-        changes = []
+        groups, row, everything = self.groups, self.row, self.window is None
+        changes: list[tuple[str, Any]] = []
         for row_id, key in dirty.items():
-            group = self.groups.get(key)
-            changes.append((row_id, self.row(group) if group is not None and self._shown(group) else None))
+            group = groups.get(key)
+            if group is not None and (everything or self._shown(group)):
+                changes.append((row_id, row(group)))
+            else:
+                changes.append((row_id, None))
         return changes, []
 
     def requeue(self, row_ids: list[str]) -> None:
