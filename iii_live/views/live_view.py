@@ -66,10 +66,10 @@ class LiveView:
         self._closed = False
         self._stopped = False
         """Closed, or refused by its data: events are ignored."""
-        self._subscription = Subscription(self, spec.stream, spec.group, keyed=True)
+        self._subscription = Subscription(self, spec.stream_name, spec.group_id, keyed=True)
 
     def __repr__(self) -> str:
-        return f"<view {self.spec.stream}/{self.spec.group} -> {self.stream_name}/{self.group_id}>"
+        return f"<view {self.spec.stream_name}/{self.spec.group_id} -> {self.stream_name}/{self.group_id}>"
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -143,7 +143,7 @@ class LiveView:
         items = snapshot if isinstance(snapshot, dict) else {}
         if not self._synced.is_set():
             try:
-                self.plan.check_data(self.spec.stream, self.spec.group, items)
+                self.plan.check_data(self.spec.stream_name, self.spec.group_id, items)
             except ViewSpecError as exc:
                 self._failure = exc
                 self._stopped = True
@@ -185,7 +185,7 @@ class LiveView:
 
     def _fetch(self, item_id: str) -> Any:
         """The row of a base item that just entered the view's top N."""
-        base = {"stream_name": self.spec.stream, "group_id": self.spec.group, "item_id": item_id}
+        base = {"stream_name": self.spec.stream_name, "group_id": self.spec.group_id, "item_id": item_id}
         try:
             item = self.core.call("stream::get", base)
             if hasattr(item, "__await__"):
