@@ -431,6 +431,7 @@ def test_widgets_show_a_view(engine):
     wait_for(lambda: chart.items == table.items)
     narrowed = table[["total"]]
     assert narrowed.group_id == view.group_id and narrowed.columns == ["total"]
+    assert (narrowed.ascending, narrowed.show_id) == (False, False)
     with pytest.raises(TypeError, match="the view alone"):
         iii_live.LiveTable(engine, view, "g")
     for widget in (table, chart, narrowed):
