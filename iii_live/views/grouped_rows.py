@@ -215,12 +215,16 @@ class GroupedRows:
             return False
         return self.window is None or (group.sort_key is not None and self.window.contains(group.sort_key))
 
-    def take(self) -> tuple[list[tuple[str, Any]], list[str]]:
-        """``(changes, [])``: rows to write (None deletes); a group's row is built from its state."""
+    def take_dirty(self) -> dict[str, Any]:
+        """The pending changes (the view publishes them with ``resolve``)."""
         dirty, self.dirty = self.dirty, {}
+        return dirty
+
+    def resolve(self, pending: list[tuple[str, Any]]) -> tuple[list[tuple[str, Any]], list[str]]:
+        """``(changes, [])``: rows to write (None deletes), built from the groups' state now."""
         groups, row, everything = self.groups, self.row, self.window is None
         changes: list[tuple[str, Any]] = []
-        for row_id, key in dirty.items():
+        for row_id, key in pending:
             group = groups.get(key)
             if group is not None and (everything or self._shown(group)):
                 changes.append((row_id, row(group)))

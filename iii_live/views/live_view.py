@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvocationError
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("iii_live.views")
 
+PUBLISH_CHUNK = 128
+"""Rows built and written at a time (see ``publish``)."""
 SYNC_TIMEOUT = 30.0
 """Seconds ``open`` waits for the base group's first sync before going on without it."""
 
@@ -163,25 +166,35 @@ class LiveView:
     # -- publishing ----------------------------------------------------------------------
 
     def publish(self) -> int:
-        """Write the rows that changed since the last time; returns how many were written."""
+        """Write the rows that changed since the last time; returns how many were written.
+
+        Rows are built and written a chunk at a time, so only a chunk's worth of rows and
+        events is alive at once: a long publication leaves nothing for the garbage
+        collector to promote (its full collections pause every thread).
+        """
         with self._publishing:
             with self._lock:
                 self._marked = False
                 if self._closed:
                     return 0
-                changes, fetches = self.rows.take()
-            for row_id in fetches:
-                row = self._fetch(row_id)
-                if row is not MISSING:
-                    changes.append((row_id, row))
-            failed = self.derived.write(changes)
-            if failed:
+                pending = iter(self.rows.take_dirty().items())
+            written = 0
+            while chunk := list(islice(pending, PUBLISH_CHUNK)):
                 with self._lock:
-                    self.rows.requeue(failed)
-                    self._marked = True
-                self._publisher.mark(self)
-            self.rows_written += len(changes) - len(failed)
-            return len(changes) - len(failed)
+                    changes, fetches = self.rows.resolve(chunk)
+                for row_id in fetches:
+                    row = self._fetch(row_id)
+                    if row is not MISSING:
+                        changes.append((row_id, row))
+                failed = self.derived.write(changes)
+                if failed:
+                    with self._lock:
+                        self.rows.requeue(failed)
+                        self._marked = True
+                    self._publisher.mark(self)
+                written += len(changes) - len(failed)
+            self.rows_written += written
+            return written
 
     def _fetch(self, item_id: str) -> Any:
         """The row of a base item that just entered the view's top N."""
