@@ -177,10 +177,6 @@ class FieldState:
             self.compensation += (value - total) + self.float_sum
         self.float_sum = total
 
-    def value(self, function: str) -> Any:
-        """The current value of one aggregate (pandas' answer for an all-null group)."""
-        return READERS[function](self)
-
     def total(self) -> Any:
         if not self.floats:
             return self.int_sum
@@ -205,7 +201,7 @@ class FieldState:
         return len(self.distinct) if self.distinct is not None else 0
 
 
-READERS: dict[str, Callable[[FieldState], Any]] = {
+READERS: dict[str, Callable[[FieldState], Any]] = {  # pandas' answers for all-null groups
     "count": lambda state: state.count,
     "sum": FieldState.total,
     "mean": FieldState.mean,
