@@ -85,7 +85,7 @@ class EngineConfig:
     keyword arguments (``max_payload_bytes: ...``)."""
     views: tuple[ViewSpec, ...] = ()
     """Views the engine opens when it starts (``views:`` in the iii-stream block: a list of
-    view specs, each with ``stream`` and ``group``)."""
+    view specs, each with ``stream_name`` and ``group_id``)."""
     source: str | None = field(default=None, compare=False)
     """The file this config came from, for error messages."""
 

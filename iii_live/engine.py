@@ -494,7 +494,7 @@ class Engine:
         return handle
 
     def view(self, spec: ViewSpec | dict[str, Any] | str) -> View:
-        """Open a view from its spec (a dict with ``stream`` and ``group``, or its JSON)."""
+        """Open a view from its spec (a dict with ``stream_name`` and ``group_id``, or its JSON)."""
         return self.core.views.open(spec)
 
     def stream(self, stream_name: str) -> StreamHandle:

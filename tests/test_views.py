@@ -369,7 +369,7 @@ def test_equal_specs_share_one_view_which_closes_with_the_last_handle(engine, cl
 
 
 def test_views_from_a_spec_dict_json_and_config(tmp_path):
-    spec = {"stream": "m", "group": "g", "name": "hot", "where": [["t", ">", 30]], "sort_by": ["t"]}
+    spec = {"stream_name": "m", "group_id": "g", "name": "hot", "where": [["t", ">", 30]], "sort_by": ["t"]}
     engine = iii_live.start(port=0, background=True, engine_port=None, views=[spec])
     try:
         engine.stream("m").set("g", "a", {"t": 35})
@@ -383,7 +383,7 @@ def test_views_from_a_spec_dict_json_and_config(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text(
         "workers:\n  - name: iii-stream\n    config:\n      port: 0\n"
-        "      views:\n        - {stream: m, group: g, agg: {x: [t, median]}}\n"
+        "      views:\n        - {stream_name: m, group_id: g, agg: {x: [t, median]}}\n"
     )
     with pytest.raises(ConfigError, match=r"views\[0\]\.agg\.x.*unknown aggregate 'median'"):
         iii_live.start(str(config), background=True)
@@ -395,7 +395,7 @@ def test_a_config_view_refused_by_the_data_stops_the_start(tmp_path):
     engine = iii_live.start(port=0, background=True, engine_port=None, adapter=adapter)
     engine.stream("m").set("g", "a", {"t": 1})
     engine.stop()
-    bad = [{"stream": "m", "group": "g", "sort_by": "temp"}]
+    bad = [{"stream_name": "m", "group_id": "g", "sort_by": "temp"}]
     with pytest.raises(ConfigError, match=r"views\[0\]\.sort_by\[0\].*unknown field 'temp'"):
         iii_live.start(port=0, background=True, engine_port=None, adapter=adapter, views=bad)
     engine = iii_live.start(port=0, background=True, engine_port=None, adapter=adapter)
@@ -431,6 +431,7 @@ def test_widgets_show_a_view(engine):
     wait_for(lambda: chart.items == table.items)
     narrowed = table[["total"]]
     assert narrowed.group_id == view.group_id and narrowed.columns == ["total"]
+    assert (narrowed.ascending, narrowed.show_id) == (False, False)
     with pytest.raises(TypeError, match="the view alone"):
         iii_live.LiveTable(engine, view, "g")
     for widget in (table, chart, narrowed):

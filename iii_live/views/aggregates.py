@@ -146,6 +146,28 @@ class FieldState:
             else:
                 del self.distinct[key]
 
+    def move(self, before: Any, after: Any, seq: int) -> None:
+        """One item's value changed: ``remove(before)`` then ``add(after)``, with a short way
+        for a number replaced by a number of the same type (a counter, a price)."""
+        kind = type(before)
+        if (
+            kind is type(after)
+            and (kind is int or kind is float)
+            and self.order is None
+            and self.distinct is None
+        ):
+            if self.sums:
+                if kind is int:
+                    self.int_sum += after - before
+                else:
+                    self._accumulate(-before)
+                    self._accumulate(after)
+            if self.values is not None:
+                self.values.replace(before, after)
+            return
+        self.remove(before, seq)
+        self.add(after, seq)
+
     def _accumulate(self, value: float) -> None:
         """Neumaier's compensated sum, so adds and removals do not drift."""
         total = self.float_sum + value
@@ -154,10 +176,6 @@ class FieldState:
         else:
             self.compensation += (value - total) + self.float_sum
         self.float_sum = total
-
-    def value(self, function: str) -> Any:
-        """The current value of one aggregate (pandas' answer for an all-null group)."""
-        return READERS[function](self)
 
     def total(self) -> Any:
         if not self.floats:
@@ -183,7 +201,7 @@ class FieldState:
         return len(self.distinct) if self.distinct is not None else 0
 
 
-READERS: dict[str, Callable[[FieldState], Any]] = {
+READERS: dict[str, Callable[[FieldState], Any]] = {  # pandas' answers for all-null groups
     "count": lambda state: state.count,
     "sum": FieldState.total,
     "mean": FieldState.mean,

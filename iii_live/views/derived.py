@@ -4,9 +4,9 @@ Rows go through the same storage, events, fan-out and triggers as ``stream::set`
 ``stream::delete`` (so subscribers, other engines through Redis, triggers and SDK workers
 see an ordinary group), but a batch skips what a call from a client needs and a view does
 not: decoding the payload, validating names it checked once, building a result per row.
-Rows are stored a few dozen per hold of the engine's write lock (one, for a remote store),
-so other writers wait for a chunk at most, never for a batch; the batch is delivered with
-one drain.
+A batch (a chunk of a publication: a few hundred µs of work) is stored under one hold of
+the engine's write lock, one row per hold for a remote store since each waits on the
+network, and delivered with one drain.
 """
 
 from __future__ import annotations
@@ -19,16 +19,12 @@ from .. import codec
 from ..errors import InvocationError
 from ..functions import resolve
 from ..protocol.stream_wire import Event, EventDraft
-from ..streams.triggers import STREAM
+from ..streams.triggers import STREAM, Trigger
 
 if TYPE_CHECKING:
     from ..core import StreamCore
 
 log = logging.getLogger("iii_live.views")
-
-LOCAL_CHUNK = 64
-"""Rows stored per hold of the write lock when storage is local (a few hundred µs at most);
-a remote store is written one row per hold, since each waits on the network."""
 
 
 class DerivedGroup:
@@ -42,8 +38,8 @@ class DerivedGroup:
         self._failing = False
 
     def write(self, changes: builtins.list[tuple[str, Any]]) -> builtins.list[str]:
-        """Write rows (``None`` deletes one); returns the ids of rows the store refused for
-        now (to be written again), after logging why."""
+        """Write rows (``None`` deletes one; bytes are a row already as JSON); returns the ids
+        of rows the store refused for now (to be written again), after logging why."""
         streams = self.core.streams
         if streams.is_custom(self.stream_name):
             return self._write_through_functions(changes)
@@ -53,32 +49,38 @@ class DerivedGroup:
                 encoded.append((row_id, None, None))
                 continue
             try:
-                row, value_json = codec.normalize(row) if self.normalize else (row, codec.dumps(row))
+                if type(row) is bytes:
+                    row, value_json = codec.loads(row), row
+                elif self.normalize:
+                    row, value_json = codec.normalize(row)
+                else:
+                    value_json = codec.dumps(row)
                 streams.check_value("stream::set", row, value_json)
             except (codec.EncodeError, InvocationError) as exc:
                 log.error("%s/%s: row %r cannot be stored: %s", self.stream_name, self.group_id, row_id, exc)
                 continue
             encoded.append((row_id, row, value_json))
-        chunk = 1 if getattr(self.core.adapter, "remote", False) else LOCAL_CHUNK
-        events: builtins.list[Event] = []
+        chunk = 1 if getattr(self.core.adapter, "remote", False) else len(encoded)
+        triggered: builtins.list[tuple[builtins.list[Trigger], Event]] = []
         failed: builtins.list[str] = []
-        for start in range(0, len(encoded), chunk):
-            self._store(encoded[start : start + chunk], events, failed)
-        if events and not failed:
+        for start in range(0, len(encoded), chunk or 1):
+            self._store(encoded[start : start + chunk], triggered, failed)
+        if encoded and not failed:
             self._failing = False
         self.core.hub.drain()
-        self._run_triggers(events)
+        for matching, event in triggered:
+            self.core.spawn(self.core.triggers.run_stream(matching, codec.loads(event.frame)))
         return failed
 
     def _store(
         self,
         rows: builtins.list[tuple[str, Any, bytes | None]],
-        events: builtins.list[Event],
+        triggered: builtins.list[tuple[builtins.list[Trigger], Event]],
         failed: builtins.list[str],
     ) -> None:
-        """Store rows under one hold of the write lock, collecting their events."""
+        """Store rows under one hold of the write lock, keeping the events triggers want."""
         stream_name, group_id = self.stream_name, self.group_id
-        adapter, clock = self.core.adapter, self.core.streams.clock
+        adapter, clock, triggers = self.core.adapter, self.core.streams.clock, self.core.triggers
         with self.core.streams.lock:
             for row_id, row, value_json in rows:
                 draft = EventDraft(stream_name, group_id, row_id, clock.next(stream_name, group_id))
@@ -92,19 +94,14 @@ class DerivedGroup:
                     self._failed(exc)
                     continue
                 if event is not None:
-                    events.append(event)
+                    matching = triggers.matching(STREAM, stream_name, group_id, row_id)
+                    if matching:
+                        triggered.append((matching, event))
 
     def _failed(self, exc: Exception) -> None:
         if not self._failing:
             self._failing = True
             log.error("%s/%s: writing rows failed (retrying): %s", self.stream_name, self.group_id, exc)
-
-    def _run_triggers(self, events: builtins.list[Event]) -> None:
-        triggers = self.core.triggers
-        for event in events:
-            matching = triggers.matching(STREAM, event.stream_name, event.group_id, event.item_id)
-            if matching:
-                self.core.spawn(triggers.run_stream(matching, codec.loads(event.frame)))
 
     def _write_through_functions(self, changes: builtins.list[tuple[str, Any]]) -> builtins.list[str]:
         """The derived stream is served by custom functions: call them row by row."""

@@ -52,6 +52,19 @@ class Extremes:
             self._low = _compacted(self._low, self._gone_low)
             self._high = _compacted(self._high, self._gone_high)
 
+    def replace(self, old: Any, new: Any) -> None:
+        """``remove(old)`` then ``add(new)``, in one step."""
+        gone = self._gone_low
+        gone[old] = gone.get(old, 0) + 1
+        negated = -old
+        gone = self._gone_high
+        gone[negated] = gone.get(negated, 0) + 1
+        heappush(self._low, new)
+        heappush(self._high, -new)
+        if len(self._low) > 2 * self._size + _SLACK:
+            self._low = _compacted(self._low, self._gone_low)
+            self._high = _compacted(self._high, self._gone_high)
+
     def min(self) -> Any:
         return _top(self._low, self._gone_low) if self._size else None
 

@@ -44,8 +44,9 @@ class Group:
 class GroupedRows:
     def __init__(self, plan: ViewPlan) -> None:
         self.plan = plan
-        self.items: dict[str, tuple[Any, tuple[Any, ...], int]] = {}
-        """Each counted item's ``(group key, aggregate inputs, place in the base group)``."""
+        self.items: dict[str, tuple[Any, Any, int]] = {}
+        """Each counted item's ``(group key, aggregate inputs, place in the base group)``; the
+        inputs are a tuple, or the bare value when the view reads one field."""
         self.groups: dict[Any, Group] = {}
         self.by_row_id: dict[str, Group] = {}
         self.window = TopWindow(plan.limit) if plan.ordering is not None else None
@@ -59,7 +60,7 @@ class GroupedRows:
         self._read_key = plan.group_readers[0] if len(plan.group_readers) == 1 else None
         self._read_value = plan.inputs[0] if len(plan.inputs) == 1 else None
         self._inputs = plan.inputs
-        self._columns = [(a.name, a.input, a.read) for a in plan.aggregates]
+        self._columns = [(a.name, a.input, a.read, "." in a.name) for a in plan.aggregates]
         self._by_key = Ordering([False] * len(plan.group_fields))
 
     def tracked_ids(self) -> set[str]:
@@ -85,10 +86,8 @@ class GroupedRows:
             if old is not None:
                 self._drop(item_id)
             return
-        if self._read_value is not None:
-            values: tuple[Any, ...] = (self._read_value(item, computed),)
-        else:
-            values = tuple([read(item, computed) for read in self._inputs])
+        read_value = self._read_value
+        values = read_value(item, computed) if read_value is not None else self._values(item, computed)
         left = None
         if old is not None:
             old_key, old_values, _ = old
@@ -96,9 +95,11 @@ class GroupedRows:
                 if old_values == values:
                     return
                 group = self.groups[old_key]
-                for state, before, after in zip(group.fields, old_values, values, strict=True):
-                    state.remove(before, place)
-                    state.add(after, place)
+                if read_value is not None:
+                    group.fields[0].move(old_values, values, place)
+                else:
+                    for state, before, after in zip(group.fields, old_values, values, strict=True):
+                        state.move(before, after, place)
                 self.items[item_id] = (old_key, values, place)
                 self._settle(group)
                 return
@@ -132,7 +133,11 @@ class GroupedRows:
             parts.append(value if isinstance(value, SCALARS) else hashable(value))
         return tuple(parts)
 
-    def _add(self, key: Any, values: tuple[Any, ...], place: int) -> Group:
+    def _values(self, item: Any, computed: Any) -> tuple[Any, ...]:
+        """The aggregate inputs of an item (a view with one input keeps the bare value)."""
+        return tuple([read(item, computed) for read in self._inputs])
+
+    def _add(self, key: Any, values: Any, place: int) -> Group:
         group = self.groups.get(key)
         if group is None:
             parts = (key,) if len(self.plan.group_readers) == 1 else key
@@ -140,16 +145,22 @@ class GroupedRows:
             group = self.groups[key] = Group(key, parts, fields)
             self.by_row_id[group.row_id] = group
         group.size += 1
-        for state, value in zip(group.fields, values, strict=True):
-            state.add(value, place)
+        if self._read_value is not None:
+            group.fields[0].add(values, place)
+        else:
+            for state, value in zip(group.fields, values, strict=True):
+                state.add(value, place)
         return group
 
-    def _subtract(self, entry: tuple[Any, tuple[Any, ...], int]) -> Group:
+    def _subtract(self, entry: tuple[Any, Any, int]) -> Group:
         key, values, place = entry
         group = self.groups[key]
         group.size -= 1
-        for state, value in zip(group.fields, values, strict=True):
-            state.remove(value, place)
+        if self._read_value is not None:
+            group.fields[0].remove(values, place)
+        else:
+            for state, value in zip(group.fields, values, strict=True):
+                state.remove(value, place)
         return group
 
     def _settle(self, group: Group) -> None:
@@ -186,10 +197,17 @@ class GroupedRows:
     def row(self, group: Group) -> dict[str, Any]:
         row: dict[str, Any] = {}
         for name, part in zip(self.plan.group_fields, group.parts, strict=True):
-            put_path(row, name, part.decode() if type(part) is bytes else part)
+            value = part.decode() if type(part) is bytes else part
+            if "." in name:
+                put_path(row, name, value)
+            else:
+                row[name] = value
         fields = group.fields
-        for name, index, read in self._columns:
-            put_path(row, name, read(fields[index]))
+        for name, index, read, nested in self._columns:
+            if nested:
+                put_path(row, name, read(fields[index]))
+            else:
+                row[name] = read(fields[index])
         return row
 
     def _shown(self, group: Group | None) -> bool:
@@ -197,13 +215,21 @@ class GroupedRows:
             return False
         return self.window is None or (group.sort_key is not None and self.window.contains(group.sort_key))
 
-    def take(self) -> tuple[list[tuple[str, Any]], list[str]]:
-        """``(changes, [])``: rows to write (None deletes); a group's row is built from its state."""
+    def take_dirty(self) -> dict[str, Any]:
+        """The pending changes (the view publishes them with ``resolve``)."""
         dirty, self.dirty = self.dirty, {}
-        changes = []
-        for row_id, key in dirty.items():
-            group = self.groups.get(key)
-            changes.append((row_id, self.row(group) if group is not None and self._shown(group) else None))
+        return dirty
+
+    def resolve(self, pending: list[tuple[str, Any]]) -> tuple[list[tuple[str, Any]], list[str]]:
+        """``(changes, [])``: rows to write (None deletes), built from the groups' state now."""
+        groups, row, everything = self.groups, self.row, self.window is None
+        changes: list[tuple[str, Any]] = []
+        for row_id, key in pending:
+            group = groups.get(key)
+            if group is not None and (everything or self._shown(group)):
+                changes.append((row_id, row(group)))
+            else:
+                changes.append((row_id, None))
         return changes, []
 
     def requeue(self, row_ids: list[str]) -> None:

@@ -2,18 +2,23 @@
 
 Each write re-reads one item: its filter, its row and (when sorted or limited) its sort
 key, whose move in the window costs O(log n). Changes are kept as the latest per row until
-the view publishes them: the row itself, ``FETCH`` for a row that entered the top N
-because another left (its item is read when publishing), or ``GONE``.
+the view publishes them: the row as JSON bytes (bytes, unlike dicts, are no work for the
+garbage collector however many wait), ``FETCH`` for a row that entered the top N because
+another left (its item is read when publishing), or ``GONE``.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from .. import codec
 from .arrivals import Arrivals
 from .fields import MISSING
 from .ordering import SortKey, TopWindow
 from .plan import ViewPlan
+
+log = logging.getLogger("iii_live.views")
 
 FETCH: Any = object()
 GONE: Any = object()
@@ -44,7 +49,7 @@ class ItemRows:
         if window is None:
             if keep:
                 self.members[item_id] = place
-                self.dirty[item_id] = plan.row(item, computed)
+                self.dirty[item_id] = self._encoded(item_id, plan.row(item, computed))
             elif item_id in self.members:
                 del self.members[item_id]
                 self.dirty[item_id] = GONE
@@ -60,7 +65,9 @@ class ItemRows:
         else:
             shown, other, entered = window.move(old, new)
         if shown:
-            self.dirty[item_id] = plan.row(item, computed) if new is not None else GONE
+            self.dirty[item_id] = (
+                self._encoded(item_id, plan.row(item, computed)) if new is not None else GONE
+            )
         if other is not None:
             self.dirty[other] = FETCH if entered else GONE
 
@@ -93,12 +100,24 @@ class ItemRows:
         key = self.members.get(row_id)
         return key is not None and self.window.contains(key)
 
-    def take(self) -> tuple[list[tuple[str, Any]], list[str]]:
-        """``(changes, fetches)``: rows to write (None deletes) and rows to read first."""
+    def _encoded(self, item_id: str, row: Any) -> Any:
+        try:
+            return codec.dumps(row)
+        except codec.EncodeError as exc:
+            log.error("row %r is not JSON, so it is not published: %s", item_id, exc)
+            return GONE
+
+    def take_dirty(self) -> dict[str, Any]:
+        """The pending changes (the view publishes them with ``resolve``)."""
         dirty, self.dirty = self.dirty, {}
+        return dirty
+
+    def resolve(self, pending: list[tuple[str, Any]]) -> tuple[list[tuple[str, Any]], list[str]]:
+        """``(changes, fetches)``: rows to write (JSON bytes; None deletes) and rows to read
+        first, for pending changes as the view stands now."""
         changes: list[tuple[str, Any]] = []
         fetches: list[str] = []
-        for row_id, hint in dirty.items():
+        for row_id, hint in pending:
             if not self.shown(row_id):
                 changes.append((row_id, None))
             elif hint is FETCH or hint is GONE:
@@ -113,13 +132,14 @@ class ItemRows:
             self.dirty.setdefault(row_id, FETCH)
 
     def fetched(self, item: Any) -> Any:
-        """The row of an item read for ``FETCH``, or MISSING if it no longer passes the filter
-        (the write that changed it is on its way to the view)."""
+        """The row (JSON bytes) of an item read for ``FETCH``, or MISSING if it no longer
+        passes the filter (the write that changed it is on its way to the view)."""
         plan = self.plan
         computed = plan.compute(item) if plan.computed else None
         if plan.predicate is not None and not plan.predicate(item, computed):
             return MISSING
-        return plan.row(item, computed)
+        row = self._encoded("", plan.row(item, computed))
+        return MISSING if row is GONE else row
 
     def after_sync(self, before: set[str]) -> None:
         """Keep only the changes a rebuild must publish: rows shown before it, rows shown now

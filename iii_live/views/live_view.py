@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvocationError
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("iii_live.views")
 
+PUBLISH_CHUNK = 128
+"""Rows built and written at a time (see ``publish``)."""
 SYNC_TIMEOUT = 30.0
 """Seconds ``open`` waits for the base group's first sync before going on without it."""
 
@@ -64,10 +67,12 @@ class LiveView:
         self._failure: ViewSpecError | None = None
         self._marked = False
         self._closed = False
-        self._subscription = Subscription(self, spec.stream, spec.group, keyed=True)
+        self._stopped = False
+        """Closed, or refused by its data: events are ignored."""
+        self._subscription = Subscription(self, spec.stream_name, spec.group_id, keyed=True)
 
     def __repr__(self) -> str:
-        return f"<view {self.spec.stream}/{self.spec.group} -> {self.stream_name}/{self.group_id}>"
+        return f"<view {self.spec.stream_name}/{self.spec.group_id} -> {self.stream_name}/{self.group_id}>"
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -106,7 +111,7 @@ class LiveView:
         with self._lock:
             if self._closed:
                 return
-            self._closed = True
+            self._closed = self._stopped = True
         self.core.unsubscribe(self._subscription)
         self._publisher.forget(self)
         with self._publishing:
@@ -118,7 +123,7 @@ class LiveView:
         """An event of the base group (the ``Subscriber`` protocol)."""
         kind = event.kind
         with self._lock:
-            if self._closed or self._failure is not None:
+            if self._stopped:
                 return
             rows = self.rows
             if kind == CREATE or kind == UPDATE:
@@ -141,9 +146,10 @@ class LiveView:
         items = snapshot if isinstance(snapshot, dict) else {}
         if not self._synced.is_set():
             try:
-                self.plan.check_data(self.spec.stream, self.spec.group, items)
+                self.plan.check_data(self.spec.stream_name, self.spec.group_id, items)
             except ViewSpecError as exc:
                 self._failure = exc
+                self._stopped = True
                 self._synced.set()
                 if self._opened.is_set():  # a late sync: no caller is waiting to be told
                     log.error("%r stopped: %s", self, exc)
@@ -160,29 +166,39 @@ class LiveView:
     # -- publishing ----------------------------------------------------------------------
 
     def publish(self) -> int:
-        """Write the rows that changed since the last time; returns how many were written."""
+        """Write the rows that changed since the last time; returns how many were written.
+
+        Rows are built and written a chunk at a time, so only a chunk's worth of rows and
+        events is alive at once: a long publication leaves nothing for the garbage
+        collector to promote (its full collections pause every thread).
+        """
         with self._publishing:
             with self._lock:
                 self._marked = False
                 if self._closed:
                     return 0
-                changes, fetches = self.rows.take()
-            for row_id in fetches:
-                row = self._fetch(row_id)
-                if row is not MISSING:
-                    changes.append((row_id, row))
-            failed = self.derived.write(changes)
-            if failed:
+                pending = iter(self.rows.take_dirty().items())
+            written = 0
+            while chunk := list(islice(pending, PUBLISH_CHUNK)):
                 with self._lock:
-                    self.rows.requeue(failed)
-                    self._marked = True
-                self._publisher.mark(self)
-            self.rows_written += len(changes) - len(failed)
-            return len(changes) - len(failed)
+                    changes, fetches = self.rows.resolve(chunk)
+                for row_id in fetches:
+                    row = self._fetch(row_id)
+                    if row is not MISSING:
+                        changes.append((row_id, row))
+                failed = self.derived.write(changes)
+                if failed:
+                    with self._lock:
+                        self.rows.requeue(failed)
+                        self._marked = True
+                    self._publisher.mark(self)
+                written += len(changes) - len(failed)
+            self.rows_written += written
+            return written
 
     def _fetch(self, item_id: str) -> Any:
         """The row of a base item that just entered the view's top N."""
-        base = {"stream_name": self.spec.stream, "group_id": self.spec.group, "item_id": item_id}
+        base = {"stream_name": self.spec.stream_name, "group_id": self.spec.group_id, "item_id": item_id}
         try:
             item = self.core.call("stream::get", base)
             if hasattr(item, "__await__"):

@@ -32,7 +32,7 @@ class ViewRegistry:
         """A handle on the view of ``spec`` (a ``ViewSpec``, its dict or its JSON)."""
         spec = ViewSpec.parse(spec)
         limit = self.core.limits.max_name_length
-        for part, name in (("stream", spec.derived_stream), ("name", spec.derived_group)):
+        for part, name in (("stream_name", spec.derived_stream), ("name", spec.derived_group)):
             if len(name) > limit:
                 raise ViewSpecError(
                     part, f"the derived name {name[:40]!r}... is longer than {limit} characters"
@@ -48,7 +48,7 @@ class ViewRegistry:
                 opening = True
             elif live.spec != spec:
                 raise ViewSpecError(
-                    "name", f"another view named {spec.name!r} is open on {spec.stream}/{spec.group}"
+                    "name", f"another view named {spec.name!r} is open on {spec.stream_name}/{spec.group_id}"
                 )
             else:
                 live.users += 1

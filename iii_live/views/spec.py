@@ -1,13 +1,14 @@
 """What a view is: a spec that validates, normalizes, and round-trips through a dict or JSON.
 
-``ViewSpec.build(stream, group, where=..., ...)`` is what ``engine.stream(s).view(group, ...)``
+``ViewSpec.build(stream_name, group_id, where=..., ...)`` is what ``engine.stream(s).view(group, ...)``
 calls; ``ViewSpec.parse(dict_or_json)`` is how config files and pages make one. Both check
 everything that can be checked without data (operators, aggregates, expressions, references
 between parts) and raise ``ViewSpecError`` naming the wrong part; fields that no item has
 are caught when the view first reads its group.
 
-Derived names (where the view's rows are published): a view ``name`` over
-``stream/group`` publishes the group ``group~name`` of the stream ``stream~views``.
+Derived names (where the view's rows are published): a view ``name`` over the group
+``group_id`` of ``stream_name`` publishes the group ``<group_id>~<name>`` of the stream
+``<stream_name>~views``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,18 @@ from .errors import ViewSpecError
 VIEWS_STREAM_SUFFIX = "~views"
 NAME_SEPARATOR = "~"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-KEYS = ("stream", "group", "name", "where", "columns", "group_by", "agg", "sort_by", "descending", "limit")
+KEYS = (
+    "stream_name",
+    "group_id",
+    "name",
+    "where",
+    "columns",
+    "group_by",
+    "agg",
+    "sort_by",
+    "descending",
+    "limit",
+)
 
 
 def derived_stream(stream: str) -> str:
@@ -45,8 +57,8 @@ is an expression or a Python callable of the item)."""
 
 @dataclass(frozen=True)
 class ViewSpec:
-    stream: str
-    group: str
+    stream_name: str
+    group_id: str
     name: str
     where: list[Any] | None = None
     columns: list[Column] | None = None
@@ -62,8 +74,8 @@ class ViewSpec:
     @classmethod
     def build(
         cls,
-        stream: str,
-        group: str,
+        stream_name: str,
+        group_id: str,
         *,
         name: str | None = None,
         where: Any = None,
@@ -77,7 +89,7 @@ class ViewSpec:
         """A validated spec (see the module docstring); raises ``ViewSpecError``."""
         from .plan import compile_plan
 
-        for part, value in (("stream", stream), ("group", group)):
+        for part, value in (("stream_name", stream_name), ("group_id", group_id)):
             if not isinstance(value, str) or not value:
                 raise ViewSpecError(part, f"must be a non-empty string, not {value!r}")
         if name is not None and (not isinstance(name, str) or not NAME_PATTERN.fullmatch(name)):
@@ -88,8 +100,8 @@ class ViewSpec:
             parsed_group_by = []
         sort_fields = _names("sort_by", sort_by)
         spec = cls(
-            stream=stream,
-            group=group,
+            stream_name=stream_name,
+            group_id=group_id,
             name=name or "",
             where=where,
             columns=_columns(columns),
@@ -116,12 +128,14 @@ class ViewSpec:
             except codec.JSONDecodeError as exc:
                 raise ViewSpecError("spec", f"not valid JSON: {exc}") from None
         if not isinstance(raw, dict):
-            raise ViewSpecError("spec", f"a view spec is an object with stream, group, ..., not {raw!r}")
+            raise ViewSpecError(
+                "spec", f"a view spec is an object with stream_name, group_id, ..., not {raw!r}"
+            )
         unknown = set(raw) - set(KEYS)
         if unknown:
             raise ViewSpecError(sorted(unknown)[0], f"unknown key (known: {', '.join(KEYS)})")
         options = {key: raw[key] for key in KEYS[2:] if raw.get(key) is not None}
-        return cls.build(raw.get("stream"), raw.get("group"), **options)  # type: ignore[arg-type]
+        return cls.build(raw.get("stream_name"), raw.get("group_id"), **options)  # type: ignore[arg-type]
 
     # -- reading it ----------------------------------------------------------------------
 
@@ -131,11 +145,11 @@ class ViewSpec:
 
     @property
     def derived_stream(self) -> str:
-        return derived_stream(self.stream)
+        return derived_stream(self.stream_name)
 
     @property
     def derived_group(self) -> str:
-        return derived_group(self.group, self.name)
+        return derived_group(self.group_id, self.name)
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as a dict: ``ViewSpec.parse(spec.to_dict()) == spec``."""

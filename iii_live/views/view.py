@@ -47,11 +47,13 @@ class View:
 
     @property
     def base_stream(self) -> str:
-        return self._live.spec.stream
+        """The stream of the group the view follows."""
+        return self._live.spec.stream_name
 
     @property
     def base_group(self) -> str:
-        return self._live.spec.group
+        """The group the view follows."""
+        return self._live.spec.group_id
 
     @property
     def spec(self) -> dict[str, Any]:

@@ -95,6 +95,8 @@ class LiveTable(LiveWidget):
             None if self.view else self.group_id,
             columns=selected,
             sort_by=self.sort_by,
+            ascending=self.ascending,
             max_rows=self.max_rows,
+            show_id=self.show_id,
             height=self.height,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -55,7 +56,7 @@ def make(spec_name: str) -> GroupedRows | ItemRows:
 
 
 def publish(rows: GroupedRows | ItemRows, items: dict[str, Any], published: dict[str, Any]) -> None:
-    changes, fetches = rows.take()
+    changes, fetches = rows.resolve(list(rows.take_dirty().items()))
     for row_id in fetches:
         assert isinstance(rows, ItemRows)
         row = rows.fetched(items[row_id]) if row_id in items else MISSING
@@ -65,7 +66,7 @@ def publish(rows: GroupedRows | ItemRows, items: dict[str, Any], published: dict
         if row is None:
             published.pop(row_id, None)
         else:
-            published[row_id] = row
+            published[row_id] = orjson.loads(row) if type(row) is bytes else row
 
 
 @pytest.mark.parametrize("spec_name", list(SPECS))

@@ -16,8 +16,8 @@ def build(**options: Any) -> ViewSpec:
 
 
 FULL = {
-    "stream": "orders",
-    "group": "all",
+    "stream_name": "orders",
+    "group_id": "all",
     "name": "by_region",
     "where": [["qty", ">", 0], {"or": [["region", "in", ["eu", "us"]], "price * qty > 100"]}],
     "columns": [{"notional": "price * qty"}],
@@ -118,9 +118,9 @@ def test_errors_name_the_wrong_part(options: dict[str, Any], part: str, reason: 
     [
         ("{not json", "spec"),
         ([1], "spec"),
-        ({"stream": "s", "group": "g", "colums": []}, "colums"),
-        ({"group": "g"}, "stream"),
-        ({"stream": "s", "group": ""}, "group"),
+        ({"stream_name": "s", "group_id": "g", "colums": []}, "colums"),
+        ({"group_id": "g"}, "stream_name"),
+        ({"stream_name": "s", "group_id": ""}, "group_id"),
     ],
 )
 def test_parse_refuses_what_is_not_a_spec(raw: Any, part: str) -> None:
