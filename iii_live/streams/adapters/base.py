@@ -22,6 +22,9 @@ __all__ = [
     "CheckValue",
     "EventSink",
     "RemoteStreamAdapter",
+    "Following",
+    "FencedRead",
+    "Histories",
     "RetainingAdapter",
     "StreamAdapter",
 ]
@@ -30,8 +33,24 @@ CheckValue = Callable[[Any, bytes], None]
 """Raises if a value (and its JSON) may not be stored; adapters call it before writing."""
 
 
+class Histories(Protocol):
+    """What an adapter that numbers events itself needs of the engine's group histories."""
+
+    window: int
+    ttl: float
+
+    def followed(self) -> builtins.list[tuple[str, str]]:
+        """The groups resuming clients of this engine follow."""
+
+    def follows(self, stream_name: str, group_id: str) -> bool: ...
+
+
 class EventSink(Protocol):
     """Where an adapter publishes events: the engine's subscriptions, under its write lock."""
+
+    @property
+    def history(self) -> Histories:
+        """The engine's group histories (for adapters that number events themselves)."""
 
     def publish(self, event: Event) -> None:
         """Queue an event for delivery (takes the write lock; reentrant inside a write)."""
@@ -138,15 +157,46 @@ class RetainingAdapter(StreamAdapter, Protocol):
         timestamp."""
 
 
+class Following(NamedTuple):
+    """How long and how much of a followed group's history a store keeps."""
+
+    ttl: float
+    window: int
+
+
+class FencedRead(NamedTuple):
+    """What a fenced read found: the snapshot (item value or None, keyed dict, or list), the
+    group history's ``(seq, epoch)`` at that point when it was followed, and, for a resume the
+    history could serve, the frames missed instead of a snapshot."""
+
+    snapshot: Any
+    position: tuple[int, str] | None = None
+    missed: builtins.list[bytes] | None = None
+
+
 class RemoteStreamAdapter(StreamAdapter, Protocol):
     """An adapter whose reads cross the network: they must not run on the event loop, and a
-    new subscriber's snapshot is read with a fence instead of under the write lock."""
+    new subscriber's snapshot is read with a fence instead of under the write lock.
+
+    It numbers the events of followed groups itself (``numbers_events``), in a history every
+    engine on the store shares, so a client can resume on any of them."""
 
     remote: bool
+    numbers_events: bool
 
     def read_fenced(
-        self, stream_name: str, group_id: str, item_id: str | None, keyed: bool, token: str
-    ) -> Any:
-        """Read a snapshot (item value or None, keyed dict, or list) and, atomically with the
-        read, publish ``token`` so that ``EventSink.fence(token)`` is called by the listener
-        at that point of the event stream."""
+        self,
+        stream_name: str,
+        group_id: str,
+        item_id: str | None,
+        keyed: bool,
+        token: str,
+        follow: Following | None = None,
+        since: tuple[int, str] | None = None,
+    ) -> FencedRead:
+        """Read, and atomically with the read publish ``token`` so that
+        ``EventSink.fence(token)`` is called by the listener at that point of the event
+        stream; with ``follow``, follow the group's history and resume from ``since``."""
+
+    def follow(self, groups: builtins.list[tuple[str, str]], follow: Following) -> None:
+        """Renew the histories of groups still followed."""

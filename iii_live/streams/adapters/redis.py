@@ -58,7 +58,7 @@ from ...protocol import stream_wire
 from ...protocol.stream_wire import CREATE, DELETE, UPDATE, Event, EventDraft
 from ..retention import Retention, Stamp
 from ..update_ops import MISSING, UpdateOp, updated_value
-from .base import BulkResult, CheckValue, EventSink
+from .base import BulkResult, CheckValue, EventSink, FencedRead, Following
 
 log = logging.getLogger("iii_live.redis")
 
@@ -67,7 +67,39 @@ DEFAULT_URL = "redis://localhost:6379"
 CONFIG_KEYS = frozenset({"redis_url", "probe_interval_ms"})
 MAX_UPDATE_RETRIES = 100
 
-_LUA_RETENTION = r"""
+_LUA_ANNOUNCE = r"""
+-- Publish a group's event. While resuming clients follow the group (the key
+-- iii-live:follow:<hash> exists), number it in the group's history first: the next seq
+-- of iii-live:history:<hash> (which holds seq, epoch and the window), the frame kept at the
+-- end of the list iii-live:log:<hash> (as "<seconds>|<frame>"), and the number published on
+-- NUMBERS just before the frame, so every iii-live engine can put it on the frame.
+local function announce(channel, frame, hash)
+  local follow = 'iii-live:follow:' .. hash
+  if redis.call('EXISTS', follow) == 1 then
+    local history = 'iii-live:history:' .. hash
+    local log = 'iii-live:log:' .. hash
+    local seq = redis.call('HINCRBY', history, 'seq', 1)
+    local epoch = redis.call('HGET', history, 'epoch')
+    if not epoch then
+      local t = redis.call('TIME')
+      epoch = t[1] .. '.' .. t[2]
+      redis.call('HSET', history, 'epoch', epoch)
+    end
+    redis.call('RPUSH', log, redis.call('TIME')[1] .. '|' .. frame)
+    local window = tonumber(redis.call('HGET', history, 'window') or '10000')
+    redis.call('LTRIM', log, -window, -1)
+    local ttl = redis.call('PTTL', follow)
+    redis.call('PEXPIRE', history, ttl)
+    redis.call('PEXPIRE', log, ttl)
+    redis.call('PUBLISH', 'iii-live:numbers', seq .. ' ' .. epoch)
+  end
+  redis.call('PUBLISH', channel, frame)
+end
+"""
+
+_LUA_RETENTION = (
+    _LUA_ANNOUNCE
+    + r"""
 local escapes = {['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
                  ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t'}
 local function json_string(text)
@@ -109,8 +141,7 @@ local function evict(hash, index, policy, now, head, channel)
     local old = redis.call('HGET', hash, id)
     if old then
       redis.call('HDEL', hash, id)
-      redis.call('PUBLISH', channel,
-        head .. json_string(id) .. ',"event":{"type":"delete","data":' .. old .. '}}')
+      announce(channel, head .. json_string(id) .. ',"event":{"type":"delete","data":' .. old .. '}}', hash)
       table.insert(evicted, id)
       table.insert(evicted, old)
     end
@@ -138,6 +169,7 @@ local function written(ids, stream, group, head, channel)
   return evict(KEYS[1], KEYS[2], policy, now + #ids - 1, head, channel)
 end
 """
+)
 
 _SET = (
     _LUA_RETENTION
@@ -146,7 +178,7 @@ local old = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local kind = 'create'
 if old then kind = 'update' end
-redis.call('PUBLISH', ARGV[5], ARGV[3] .. kind .. ARGV[4] .. ARGV[2] .. '}}')
+announce(ARGV[5], ARGV[3] .. kind .. ARGV[4] .. ARGV[2] .. '}}', KEYS[1])
 return {old or false, written({ARGV[1]}, ARGV[6], ARGV[7], ARGV[8], ARGV[5])}
 """
 )
@@ -158,15 +190,18 @@ return written({ARGV[1]}, ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 """
 )
 
-_DELETE = r"""
+_DELETE = (
+    _LUA_ANNOUNCE
+    + r"""
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if old then
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
-  redis.call('PUBLISH', ARGV[4], ARGV[2] .. 'delete' .. ARGV[3] .. old .. '}}')
+  announce(ARGV[4], ARGV[2] .. 'delete' .. ARGV[3] .. old .. '}}', KEYS[1])
 end
 return old
 """
+)
 
 _SET_MANY = (
     _LUA_RETENTION
@@ -183,15 +218,17 @@ for row = 1, (#ARGV - 4) / 3 do
     redis.call('HSET', KEYS[1], id, value)
     local kind = 'update'
     if old then table.insert(changed, row) else kind = 'create'; table.insert(changed, -row) end
-    redis.call('PUBLISH', ARGV[1],
-      ARGV[4] .. ARGV[at + 1] .. ',"event":{"type":"' .. kind .. '","data":' .. value .. '}}')
+    local frame = ARGV[4] .. ARGV[at + 1] .. ',"event":{"type":"' .. kind .. '","data":' .. value .. '}}'
+    announce(ARGV[1], frame, KEYS[1])
   end
 end
 return {changed, written(ids, ARGV[2], ARGV[3], ARGV[4], ARGV[1])}
 """
 )
 
-_DELETE_MANY = r"""
+_DELETE_MANY = (
+    _LUA_ANNOUNCE
+    + r"""
 -- ARGV: channel, head (up to "id":), then (id, id as JSON) per item; returns {id, old, ...}
 local deleted = {}
 for at = 3, #ARGV, 2 do
@@ -199,14 +236,14 @@ for at = 3, #ARGV, 2 do
   if old then
     redis.call('HDEL', KEYS[1], ARGV[at])
     redis.call('ZREM', KEYS[2], ARGV[at])
-    redis.call('PUBLISH', ARGV[1],
-      ARGV[2] .. ARGV[at + 1] .. ',"event":{"type":"delete","data":' .. old .. '}}')
+    announce(ARGV[1], ARGV[2] .. ARGV[at + 1] .. ',"event":{"type":"delete","data":' .. old .. '}}', KEYS[1])
     table.insert(deleted, ARGV[at])
     table.insert(deleted, old)
   end
 end
 return deleted
 """
+)
 
 _RETAIN = (
     _LUA_RETENTION
@@ -246,6 +283,78 @@ end
 return evict(KEYS[1], KEYS[2], policy, now_us(), ARGV[3], ARGV[4])
 """
 )
+
+_PUBLISH = (
+    _LUA_ANNOUNCE
+    + r"""
+-- An event without a write of this script's (update's transaction, stream::send).
+announce(ARGV[1], ARGV[2], KEYS[1])
+"""
+)
+
+_FOLLOW = r"""
+-- Resuming clients follow the group: keep its history for ARGV[1] ms, at most ARGV[2] events.
+local hash = KEYS[1]
+redis.call('SET', 'iii-live:follow:' .. hash, '1', 'PX', ARGV[1])
+local history = 'iii-live:history:' .. hash
+if redis.call('HEXISTS', history, 'epoch') == 0 then
+  local t = redis.call('TIME')
+  redis.call('HSET', history, 'epoch', t[1] .. '.' .. t[2], 'seq', 0)
+end
+redis.call('HSET', history, 'window', ARGV[2])
+redis.call('PEXPIRE', history, ARGV[1])
+redis.call('PEXPIRE', 'iii-live:log:' .. hash, ARGV[1])
+"""
+
+_READ_FOLLOWED = (
+    _FOLLOW
+    + r"""
+-- Then read what a joining subscriber needs, and publish the fence on this engine's channel
+-- (ARGV[3], ARGV[4]) in the same step. ARGV[5]: the item ('' for the group); ARGV[6],
+-- ARGV[7]: the seq and epoch it resumes from ('' when it does not); ARGV[8]: the oldest
+-- second an event it gets may be from. Returns {seq, epoch, 'missed', entries...} when the
+-- history holds every event after that seq, else {seq, epoch, 'snapshot', value(s)}.
+local seq = tonumber(redis.call('HGET', history, 'seq'))
+local epoch = redis.call('HGET', history, 'epoch')
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+if ARGV[6] ~= '' and ARGV[7] == epoch and tonumber(ARGV[6]) <= seq and tonumber(ARGV[6]) >= 0 then
+  local since = tonumber(ARGV[6])
+  local log = 'iii-live:log:' .. hash
+  local kept = redis.call('LLEN', log)
+  local first = seq - kept + 1
+  if since == seq then return {seq, epoch, 'missed'} end
+  if since + 1 >= first then
+    local entries = redis.call('LRANGE', log, since + 1 - first, -1)
+    local oldest = tonumber(string.match(entries[1], '^(%d+)|'))
+    if oldest >= tonumber(ARGV[8]) then
+      local reply = {seq, epoch, 'missed'}
+      for _, entry in ipairs(entries) do table.insert(reply, entry) end
+      return reply
+    end
+  end
+end
+if ARGV[5] ~= '' then
+  return {seq, epoch, 'snapshot', redis.call('HGET', hash, ARGV[5]) or false}
+end
+local reply = {seq, epoch, 'snapshot'}
+for _, part in ipairs(redis.call('HGETALL', hash)) do table.insert(reply, part) end
+return reply
+"""
+)
+
+_LOST = r"""
+-- Events of the group went out without a number (an iii engine wrote them): its history is
+-- no longer whole, so start it again under a new epoch.
+local history = 'iii-live:history:' .. KEYS[1]
+if redis.call('EXISTS', history) == 1 then
+  local t = redis.call('TIME')
+  redis.call('HSET', history, 'epoch', t[1] .. '.' .. t[2] .. '.lost', 'seq', 0)
+  redis.call('DEL', 'iii-live:log:' .. KEYS[1])
+end
+"""
+
+NUMBERS = "iii-live:numbers"
+"""Where scripts publish an event's ``seq epoch`` just before its frame (followed groups)."""
 
 BULK_ROWS = 2000
 """Rows per bulk-write script: Redis runs one at a time, so others' commands wait this long."""
@@ -306,6 +415,8 @@ def _glob_escape(text: str) -> str:
 class RedisAdapter:
     name = "redis"
     remote = True
+    numbers_events = True
+    """Events of followed groups come numbered from Redis (one history for every engine)."""
 
     def __init__(self, redis_url: str = DEFAULT_URL, probe_interval_ms: int = 1000) -> None:
         self.redis_url = redis_url
@@ -320,11 +431,18 @@ class RedisAdapter:
         self._delete_many = self._client.register_script(_DELETE_MANY)
         self._retain = self._client.register_script(_RETAIN)
         self._expire = self._client.register_script(_EXPIRE)
+        self._publish = self._client.register_script(_PUBLISH)
+        self._follow = self._client.register_script(_FOLLOW)
+        self._read_followed = self._client.register_script(_READ_FOLLOWED)
+        self._lost = self._client.register_script(_LOST)
+        self._numbers: tuple[int, str] | None = None
+        """The seq and epoch published just before the next frame (a followed group's)."""
         self._evicted: builtins.list[Event] = []
         self._sink: EventSink | None = None
         self._listener: threading.Thread | None = None
         self._stop = threading.Event()
         self._probe_channel = f"iii-live:probe:{uuid.uuid4()}"
+        self._channels = (CHANNEL, NUMBERS, self._probe_channel)
         self.subscribed = threading.Event()
         self.last_error: str | None = None
         self.outages = 0
@@ -449,26 +567,77 @@ class RedisAdapter:
         return int(self._run(self._client.hlen, group_key(stream_name, group_id)))
 
     def read_fenced(
-        self, stream_name: str, group_id: str, item_id: str | None, keyed: bool, token: str
-    ) -> Any:
-        """Read a snapshot and publish ``token`` on this engine's probe channel in one transaction."""
+        self,
+        stream_name: str,
+        group_id: str,
+        item_id: str | None,
+        keyed: bool,
+        token: str,
+        follow: Following | None = None,
+        since: tuple[int, str] | None = None,
+    ) -> FencedRead:
+        """Read a snapshot and publish ``token`` on this engine's probe channel in one step.
+
+        With ``follow``, the group's history is followed too (kept ``follow.ttl`` seconds,
+        ``follow.window`` events), the read says where it stands, and, resuming ``since``,
+        gives the events missed instead of a snapshot when the history holds them all.
+        """
         key = group_key(stream_name, group_id)
+        fence = _FENCE + token.encode()
+        if follow is None:
 
-        def transaction() -> Any:
-            with self._client.pipeline(transaction=True) as pipe:
-                if item_id is not None:
-                    pipe.hget(key, item_id)
-                else:
-                    pipe.hgetall(key)
-                pipe.publish(self._probe_channel, _FENCE + token.encode())
-                return pipe.execute()[0]
+            def transaction() -> Any:
+                with self._client.pipeline(transaction=True) as pipe:
+                    if item_id is not None:
+                        pipe.hget(key, item_id)
+                    else:
+                        pipe.hgetall(key)
+                    pipe.publish(self._probe_channel, fence)
+                    return pipe.execute()[0]
 
-        stored = self._run(transaction)
+            return FencedRead(self._snapshot(self._run(transaction), item_id, keyed))
+        seq, epoch = since if since is not None else ("", "")
+        args = [
+            int(follow.ttl * 1000),
+            follow.window,
+            self._probe_channel,
+            fence,
+            item_id or "",
+            seq,
+            epoch,
+            int(time.time() - follow.ttl),
+        ]
+        reply = self._run(self._read_followed, keys=[key], args=args)
+        position = int(reply[0]), reply[1].decode()
+        if reply[2] == b"missed":
+            frames = [entry.split(b"|", 1)[1] for entry in reply[3:]]
+            return FencedRead(None, position, missed=frames)
+        if item_id is not None:
+            return FencedRead(self._snapshot(reply[3] or None, item_id, keyed), position)
+        fields = reply[3:]
+        return FencedRead(
+            self._snapshot(dict(zip(fields[::2], fields[1::2], strict=True)), item_id, keyed), position
+        )
+
+    @staticmethod
+    def _snapshot(stored: Any, item_id: str | None, keyed: bool) -> Any:
+        """What a sync carries, from an ``HGET`` (an item) or an ``HGETALL`` (a group)."""
         if item_id is not None:
             return None if stored is None else codec.loads(stored)
         if keyed:
             return {field.decode(): codec.loads(value) for field, value in stored.items()}
         return codec.loads(b"[" + b",".join(stored.values()) + b"]")
+
+    def follow(self, groups: builtins.list[tuple[str, str]], follow: Following) -> None:
+        """Keep following these groups' histories (resuming clients here still follow them)."""
+        with self._client.pipeline(transaction=False) as pipe:
+            for stream_name, group_id in groups:
+                self._follow(
+                    keys=[group_key(stream_name, group_id)],
+                    args=[int(follow.ttl * 1000), follow.window],
+                    client=pipe,
+                )
+            self._run(pipe.execute)
 
     def list_groups(self, stream_name: str) -> builtins.list[str]:
         prefix = group_key(stream_name, "")
@@ -506,7 +675,7 @@ class RedisAdapter:
                     event = draft.event(CREATE if stored is None else UPDATE, new_value, new_json)
                     pipe.multi()
                     pipe.hset(key, draft.item_id, new_json)
-                    pipe.publish(CHANNEL, event.frame)
+                    self._publish(keys=[key], args=[CHANNEL, event.frame], client=pipe)
                     self._touch(keys=self._keys(stream_name, group_id), args=touch_args, client=pipe)
                     evicted = pipe.execute()[-1]
                     self._took(evicted, stream_name, group_id, draft.timestamp)
@@ -516,7 +685,8 @@ class RedisAdapter:
         raise RuntimeError(f"{key} changed under {MAX_UPDATE_RETRIES} attempts to update it")
 
     def emit(self, event: Event) -> None:
-        self._run(self._client.publish, CHANNEL, event.frame)
+        key = group_key(event.stream_name, event.group_id)
+        self._run(self._publish, keys=[key], args=[CHANNEL, event.frame])
 
     # -- many rows at once -------------------------------------------------------------
 
@@ -640,7 +810,7 @@ class RedisAdapter:
         while not self._stop.is_set():
             pubsub = _WatchedPubSub(self._client.connection_pool)
             try:
-                pubsub.subscribe(CHANNEL, self._probe_channel)
+                pubsub.subscribe(*self._channels)
                 self._pump(pubsub, gap, down_since)
             except (RedisError, OSError, _ProbeLost) as exc:
                 if self._stop.is_set():
@@ -665,11 +835,11 @@ class RedisAdapter:
 
     def _pump(self, pubsub: _WatchedPubSub, gap: bool, down_since: float | None) -> None:
         confirmed = 0
-        next_probe = time.monotonic()
+        next_probe = next_follow = time.monotonic()
         probe_deadline: float | None = None
         while not self._stop.is_set():
             now = time.monotonic()
-            if confirmed == 2 and now >= next_probe:
+            if confirmed == len(self._channels) and now >= next_probe:
                 self._client.publish(self._probe_channel, b"probe")
                 next_probe = now + self.probe_interval
                 if probe_deadline is None:
@@ -684,7 +854,7 @@ class RedisAdapter:
             kind = message["type"]
             if kind == b"subscribe" or kind == "subscribe":
                 confirmed += 1
-                if confirmed == 2:
+                if confirmed == len(self._channels):
                     self._subscribed(gap, down_since)
             elif message["channel"] == self._probe_channel.encode():
                 data = message["data"]
@@ -692,8 +862,13 @@ class RedisAdapter:
                     self._fence(data[len(_FENCE) :].decode())
                 else:
                     probe_deadline = None
+            elif message["channel"] == NUMBERS.encode():
+                seq, _, epoch = message["data"].partition(b" ")
+                self._numbers = int(seq), epoch.decode()
             elif kind in (b"message", "message"):
                 self._deliver(message["data"])
+            if self._sink is not None and now >= next_follow:
+                next_follow = now + self._refresh_following()
 
     def _subscribed(self, gap: bool, down_since: float | None) -> None:
         self.subscribed.set()
@@ -715,13 +890,32 @@ class RedisAdapter:
         sink = self._sink
         if sink is None:
             return
+        numbers, self._numbers = self._numbers, None
         try:
             event = stream_wire.decode(raw)
         except ValueError:
             log.error("dropping a message on %s that is not a stream event: %.200r", CHANNEL, raw)
             return
+        if numbers is not None:
+            event.seq, event.epoch = numbers
+        elif sink.history.follows(event.stream_name, event.group_id):
+            # written without a number (an iii engine): the shared history is no longer whole
+            self._run(self._lost, keys=[group_key(event.stream_name, event.group_id)])
         sink.publish(event)
         sink.drain()
+
+    def _refresh_following(self) -> float:
+        """Renew the groups this engine's resuming clients follow; seconds until the next time."""
+        sink = self._sink
+        assert sink is not None
+        history = sink.history
+        groups = history.followed()
+        if groups:
+            try:
+                self.follow(groups, Following(history.ttl, history.window))
+            except RedisUnavailable as exc:
+                log.warning("renewing followed histories failed: %s", exc)
+        return max(history.ttl / 3, 0.05)
 
     def _fence(self, token: str) -> None:
         if self._sink is not None:
