@@ -1,0 +1,111 @@
+"""Views opened by pages over real sockets: a stream-port client opens a view, follows its
+derived group live, gets errors that name the wrong part, and its views close with it; a
+dashboard viewer cannot open one."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import iii_live
+
+from .conftest import Client, wait_for
+from .test_dashboards import closed, socket_url
+
+BY_REGION = {"group_by": ["region"], "agg": {"total": ["qty", "sum"], "orders": ["qty", "count"]}}
+
+
+def fill(engine: iii_live.Engine) -> Any:
+    orders = engine.stream("o")
+    for i, (region, qty) in enumerate([("eu", 1), ("us", 2), ("eu", 3), ("asia", 4)]):
+        orders.set("all", str(i), {"region": region, "qty": qty, "sku": f"s{i}"})
+    return orders
+
+
+def ask(client: Client, handle: str, spec: Any, req: int, group: str = "all") -> dict[str, Any]:
+    """Send a view request; the answer to it (other frames are read past)."""
+    client.send(
+        {
+            "type": "view",
+            "data": {"viewId": handle, "req": req, "streamName": "o", "groupId": group, "spec": spec},
+        }
+    )
+    while True:
+        frame = client.recv(timeout=10)
+        if frame.get("type") == "view" and frame.get("req") == req:
+            return frame
+
+
+def next_change(client: Client) -> dict[str, Any]:
+    while True:
+        frame = client.recv(timeout=10)
+        if frame.get("type") == "stream":
+            return frame
+
+
+def test_a_client_opens_a_view_follows_its_rows_and_the_view_closes_with_the_socket(engine, client_factory):
+    orders = fill(engine)
+    client = client_factory(engine.stream_url + "/?sync=keyed")
+    answer = ask(client, "t1", BY_REGION, req=1)
+    assert (answer["streamName"], answer["columns"], answer["rows"]) == (
+        "o~views",
+        ["region", "total", "orders"],
+        3,
+    )
+    client.join("rows", answer["streamName"], answer["groupId"])
+    synced = next_change(client)["event"]["data"]
+    assert synced["eu"] == {"region": "eu", "total": 4, "orders": 2}
+
+    orders.set("all", "9", {"region": "us", "qty": 10, "sku": "s9"})
+    change = next_change(client)
+    assert (change["id"], change["event"]) == (
+        "us",
+        {"type": "update", "data": {"region": "us", "total": 12, "orders": 2}},
+    )
+
+    watcher = client_factory(engine.stream_url + "/")  # another page follows the same view
+    watcher.join("w", answer["streamName"], answer["groupId"])
+    assert len(next_change(watcher)["event"]["data"]) == 3
+    client.close()
+    wait_for(lambda: engine.core.views.views() == [])
+    deleted = {next_change(watcher)["id"] for _ in range(3)}  # the derived group empties
+    assert deleted == {"eu", "us", "asia"}
+
+
+def test_errors_name_the_part_and_the_view_before_keeps_working(engine, client_factory):
+    orders = fill(engine)
+    client = client_factory(engine.stream_url + "/")
+    first = ask(client, "t", {"where": [["qty", ">=", 2]]}, req=1)
+    bad_expression = ask(client, "t", {"where": "qty >> "}, req=2)
+    sum_of_text = ask(client, "t", {"group_by": "region", "agg": {"n": ["sku", "sum"]}}, req=3)
+    unknown_agg = ask(client, "t", {"group_by": "region", "agg": {"n": ["qty", "p99"]}}, req=4)
+    unknown_field = ask(client, "t", {"group_by": "colour", "agg": {"n": ["qty", "sum"]}}, req=5)
+    assert [a["error"]["part"] for a in (bad_expression, sum_of_text, unknown_agg, unknown_field)] == [
+        "where",
+        "agg.n",
+        "agg.n",
+        "group_by[0]",
+    ]
+    assert "`sum` needs numbers" in sum_of_text["error"]["message"]
+    client.join("rows", first["streamName"], first["groupId"])
+    assert len(next_change(client)["event"]["data"]) == 3  # the filter view is still the one open
+    orders.set("all", "7", {"region": "eu", "qty": 7, "sku": "s7"})
+    assert next_change(client)["event"] == {"type": "create", "data": {"region": "eu", "qty": 7, "sku": "s7"}}
+    closing = ask(client, "t", None, req=6)
+    assert closing["closed"] is True
+    wait_for(lambda: engine.core.views.views() == [])
+
+
+def test_a_dashboard_viewer_cannot_open_a_view(engine, client_factory):
+    fill(engine)
+    table = engine.stream("o").table("all")
+    try:
+        url = engine.publish(iii_live.Dashboard("Orders", [[table]]), name="orders")
+        viewer = client_factory(socket_url(url))
+        frame = {"viewId": "t", "req": 1, "streamName": "o", "groupId": "all", "spec": BY_REGION}
+        viewer.send(json.dumps({"type": "view", "data": frame}))
+        code, reason = closed(viewer)
+        assert code == 1008 and reason.startswith("a dashboard page sends joins and leaves only")
+        assert engine.core.views.views() == []
+    finally:
+        table.close()
