@@ -109,3 +109,95 @@ def test_a_dashboard_viewer_cannot_open_a_view(engine, client_factory):
         assert engine.core.views.views() == []
     finally:
         table.close()
+
+
+# -- a notebook table's page --------------------------------------------------------------
+
+
+class Comm:
+    """Records the custom messages a widget's comm sends."""
+
+    def __init__(self, comm: Any) -> None:
+        self.sent: list[dict[str, Any]] = []
+        comm.send = self.send
+
+    def send(self, data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
+        if data.get("method") == "custom":
+            self.sent.append(data["content"])
+
+    def answer(self, kind: str, req: int) -> dict[str, Any]:
+        wait_for(lambda: any(m.get("type") == kind and m.get("req") == req for m in self.sent), timeout=10)
+        return next(m for m in self.sent if m.get("type") == kind and m.get("req") == req)
+
+
+def shown_table(engine: iii_live.Engine) -> tuple[Any, Comm]:
+    table = engine.stream("o").table("all")
+    comm = Comm(table.comm)
+    table._received(table, {"type": "ready", "view": "v"}, [])
+    return table, comm
+
+
+def test_a_tables_page_opens_a_view_the_table_shows_and_keeps_for_a_reload(engine):
+    orders = fill(engine)
+    table, comm = shown_table(engine)
+    try:
+        choice = {"spec": BY_REGION, "sort": {"by": "total", "ascending": False}, "hidden": ["orders"]}
+        table._received(table, {"type": "view", "req": 1, **choice, "fields": ["region", "qty", "sku"]}, [])
+        answer = comm.answer("view", 1)
+        view = table.page_view
+        assert view is not None and answer["groupId"] == view.group_id
+        assert table.controls == {
+            **choice,
+            "fields": ["region", "qty", "sku"],
+            "view": {
+                "streamName": "o~views",
+                "groupId": view.group_id,
+                "columns": ["region", "total", "orders"],
+            },
+        }
+        wait_for(lambda: table.items.get("eu") == {"region": "eu", "total": 4, "orders": 2})
+        assert set(table.items) == {"eu", "us", "asia"}
+        orders.set("all", "8", {"region": "asia", "qty": 6, "sku": "s8"})
+        wait_for(lambda: table.items["asia"] == {"region": "asia", "total": 10, "orders": 2})
+
+        table._received(table, {"type": "view", "req": 2, "spec": {"where": "qty >"}}, [])
+        assert comm.answer("view", 2)["error"]["part"] == "where"
+        assert table.page_view is view and table.controls["spec"] == BY_REGION
+
+        table._received(table, {"type": "export", "req": 3}, [])
+        exported = comm.answer("export", 3)
+        assert exported["last"] and sorted(row[0] for row in exported["rows"]) == ["asia", "eu", "us"]
+
+        table._received(table, {"type": "view", "req": 4, "spec": None, "sort": None, "hidden": []}, [])
+        assert comm.answer("view", 4)["closed"]
+        wait_for(lambda: set(table.items) == {"0", "1", "2", "3", "8"})
+        assert table.page_view is None and table.controls == {
+            "spec": None,
+            "sort": None,
+            "hidden": [],
+            "fields": [],
+        }
+        wait_for(lambda: engine.core.views.views() == [])
+
+        table._received(table, {"type": "view", "req": 5, "spec": {"where": [["qty", ">", 3]]}}, [])
+        comm.answer("view", 5)
+        wait_for(lambda: set(table.items) == {"3", "8"})
+    finally:
+        table.close()
+    wait_for(lambda: engine.core.views.views() == [])  # the table's view closes with it
+
+
+def test_an_export_is_sent_in_parts_of_bounded_size(engine, monkeypatch):
+    from iii_live.widgets import page_requests
+
+    monkeypatch.setattr(page_requests, "EXPORT_ROWS", 2)
+    fill(engine)
+    table, comm = shown_table(engine)
+    try:
+        table._received(table, {"type": "export", "req": 1}, [])
+        wait_for(lambda: any(m.get("type") == "export" and m.get("last") for m in comm.sent))
+        parts = [m for m in comm.sent if m.get("type") == "export"]
+        assert [len(m["rows"]) for m in parts] == [2, 2] and [m["last"] for m in parts] == [False, True]
+        assert [row[0] for m in parts for row in m["rows"]] == ["0", "1", "2", "3"]
+    finally:
+        table.close()

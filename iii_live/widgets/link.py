@@ -48,6 +48,8 @@ class EngineLink:
         self._subscription: CallbackSubscription | None = None
         self._lock = threading.RLock()
         self._resyncing = False
+        self.on_moved: Callable[[], None] | None = None
+        """Called once the widget moved to the engine that replaced its own."""
         engine.widgets.add(self)
 
     # -- what views and the kernel say ----------------------------------------------------
@@ -85,6 +87,17 @@ class EngineLink:
                 self._resyncing = False
 
         threading.Thread(target=run, name="iii-live-widget-sync", daemon=True).start()
+
+    def show(self, stream_name: str, group_id: str) -> None:
+        """Follow another group (a view's derived group, or the widget's own again), from
+        a fresh sync: what the views hold becomes that group's items."""
+        with self._lock:
+            if (stream_name, group_id) == (self.stream_name, self.group_id):
+                return
+            self.stream_name, self.group_id = stream_name, group_id
+            if self.state == LIVE:
+                self._release(sending=True)
+                self._subscribe()
 
     def read(self, item_ids: list[str]) -> dict[str, Any]:
         """The stored values of items (those that exist), from the widget's engine."""
@@ -127,6 +140,8 @@ class EngineLink:
             else:
                 self.session.pause()
                 self._set(PAUSED)
+        if self.on_moved is not None:
+            self.on_moved()
 
     def engine_stopped(self) -> None:
         """The engine stopped with no successor: keep what the views show, say it stopped."""
