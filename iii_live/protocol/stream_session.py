@@ -52,7 +52,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from .. import codec
 from ..core import StreamCore
@@ -178,35 +178,32 @@ class StreamSession:
             log.error("a view request of %r failed", self, exc_info=task.exception())
 
     async def _view(self, data: dict[str, Any]) -> None:
-        handle, req, spec = data["viewId"], data.get("req"), data.get("spec")
-        stream_name, group_id = data.get("streamName"), data.get("groupId")
         async with self._view_turn:
             if self.closed:
                 return
-            refusal = self._view_refusal(handle, stream_name, group_id)
-            if refusal is not None:
-                part, reason = refusal
-                answer = error_answer(handle, req, part, reason)
-            elif spec is not None and await self.core.triggers.run_join(
-                stream_name, group_id, self._trigger_payload(handle, stream_name, group_id, None)
-            ):
-                refused = f"a stream:join trigger refused {stream_name}/{group_id}"
-                answer = error_answer(handle, req, OWNER_PART, refused)
-            else:
-                request = functools.partial(self.views.request, handle, stream_name, group_id, spec, req)
-                answer = await self.core.offload(request)
+            answer = await self._view_answer(data)
         if not self.closed:
-            self.transport.send([self.encode(RawFrame(codec.dumps(answer)))])
+            frame = cast(Event, RawFrame(codec.dumps(answer)))  # encoded as an event's frame is
+            self.transport.send([self.encode(frame)])
 
-    def _view_refusal(self, handle: str, stream_name: Any, group_id: Any) -> tuple[str, str] | None:
-        """Why a view request is refused before its spec is read: ``(part, reason)``, or None."""
+    async def _view_answer(self, data: dict[str, Any]) -> dict[str, Any]:
+        handle, req, spec = data["viewId"], data.get("req"), data.get("spec")
+        stream_name, group_id = data.get("streamName"), data.get("groupId")
         if self.may_join is not None:
-            return OWNER_PART, "this connection opens no views"
-        for part, name in (("viewId", handle), ("streamName", stream_name), ("groupId", group_id)):
-            if not isinstance(name, str):
-                return part, f"expected a name, not {name!r}"
+            return error_answer(handle, req, OWNER_PART, "this connection opens no views")
+        if not isinstance(stream_name, str):
+            return error_answer(handle, req, "streamName", f"expected a name, not {stream_name!r}")
+        if not isinstance(group_id, str):
+            return error_answer(handle, req, "groupId", f"expected a name, not {group_id!r}")
         reason = _refusal(handle, stream_name, group_id, None, self.core.limits)
-        return (OWNER_PART, reason) if reason is not None else None
+        if reason is not None:
+            return error_answer(handle, req, OWNER_PART, reason)
+        payload = self._trigger_payload(handle, stream_name, group_id, None)
+        if spec is not None and await self.core.triggers.run_join(stream_name, group_id, payload):
+            refused = f"a stream:join trigger refused {stream_name}/{group_id}"
+            return error_answer(handle, req, OWNER_PART, refused)
+        request = functools.partial(self.views.request, handle, stream_name, group_id, spec, req)
+        return cast(dict[str, Any], await self.core.offload(request))
 
     async def submit(self, message: ClientMessage) -> None:
         """Start handling a join or a leave (a frame, or the subscription a URL names)."""
