@@ -417,6 +417,7 @@ def test_node_sdk_worker(engine, node_sdk, client_factory, worker_factory):
         assert steps["set2"]["result"] == {"old_value": {"n": 1}, "new_value": {"n": 2}}
         assert steps["get"]["result"] == {"n": 2}
         assert steps["get_missing"]["kind"] == "undefined"
+        assert steps["get_stored_null"]["kind"] == "null"  # an item stored as null: iii sends null
         assert steps["list"]["result"] == [{"n": 2}]
         assert steps["list_groups"]["result"] == ["g"]
         assert steps["list_all"]["result"] == {"stream": [{"id": "node", "groups": ["g"]}], "count": 1}

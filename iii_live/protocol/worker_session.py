@@ -186,7 +186,8 @@ class WorkerSession:
         if hasattr(result, "__await__"):
             self.core.spawn(self._finish(invocation_id, function_id, result))
         else:
-            self._reply(invocation_id, function_id, result=result)
+            stored_null = result is None and function_id == "stream::get" and self.core.streams.holds(data)
+            self._reply(invocation_id, function_id, result=result, stored_null=stored_null)
 
     async def _finish(self, invocation_id: Any, function_id: Any, pending: Awaitable[Any]) -> None:
         try:
@@ -215,7 +216,10 @@ class WorkerSession:
         *,
         result: Any = None,
         error: InvocationError | None = None,
+        stored_null: bool = False,
     ) -> None:
+        """``stored_null``: the result is an item stored as JSON null, which iii sends as
+        ``"result": null`` (a missing item has no ``result`` key)."""
         if invocation_id is None:
             if error is not None:
                 log.warning("void call to %s failed: %s", function_id, error)
@@ -234,6 +238,6 @@ class WorkerSession:
                 )
         if error is not None:
             reply["error"] = error.to_wire()
-        elif result is not None or function_id in UNIT_RESULTS:
+        elif result is not None or stored_null or function_id in UNIT_RESULTS:
             reply["result"] = result
         self._send(reply)

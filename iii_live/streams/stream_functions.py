@@ -122,6 +122,17 @@ class StreamFunctions:
             return self.functions.call(custom, _ref(req))
         return _plain(self._store("get", self.adapter.get, req.stream_name, req.group_id, req.item_id))
 
+    def holds(self, payload: Any) -> bool:
+        """Whether ``stream::get`` of ``payload`` finds an item (one stored as JSON null too);
+        False for streams served by custom functions, which cannot say."""
+        try:
+            req = inputs.item_ref("stream::get", payload, self.limits)
+        except InvocationError:
+            return False
+        if self._custom("get", req.stream_name):
+            return False
+        return self._store("get", self.adapter.get, req.stream_name, req.group_id, req.item_id) is not MISSING
+
     def delete(self, payload: Any) -> Any:
         req = inputs.item_ref("stream::delete", payload, self.limits)
         custom = self._custom("delete", req.stream_name)

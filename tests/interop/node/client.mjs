@@ -37,6 +37,8 @@ await step("update", {
 await step("delete", { function_id: "stream::delete", payload: s({ item_id: "a" }) });
 await step("delete_missing", { function_id: "stream::delete", payload: s({ item_id: "a" }) });
 await step("get_deleted", { function_id: "stream::get", payload: s({ item_id: "a" }) });
+await step("set_null", { function_id: "stream::set", payload: s({ item_id: "n", data: null }) });
+await step("get_stored_null", { function_id: "stream::get", payload: s({ item_id: "n" }) });
 await step("bad_payload", { function_id: "stream::set", payload: { stream_name: "node" } });
 await step("unknown", { function_id: "no::such", payload: {} });
 await step("void", { function_id: "stream::set", payload: s({ item_id: "v", data: 1 }), action: TriggerAction.Void() });
