@@ -121,6 +121,8 @@ export class TableView {
     /** @type {RowsFrame | null} the frame whose rows are held */
     this._shown = null;
     this._req = 0;
+    /** The store's keyframes when this view last asked for its window. */
+    this._keyframes = store.stats.keyframes;
     /** @type {string[]} */
     this.columns = [];
     /** @type {string | null} */
@@ -291,6 +293,10 @@ export class TableView {
 
   /** Rows from the view's window (or the default window until its own is answered). */
   _refreshWindowed() {
+    if (this._keyframes !== this.store.stats.keyframes) {
+      this._keyframes = this.store.stats.keyframes; // the source started over (another group, new windows): ask anew
+      this._asked = null;
+    }
     const frame = this._frame();
     if (frame && frame !== this._shown) {
       if (frame.view === this.id && frame.offset !== this._anchor && !this._asked?.atTop) {

@@ -5,7 +5,6 @@ shown naming its part, and the CSV export holds every row of the view."""
 from __future__ import annotations
 
 import csv
-import io
 from typing import Any
 
 import iii_live
@@ -15,8 +14,17 @@ from .test_pages_browser import http_base, open_group
 
 REGIONS = ("eu", "us", "asia")
 TABLE = ".iii-table"
-FOOTER_ITEMS = "() => document.querySelector('.iii-table')?.dataset.items"
-ROW_IDS = "() => [...document.querySelectorAll('.iii-table .iii-row')].map((r) => r.dataset.id)"
+ROW_IDS = "(t) => [...document.querySelectorAll(`${t} .iii-row`)].map((r) => r.dataset.id)"
+COLUMN = (
+    "([t, c]) => [...document.querySelectorAll(`${t} .iii-row [data-column='${c}']`)]"
+    ".map((e) => e.textContent)"
+)
+HEADERS = "(t) => [...document.querySelectorAll(`${t} .iii-th`)].map((h) => h.dataset.column)"
+CELL = (
+    "([t, key, c]) => document.querySelector(`${t} .iii-row[data-id='${key}'] [data-column='${c}']`)"
+    "?.textContent"
+)
+EU_ONLY = {"stream_name": "o", "group_id": "all", "where": [["region", "in", ["eu"]]]}
 
 
 def fill(engine: iii_live.Engine, items: int = 30) -> Any:
@@ -33,28 +41,57 @@ def page_specs(engine: iii_live.Engine) -> list[dict[str, Any]]:
     ]
 
 
-def wait_items(page, count: int) -> None:
-    page.wait_for_function(f"() => ({FOOTER_ITEMS})() === {str(count)!r}")
+def wait_items(page, count: int, table: str = TABLE) -> None:
+    page.wait_for_function(
+        "([t, n]) => document.querySelector(t)?.dataset.items === n", arg=[table, str(count)]
+    )
 
 
-def open_menu(page, column: str) -> None:
-    page.locator(f"{TABLE} .iii-th[data-column='{column}'] [data-action='menu']").click()
+def row_ids(page, table: str = TABLE) -> list[str]:
+    return page.evaluate(ROW_IDS, table)
+
+
+def column_texts(page, column: str, table: str = TABLE) -> list[str]:
+    return page.evaluate(COLUMN, [table, column])
+
+
+def headers(page, table: str = TABLE) -> list[str]:
+    return page.evaluate(HEADERS, table)
+
+
+def cell(page, key: str, column: str, table: str = TABLE) -> str | None:
+    return page.evaluate(CELL, [table, key, column])
+
+
+def wait_cell(page, key: str, column: str, text: str, table: str = TABLE) -> None:
+    page.wait_for_function(
+        f"([t, key, c, text]) => ({CELL})([t, key, c]) === text", arg=[table, key, column, text]
+    )
+
+
+def wait_first_row(page, item: str, table: str = TABLE) -> None:
+    page.wait_for_function(f"([t, id]) => ({ROW_IDS})(t)[0] === id", arg=[table, item])
+
+
+def open_menu(page, column: str, table: str = TABLE) -> None:
+    page.locator(f"{table} .iii-th[data-column='{column}'] [data-action='menu']").click()
     page.wait_for_selector(f".iii-column-menu[data-column='{column}']")
 
 
-def wait_error(page, part: str) -> str:
+def wait_error(page, part: str, table: str = TABLE) -> str:
     page.wait_for_function(
-        "(part) => { const e = document.querySelector(\"[data-role='error']\");"
+        "([t, part]) => { const e = document.querySelector(`${t} [data-role='error']`);"
         " return e && !e.hidden && e.dataset.part === part; }",
-        arg=part,
+        arg=[table, part],
     )
-    return page.locator("[data-role='error']").inner_text()
+    return page.locator(f"{table} [data-role='error']").inner_text()
 
 
-def download_csv(page) -> list[list[str]]:
+def download_csv(page, table: str = TABLE) -> list[list[str]]:
     with page.expect_download() as download:
-        page.locator(f"{TABLE} [data-action='export']").click()
-    return list(csv.reader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+        page.locator(f"{table} [data-action='export']").click()
+    with open(download.value.path(), encoding="utf-8", newline="") as file:
+        return list(csv.reader(file))
 
 
 def test_a_value_set_filter_becomes_a_view_and_survives_a_reload(engine, page):
@@ -66,12 +103,10 @@ def test_a_value_set_filter_becomes_a_view_and_survives_a_reload(engine, page):
     page.locator(".iii-column-menu input[data-value='\"eu\"']").check()
     page.locator(".iii-column-menu [data-action='filter']").click()
     wait_items(page, 10)
-    assert page_specs(engine) == [{"stream_name": "o", "group_id": "all", "where": [["region", "in", ["eu"]]]}]
-    shown = page.evaluate(
-        "() => [...document.querySelectorAll(\".iii-table .iii-row [data-column='region']\")].map((c) => c.textContent)"
-    )
+    assert page_specs(engine) == [EU_ONLY]
+    shown = column_texts(page, "region")
     assert shown and set(shown) == {"eu"}
-    assert "region in \"eu\"" in page.locator(".iii-chip[data-kind='filter']").inner_text()
+    assert 'region in "eu"' in page.locator(".iii-chip[data-kind='filter']").inner_text()
 
     orders.set("all", "99999", {"region": "eu", "qty": 5, "sku": "new"})  # the view is live
     wait_items(page, 11)
@@ -83,7 +118,7 @@ def test_a_value_set_filter_becomes_a_view_and_survives_a_reload(engine, page):
     page.wait_for_selector(".iii-chip[data-kind='filter']")
     wait_items(page, 12)
     assert "view=" in page.url
-    wait_for(lambda: page_specs(engine) == [{"stream_name": "o", "group_id": "all", "where": [["region", "in", ["eu"]]]}])
+    wait_for(lambda: page_specs(engine) == [EU_ONLY])
 
     page.locator(".iii-chip[data-kind='filter'] [data-action='remove']").click()  # the group as it is
     wait_items(page, 33)
@@ -103,7 +138,7 @@ def test_text_and_number_range_filters_hide_and_sort(engine, page):
     page.locator(".iii-column-menu input[data-role='contains']").fill("s1")
     page.locator(".iii-column-menu [data-action='filter']").click()
     wait_items(page, 1)  # qty 10 to 19, and a sku with "s1": only item 15 (s1)
-    assert page.evaluate(ROW_IDS) == ["00015"]
+    assert row_ids(page) == ["00015"]
     assert page_specs(engine) == [
         {
             "stream_name": "o",
@@ -113,9 +148,9 @@ def test_text_and_number_range_filters_hide_and_sort(engine, page):
     ]
 
 
-def group_by_region(page, aggregates: list[tuple[str, str]]) -> None:
+def group_by_region(page, aggregates: list[tuple[str, str]], table: str = TABLE) -> None:
     """Group by region with ``aggregates`` (function, field) through the toolbar's picker."""
-    page.locator(f"{TABLE} [data-action='open-group']").click()
+    page.locator(f"{table} [data-action='open-group']").click()
     picker = page.locator(".iii-group-picker")
     picker.locator("input[data-field='region']").check()
     while picker.locator(".iii-aggregate").count() < len(aggregates):
@@ -126,13 +161,6 @@ def group_by_region(page, aggregates: list[tuple[str, str]]) -> None:
     picker.locator("[data-action='apply-group']").click()
 
 
-def grouped_cell(page, key: str, column: str) -> str | None:
-    return page.evaluate(
-        "([key, column]) => document.querySelector(`.iii-table .iii-row[data-id='${key}'] [data-column='${column}']`)?.textContent ?? null",
-        [key, column],
-    )
-
-
 def test_group_by_with_aggregates_and_errors_that_name_the_part(engine, page):
     orders = fill(engine)
     open_group(page, engine, "o", "all")
@@ -140,12 +168,8 @@ def test_group_by_with_aggregates_and_errors_that_name_the_part(engine, page):
     group_by_region(page, [("sum", "qty"), ("count", "qty")])
     wait_items(page, 3)
     sums = {r: sum(i for i in range(30) if REGIONS[i % 3] == r) for r in REGIONS}
-    page.wait_for_function(
-        "(eu) => document.querySelector(\".iii-table .iii-row[data-id='eu'] [data-column='qty_sum']\")?.textContent === eu",
-        arg=str(sums["eu"]),
-    )
-    headers = page.evaluate("() => [...document.querySelectorAll('.iii-table .iii-th')].map((h) => h.dataset.column)")
-    assert headers == ["region", "qty_sum", "count"]  # a grouped row's id is its key: no id column
+    wait_cell(page, "eu", "qty_sum", str(sums["eu"]))
+    assert headers(page) == ["region", "qty_sum", "count"]  # a grouped row's id is its key: no id column
     expected = {"stream_name": "o", "group_id": "all", "group_by": ["region"]}
     expected["agg"] = {"qty_sum": ["qty", "sum"], "count": ["qty", "count"]}
     assert page_specs(engine) == [expected]
@@ -158,16 +182,13 @@ def test_group_by_with_aggregates_and_errors_that_name_the_part(engine, page):
     assert "qty >" in wait_error(page, "where[0]")
     assert page_specs(engine) == [expected]  # the view before stays, and works
     orders.set("all", "00000", {"region": "eu", "qty": 1000, "sku": "s0"})
-    page.wait_for_function(
-        "(eu) => document.querySelector(\".iii-table .iii-row[data-id='eu'] [data-column='qty_sum']\")?.textContent === eu",
-        arg=str(sums["eu"] + 1000),
-    )
+    wait_cell(page, "eu", "qty_sum", str(sums["eu"] + 1000))
 
     page.locator(f"{TABLE} [data-role='expression']").fill("qty >= 1000")
     page.locator(f"{TABLE} [data-role='expression']").press("Enter")
     page.wait_for_function("() => document.querySelector(\"[data-role='error']\").hidden")
     wait_items(page, 1)
-    assert grouped_cell(page, "eu", "count") == "1"
+    assert cell(page, "eu", "count") == "1"
 
 
 def test_the_csv_export_holds_every_row_of_a_windowed_view_sorted_and_without_hidden_columns(engine, page):
@@ -186,7 +207,7 @@ def test_the_csv_export_holds_every_row_of_a_windowed_view_sorted_and_without_hi
 
     open_menu(page, "qty")
     page.locator(".iii-column-menu [data-action='sort-desc']").click()
-    page.wait_for_function(f"() => ({ROW_IDS})()[0] === '{kept[-1]:05d}'")
+    wait_first_row(page, f"{kept[-1]:05d}")
     open_menu(page, "sku")
     page.locator(".iii-column-menu [data-action='hide']").click()
     page.wait_for_selector(f"{TABLE} .iii-th[data-column='sku']", state="detached")
@@ -198,7 +219,7 @@ def test_the_csv_export_holds_every_row_of_a_windowed_view_sorted_and_without_hi
 
     page.reload()  # the sort and the hidden column are kept too
     wait_items(page, len(kept))
-    page.wait_for_function(f"() => ({ROW_IDS})()[0] === '{kept[-1]:05d}'")
+    wait_first_row(page, f"{kept[-1]:05d}")
     assert page.locator(f"{TABLE} .iii-th[data-column='sku']").count() == 0
     assert "\u25bc" in page.locator(f"{TABLE} .iii-th[data-column='qty']").inner_text()
 
@@ -211,6 +232,6 @@ def test_the_address_of_a_view_opens_it_in_another_browser(engine, page, new_pag
     other = new_page()
     other.goto(page.url)
     wait_items(other, 3)
-    assert grouped_cell(other, "asia", "qty_max") == "29"
+    assert cell(other, "asia", "qty_max") == "29"
     assert len(engine.core.views.views()) == 1  # the same spec: one view, shared
     assert http_base(engine) in other.url
