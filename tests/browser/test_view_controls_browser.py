@@ -235,3 +235,38 @@ def test_the_address_of_a_view_opens_it_in_another_browser(engine, page, new_pag
     assert cell(other, "asia", "qty_max") == "29"
     assert len(engine.core.views.views()) == 1  # the same spec: one view, shared
     assert http_base(engine) in other.url
+
+
+DASH_TABLE = ".iii-dash-view .iii-table"
+
+
+def test_a_dashboard_viewer_sorts_hides_and_exports_in_its_own_page_and_opens_no_view(engine, page, new_page):
+    fill(engine)
+    table = engine.stream("o").table("all", sort_by="qty")
+    try:
+        url = engine.publish(iii_live.Dashboard("Orders", [[table]]), name="orders")
+        other = new_page()
+        for viewer in (page, other):
+            viewer.goto(url)
+            wait_items(viewer, 30, DASH_TABLE)
+        assert page.locator(f"{DASH_TABLE} [data-action='open-group']").count() == 0
+        open_menu(page, "region", DASH_TABLE)
+        menu = page.locator(".iii-column-menu")
+        assert menu.locator("[data-action='filter'], [data-action='group']").count() == 0
+        menu.locator("[data-action='hide']").click()
+        page.wait_for_selector(f"{DASH_TABLE} .iii-th[data-column='region']", state="detached")
+        open_menu(page, "qty", DASH_TABLE)
+        page.locator(".iii-column-menu [data-action='sort-desc']").click()
+        wait_first_row(page, "00029", DASH_TABLE)
+        rows = download_csv(page, DASH_TABLE)
+        assert rows[0] == ["id", "qty", "sku"] and [row[0] for row in rows[1:]] == [
+            f"{i:05d}" for i in reversed(range(30))
+        ]
+        engine.stream("o").set("all", "00030", {"region": "eu", "qty": 30, "sku": "s2"})  # a sentinel
+        for viewer in (page, other):
+            wait_items(viewer, 31, DASH_TABLE)
+        assert headers(other, DASH_TABLE) == ["id", "region", "qty", "sku"]  # the other viewer's table
+        assert row_ids(other, DASH_TABLE)[0] == "00000"
+        assert engine.core.views.views() == [] and table.controls == {}
+    finally:
+        table.close()

@@ -38,7 +38,8 @@ table
 """,
     """
 def page_state(t):
-    specs = [{k: v for k, v in view.spec.to_dict().items() if k != "name"} for view in engine.core.views.views()]
+    views = engine.core.views.views()
+    specs = [{k: v for k, v in view.spec.to_dict().items() if k != "name"} for view in views]
     view = t.page_view
     print(json.dumps({"specs": specs, "page_view": view and view.spec["where"], "controls": t.controls}))
 page_state(table)
@@ -100,6 +101,13 @@ def test_the_header_menu_of_a_notebook_table_opens_a_view_in_the_kernel_that_sur
     wait_items(page, 11, SMALL)
     assert set(column_texts(page, "region", SMALL)) == {"eu"}
     assert kernel_state(nb)["specs"] == [EU_ONLY]
+
+    expression = page.locator(f"{SMALL} [data-role='expression']")
+    expression.press_sequentially("qty >= 24")
+    assert expression.input_value() == "qty >= 24"  # typed as is: the notebook's shortcuts keep off
+    expression.press("Enter")
+    wait_items(page, 3, SMALL)  # eu items of qty 24, 27 and 99
+    assert kernel_state(nb)["specs"] == [{**EU_ONLY, "where": [*EU_ONLY["where"], "qty >= 24"]}]
 
     nb.run(3)  # a group too large to send whole: the export reads every row from the kernel
     wait_items(page, BIG, LARGE)
