@@ -130,8 +130,8 @@ class Comm:
         return next(m for m in self.sent if m.get("type") == kind and m.get("req") == req)
 
 
-def shown_table(engine: iii_live.Engine) -> tuple[Any, Comm]:
-    table = engine.stream("o").table("all")
+def shown_table(engine: iii_live.Engine, group: str = "all") -> tuple[Any, Comm]:
+    table = engine.stream("o").table(group)
     comm = Comm(table.comm)
     table._received(table, {"type": "ready", "view": "v"}, [])
     return table, comm
@@ -199,5 +199,29 @@ def test_an_export_is_sent_in_parts_of_bounded_size(engine, monkeypatch):
         parts = [m for m in comm.sent if m.get("type") == "export"]
         assert [len(m["rows"]) for m in parts] == [2, 2] and [m["last"] for m in parts] == [False, True]
         assert [row[0] for m in parts for row in m["rows"]] == ["0", "1", "2", "3"]
+    finally:
+        table.close()
+
+
+def test_a_resync_begun_before_the_table_shows_a_view_brings_none_of_the_group_it_left(engine, monkeypatch):
+    orders = engine.stream("o")
+    for i in range(12_000):  # past the limit: the table follows it through windows
+        orders.set("big", str(i), {"region": "eu" if i < 3 else "us", "qty": i})
+    table, _comm = shown_table(engine, "big")
+    try:
+        wait_for(lambda: table.session.windows is not None)
+        view = orders.view("big", where={"region": "eu"})
+        link, subscribe = table._link, engine.subscribe
+
+        def racing(stream_name: str, group_id: str, callback: Any, **options: Any) -> Any:
+            if (stream_name, group_id) == ("o", "big"):  # the table moves on while the resync reads
+                link.show(view.stream_name, view.group_id)
+            return subscribe(stream_name, group_id, callback, **options)
+
+        monkeypatch.setattr(engine, "subscribe", racing)
+        link._resync()
+        orders.set("big", "0", {"region": "eu", "qty": -1})  # a change of the view's rows
+        wait_for(lambda: table.items.get("0", {}).get("qty") == -1)
+        assert set(table.items) == {"0", "1", "2"} and table.session.windows is None
     finally:
         table.close()

@@ -110,8 +110,9 @@ class EngineLink:
             if self.state != LIVE:
                 return
             self._release(sending=True)
-            engine = self.engine
-        subscription = engine.subscribe(self.stream_name, self.group_id, self.session.apply, keyed=True)
+            engine, stream_name, group_id = self.engine, self.stream_name, self.group_id
+        apply = self._while_following(stream_name, group_id, self.session.apply)
+        subscription = engine.subscribe(stream_name, group_id, apply, keyed=True)
         with self._lock:
             if self.state == LIVE and self._subscription is None and self.engine is engine:
                 self._subscription = subscription
@@ -121,7 +122,21 @@ class EngineLink:
     def _snapshot(self) -> None:
         """One snapshot for the windows, through a second subscription closed once it came
         (its sync is delivered even so: it is queued before the subscription ends)."""
-        self.engine.subscribe(self.stream_name, self.group_id, self.session.build, keyed=True).close()
+        stream_name, group_id = self.stream_name, self.group_id
+        build = self._while_following(stream_name, group_id, self.session.build)
+        self.engine.subscribe(stream_name, group_id, build, keyed=True).close()
+
+    def _while_following(
+        self, stream_name: str, group_id: str, deliver: Callable[[dict[str, Any]], None]
+    ) -> Callable[[dict[str, Any]], None]:
+        """``deliver``, for as long as the widget follows ``stream_name/group_id``: a read
+        begun off the lock must not bring a group the widget left (``show``) into its views."""
+
+        def guarded(message: dict[str, Any]) -> None:
+            if (self.stream_name, self.group_id) == (stream_name, group_id):
+                deliver(message)
+
+        return guarded
 
     # -- what the engine does -------------------------------------------------------------
 
