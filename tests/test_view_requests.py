@@ -225,3 +225,19 @@ def test_a_resync_begun_before_the_table_shows_a_view_brings_none_of_the_group_i
         assert set(table.items) == {"0", "1", "2"} and table.session.windows is None
     finally:
         table.close()
+
+
+def test_a_sort_chosen_in_the_page_of_a_large_table_is_kept_without_reading_the_group_again(engine):
+    orders = engine.stream("o")
+    for i in range(12_000):
+        orders.set("big", str(i), {"qty": i})
+    table, comm = shown_table(engine, "big")
+    try:
+        wait_for(lambda: table.session.windows is not None and not table.session.wants_sync)
+        sort = {"by": "qty", "ascending": False}
+        table._received(table, {"type": "view", "req": 1, "spec": None, "sort": sort, "hidden": ["x"]}, [])
+        assert comm.answer("view", 1)["closed"]
+        assert table.controls["sort"] == sort and table.controls["hidden"] == ["x"]
+        assert not table.session.wants_sync  # the windows stay: the page sorts through them
+    finally:
+        table.close()

@@ -103,6 +103,8 @@ class LiveTable(LiveWidget):
         self._page.receive(content)
 
     def _show_group(self, stream_name: str, group_id: str, grouped: bool) -> None:
+        if (stream_name, group_id) == (self._link.stream_name, self._link.group_id):
+            return  # a new sort or hidden column only: the rows stay as they are
         self._grouped = grouped
         self.session.set_windows_maker(self._windows_maker())
         self._link.show(stream_name, group_id)
