@@ -10,6 +10,7 @@ from typing import Any
 import iii_live
 
 from ..conftest import wait_for
+from .conftest import save_screenshot
 from .test_pages_browser import http_base, open_group
 
 REGIONS = ("eu", "us", "asia")
@@ -169,6 +170,10 @@ def test_group_by_with_aggregates_and_errors_that_name_the_part(engine, page):
     wait_items(page, 3)
     sums = {r: sum(i for i in range(30) if REGIONS[i % 3] == r) for r in REGIONS}
     wait_cell(page, "eu", "qty_sum", str(sums["eu"]))
+    open_menu(page, "region")
+    save_screenshot(page, [page.locator(TABLE), page.locator(".iii-column-menu")], "views-menu.png")
+    page.keyboard.press("Escape")
+    page.wait_for_selector(".iii-column-menu", state="detached")
     assert headers(page) == ["region", "qty_sum", "count"]  # a grouped row's id is its key: no id column
     expected = {"stream_name": "o", "group_id": "all", "group_by": ["region"]}
     expected["agg"] = {"qty_sum": ["qty", "sum"], "count": ["qty", "count"]}
