@@ -5,11 +5,14 @@ shown naming its part, and the CSV export holds every row of the view."""
 from __future__ import annotations
 
 import csv
+import json
+import urllib.parse
 from typing import Any
 
 import iii_live
 
 from ..conftest import wait_for
+from ..proxy import CuttingProxy
 from .conftest import save_screenshot
 from .test_pages_browser import http_base, open_group
 
@@ -275,3 +278,24 @@ def test_a_dashboard_viewer_sorts_hides_and_exports_in_its_own_page_and_opens_no
         assert engine.core.views.views() == [] and table.controls == {}
     finally:
         table.close()
+
+
+def test_a_view_named_in_an_address_opens_and_is_asked_for_again_after_a_cut(engine, page):
+    """The engine closes a page's views with its socket: after a drop the page asks again."""
+    orders = fill(engine)
+    proxy = CuttingProxy(engine.port)
+    try:
+        choice = {"spec": {"where": EU_ONLY["where"]}, "sort": {"by": "qty", "ascending": False}}
+        query = urllib.parse.urlencode({"stream": "o", "group": "all", "view": json.dumps(choice)})
+        page.goto(f"http://127.0.0.1:{proxy.port}/?{query}")
+        wait_items(page, 10)
+        wait_first_row(page, "00027")
+        assert page_specs(engine) == [EU_ONLY]
+        proxy.cut()
+        page.wait_for_function("() => document.getElementById('status').textContent.includes('reconnecting')")
+        orders.set("all", "99999", {"region": "eu", "qty": 99, "sku": "new"})
+        wait_items(page, 11)
+        wait_first_row(page, "99999")
+        assert page_specs(engine) == [EU_ONLY] and proxy.cuts == 1
+    finally:
+        proxy.close()
