@@ -800,7 +800,8 @@ def run_iii_live(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         time.sleep(args.warmup)
         idle_rss = rss_mb(server.pid)
         idle_cores = cores_over(server.pid, args.window / 2)
-        pages = Pages(url, args.pages)  # first: opening pages costs the machine more than showing them
+        if args.pages:  # first: opening pages costs the machine more than showing them
+            pages = Pages(url, args.pages)
         groups = [Viewers("iii-live", url) for _ in range(args.viewer_procs)]
         first = max(1, args.viewers // 10 // args.viewer_procs)  # warms what viewers share (histories)
         rest = args.viewers // args.viewer_procs - first
@@ -822,7 +823,7 @@ def run_iii_live(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         )
         stop_path.touch()
         time.sleep(1)
-        result["pages_exact"] = pages.hold(engine_state(url))
+        result["pages_exact"] = pages.hold(engine_state(url)) if pages is not None else None
         result["pages"] = args.pages
         return result
     finally:
