@@ -706,6 +706,22 @@ def pages_priority() -> None:
     os.nice(PAGES_NICENESS)
 
 
+def lower_priority() -> None:
+    """Every thread of the pages' process tree at ``PAGES_NICENESS``, again and again: run as
+    root, Chromium raises its display threads (nice -8) and starts new threads as it goes,
+    which would put the checking pages ahead of the server they check."""
+    for pid in tree(os.getpid())[1:]:
+        try:
+            threads = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for thread in threads:
+            try:
+                os.setpriority(os.PRIO_PROCESS, int(thread), PAGES_NICENESS)
+            except OSError:
+                continue
+
+
 def pages_main(url: str, count: int) -> None:
     """Open ``count`` pages on ``url``, print ``ready``; then, given the engine's state as a
     JSON line on stdin, answer whether every page holds it exactly and shows it."""
@@ -724,15 +740,11 @@ def pages_main(url: str, count: int) -> None:
             page.goto(url)
             page.wait_for_function("() => (globalThis.__iiiLive || []).length === 2")
             pages.append(page)
-        for pid in tree(os.getpid())[1:]:  # every thread: Chromium raises its display threads itself
-            for thread in os.listdir(f"/proc/{pid}/task"):
-                try:
-                    os.setpriority(os.PRIO_PROCESS, int(thread), PAGES_NICENESS)
-                except OSError:
-                    continue
+        lower_priority()
         print("ready", flush=True)
         while not select.select([sys.stdin], [], [], 0)[0]:
             pages[0].wait_for_timeout(100)  # Playwright handles the pages' events meanwhile
+            lower_priority()
         state = json.loads(sys.stdin.readline())
         top_id, top = max(state["hosts"].items(), key=lambda kv: kv[1]["cpu"])
         exact = True
