@@ -61,59 +61,63 @@ class Subscriber(asyncio.Protocol):
         self.transport.write(bytes((0x81, 0x80 | len(text))) + b"\0\0\0\0" + text)
 
     def data_received(self, data: bytes) -> None:
-        buffer = self.buffer
-        buffer += data
+        if self.buffer:  # the start of a frame came with the previous read
+            self.buffer += data
+            data = bytes(self.buffer)
+            self.buffer.clear()
         if not self.upgraded:
-            end = buffer.find(b"\r\n\r\n")
+            end = data.find(b"\r\n\r\n")
             if end < 0:
+                self.buffer += data
                 return
-            if not buffer.startswith(b"HTTP/1.1 101"):
-                self.ready.set_exception(ConnectionError(bytes(buffer[:80]).decode(errors="replace")))
+            if not data.startswith(b"HTTP/1.1 101"):
+                self.ready.set_exception(ConnectionError(data[:80].decode(errors="replace")))
                 return
-            del buffer[: end + 4]
+            data = data[end + 4 :]
             self.upgraded = True
             if not self.socketio:
                 self.ready.set_result(None)
         offset = 0
-        size = len(buffer)
+        size = len(data)
         now = time.monotonic_ns()
         while size - offset >= 2:
-            opcode = buffer[offset] & 0x0F
-            length = buffer[offset + 1] & 0x7F
+            opcode = data[offset] & 0x0F
+            length = data[offset + 1] & 0x7F
             head = 2
             if length == 126:
                 if size - offset < 4:
                     break
-                length = int.from_bytes(buffer[offset + 2 : offset + 4], "big")
+                length = int.from_bytes(data[offset + 2 : offset + 4], "big")
                 head = 4
             elif length == 127:
                 if size - offset < 10:
                     break
-                length = int.from_bytes(buffer[offset + 2 : offset + 10], "big")
+                length = int.from_bytes(data[offset + 2 : offset + 10], "big")
                 head = 10
-            if size - offset < head + length:
+            end = offset + head + length
+            if end > size:
                 break
-            payload = bytes(buffer[offset + head : offset + head + length])
-            offset += head + length
             if opcode == 0x1:
-                self.on_text(payload, now)
+                self.on_text(data, offset + head, end, now)
             elif opcode == 0x9:  # ping -> pong
+                payload = data[offset + head : end]
                 self.transport.write(bytes((0x8A, 0x80 | len(payload))) + b"\0\0\0\0" + payload)
-        del buffer[:offset]
+            offset = end
+        if offset < size:
+            self.buffer += data[offset:]
 
-    def on_text(self, payload: bytes, now: int) -> None:
-        if self.socketio:
+    def on_text(self, data: bytes, start: int, end: int, now: int) -> None:
+        """A text frame: ``data[start:end]`` (searched in place: no copy per frame)."""
+        if self.socketio and data[start : start + 2] != b"42":
+            payload = data[start:end]
             if payload[:1] == b"0":
                 self.send_text(b"40")
-                return
-            if payload[:2] == b"40":
-                if not self.ready.done():
-                    self.ready.set_result(None)
-                return
-            if payload == b"2":
+            elif payload[:2] == b"40" and not self.ready.done():
+                self.ready.set_result(None)
+            elif payload == b"2":
                 self.send_text(b"3")
-                return
-        match = SEQ.search(payload)
+            return
+        match = SEQ.search(data, start, end)
         if match is None:
             return
         seq = int(match.group(1))

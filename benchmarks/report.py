@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sections import BENCHMARKS_MD, others
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OURS = "iii-live"
@@ -14,7 +16,9 @@ def write_report(results_path: Path) -> None:
     data = json.loads(results_path.read_text())
     results = data["results"]
     plot = _plot(results, ROOT / "BENCHMARKS.png")
-    (ROOT / "BENCHMARKS.md").write_text(_markdown(data, plot))
+    generated = _markdown(data, plot)
+    kept = others(generated, BENCHMARKS_MD)  # the sections other benchmarks write
+    BENCHMARKS_MD.write_text("\n\n".join([generated.rstrip("\n"), *kept]) + "\n")
 
 
 def _find(results, server, n, mode):
