@@ -57,6 +57,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def run_queue_seconds(pid: int) -> float:
+    """Time the process's threads spent runnable but waiting for a core (``schedstat``)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total / 1e9
+
+
 def read_json(proc: subprocess.Popen, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -126,6 +137,9 @@ class Server:
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.proc.pid)
 
+    def waited_seconds(self) -> float:
+        return run_queue_seconds(self.proc.pid)
+
     def start_sending(self, count: int, rate: float) -> None:
         self.proc.stdin.write(f"go {count} {rate}\n")
         self.proc.stdin.flush()
@@ -190,6 +204,9 @@ class Subscribers:
             "closed": sum(part["closed"] for part in parts),
         }
 
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(p.pid) for p in self.procs)
+
     def close(self) -> None:
         for p in self.procs:
             try:
@@ -204,11 +221,15 @@ def play_round(server: Server, subscribers: Subscribers, count: int, rate: float
     """``count`` messages at ``rate`` (0: full speed) to every subscriber: deliveries, latency, CPU."""
     subscribers.start_round(count, timeout)
     cpu_before = server.cpu_seconds()
+    waited_before = server.waited_seconds()
+    client_cpu_before = subscribers.cpu_seconds()
     go_ns = time.monotonic_ns()
     server.start_sending(count, rate)
     sent = server.sent(timeout + 60)
     result = subscribers.finish_round(timeout + 60)
     cpu = server.cpu_seconds() - cpu_before
+    waited = server.waited_seconds() - waited_before
+    client_cpu = subscribers.cpu_seconds() - client_cpu_before
     elapsed = (result["last_ns"] - go_ns) / 1e9 if result["last_ns"] else None
     result.update(
         messages=count,
@@ -216,6 +237,9 @@ def play_round(server: Server, subscribers: Subscribers, count: int, rate: float
         send_s=sent["send_s"],
         deliveries_per_s=result["received"] / elapsed if elapsed else 0.0,
         server_cpu_s=round(cpu, 3),
+        client_cpu_s=round(client_cpu, 3),
+        server_waited_s=round(waited, 3),
+        elapsed_s=elapsed,
         cpu_us_per_delivery=cpu / result["received"] * 1e6 if result["received"] else None,
     )
     return result
