@@ -29,7 +29,6 @@ SERVERS = {
     "python-socketio": ([sys.executable, str(HERE / "servers" / "socketio_server.py")], "/", "socketio"),
     "socket.io (node)": (["node", str(HERE / "servers" / "socketio_server.mjs")], "/", "socketio"),
 }
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -52,20 +51,25 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def run_queue_seconds(pid: int) -> float:
-    """Time the process's threads spent runnable but waiting for a core (``schedstat``)."""
+def _schedstat(pid: int, field: int) -> float:
+    """A ``schedstat`` field (ns), summed over the process's threads, in seconds."""
     total = 0
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            total += int((task / "schedstat").read_text().split()[1])
+            total += int((task / "schedstat").read_text().split()[field])
         except (FileNotFoundError, ProcessLookupError):
             continue
     return total / 1e9
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of the process's threads (nanosecond resolution, unlike ``/proc/PID/stat``)."""
+    return _schedstat(pid, 0)
+
+
+def run_queue_seconds(pid: int) -> float:
+    """Time the process's threads spent runnable but waiting for a core."""
+    return _schedstat(pid, 1)
 
 
 def read_json(proc: subprocess.Popen, timeout: float) -> dict:
@@ -218,8 +222,13 @@ class Subscribers:
 
 
 def play_round(server: Server, subscribers: Subscribers, count: int, rate: float, timeout: float) -> dict:
-    """``count`` messages at ``rate`` (0: full speed) to every subscriber: deliveries, latency, CPU."""
+    """``count`` messages at ``rate`` (0: full speed) to every subscriber: deliveries, latency, CPU.
+
+    A server with ``counters()`` (``{name: read}``) also gets each counter's growth over the
+    round in the result."""
     subscribers.start_round(count, timeout)
+    counters = server.counters() if hasattr(server, "counters") else {}
+    counted_before = {name: read() for name, read in counters.items()}
     cpu_before = server.cpu_seconds()
     waited_before = server.waited_seconds()
     client_cpu_before = subscribers.cpu_seconds()
@@ -231,6 +240,7 @@ def play_round(server: Server, subscribers: Subscribers, count: int, rate: float
     waited = server.waited_seconds() - waited_before
     client_cpu = subscribers.cpu_seconds() - client_cpu_before
     elapsed = (result["last_ns"] - go_ns) / 1e9 if result["last_ns"] else None
+    result.update({name: round(read() - counted_before[name], 3) for name, read in counters.items()})
     result.update(
         messages=count,
         rate=rate,

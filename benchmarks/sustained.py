@@ -32,19 +32,27 @@ TITLE = "Sustained fan-out: the highest write rate held at 1,000 subscribers"
 
 
 class Contender:
-    """A server with its subscribers connected, and how far up the ladder it got."""
+    """A server (or a group of them) with its subscribers connected, and how far up the
+    ladder it got. ``server`` needs what ``play_round`` uses: ``start_sending``, ``sent``,
+    ``cpu_seconds``, ``waited_seconds``, ``rss_kb`` and ``stop``."""
 
-    def __init__(self, name: str, n: int, processes: int) -> None:
+    def __init__(self, name: str, server: Server, subscribers: Subscribers, kb_per_connection: float) -> None:
         self.name = name
-        self.server = Server(name)
-        rss_before = self.server.rss_kb()
-        self.subscribers = Subscribers([self.server.url], self.server.protocol, n, processes)
-        time.sleep(0.5)
-        self.kb_per_connection = (self.server.rss_kb() - rss_before) / n
+        self.server = server
+        self.subscribers = subscribers
+        self.kb_per_connection = kb_per_connection
         self.held: dict | None = None
         self.missed: dict | None = None
         self.steps: list[dict] = []
         self.done = False
+
+    @classmethod
+    def start(cls, name: str, n: int, processes: int) -> Contender:
+        server = Server(name)
+        rss_before = server.rss_kb()
+        subscribers = Subscribers([server.url], server.protocol, n, processes)
+        time.sleep(0.5)
+        return cls(name, server, subscribers, (server.rss_kb() - rss_before) / n)
 
     def play(self, rate: float, seconds: float, p99_limit: float) -> bool:
         """One step, played again once if missed; True when held."""
@@ -119,7 +127,7 @@ def main() -> None:
     passes = []
     for number in range(args.repeat):
         print(f"pass {number + 1}, load {load()}", flush=True)
-        contenders = [Contender(name, args.subscribers, args.processes) for name in args.servers]
+        contenders = [Contender.start(name, args.subscribers, args.processes) for name in args.servers]
         try:
             climb(contenders, args.start, args.limit, args.seconds, args.p99)
         finally:
