@@ -84,6 +84,15 @@ def read_json(proc: subprocess.Popen, timeout: float) -> dict:
     raise TimeoutError(proc.args)
 
 
+def cpu_stall_seconds() -> float:
+    """Time some runnable task on this machine waited for a core (``/proc/pressure/cpu``)."""
+    try:
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except OSError:
+        return 0.0
+    return int(some.rsplit("total=", 1)[1]) / 1e6
+
+
 def load() -> str:
     """The load average, noted beside figures measured on a shared machine."""
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -232,12 +241,15 @@ def play_round(server: Server, subscribers: Subscribers, count: int, rate: float
     cpu_before = server.cpu_seconds()
     waited_before = server.waited_seconds()
     client_cpu_before = subscribers.cpu_seconds()
+    stall_before = cpu_stall_seconds()
     go_ns = time.monotonic_ns()
     server.start_sending(count, rate)
     sent = server.sent(timeout + 60)
     result = subscribers.finish_round(timeout + 60)
     cpu = server.cpu_seconds() - cpu_before
     waited = server.waited_seconds() - waited_before
+    wall = (time.monotonic_ns() - go_ns) / 1e9
+    stalled = cpu_stall_seconds() - stall_before
     client_cpu = subscribers.cpu_seconds() - client_cpu_before
     elapsed = (result["last_ns"] - go_ns) / 1e9 if result["last_ns"] else None
     result.update({name: round(read() - counted_before[name], 3) for name, read in counters.items()})
@@ -249,6 +261,7 @@ def play_round(server: Server, subscribers: Subscribers, count: int, rate: float
         server_cpu_s=round(cpu, 3),
         client_cpu_s=round(client_cpu, 3),
         server_waited_s=round(waited, 3),
+        cpu_pressure=round(stalled / wall, 3),
         elapsed_s=elapsed,
         cpu_us_per_delivery=cpu / result["received"] * 1e6 if result["received"] else None,
     )
