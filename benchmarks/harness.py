@@ -93,6 +93,19 @@ def cpu_stall_seconds() -> float:
     return int(some.rsplit("total=", 1)[1]) / 1e6
 
 
+def wait_for_quiet(threshold: float = 0.25, window: float = 1.0, patience: float = 120.0) -> float:
+    """Wait (at most ``patience`` seconds) until other work leaves the cores alone: the share
+    of the last ``window`` seconds in which some task waited for a core is below
+    ``threshold``. Call it while the benchmark's own processes are idle. Returns that share."""
+    deadline = time.monotonic() + patience
+    while True:
+        before = cpu_stall_seconds()
+        time.sleep(window)
+        share = (cpu_stall_seconds() - before) / window
+        if share < threshold or time.monotonic() > deadline:
+            return share
+
+
 def load() -> str:
     """The load average, noted beside figures measured on a shared machine."""
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])

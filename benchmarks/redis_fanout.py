@@ -32,12 +32,15 @@ TITLE = "Beyond one process: engines on one Redis"
 
 class Deployment:
     """``engines`` iii-live processes, on a fresh Redis unless ``redis`` is False; writes go
-    through the first. Quacks like a ``Server`` for ``play_round``."""
+    through the first. ``idle`` more engines on the same Redis serve no one: what they spend
+    is the cost of an event to an engine that has no subscriber for it. Quacks like a
+    ``Server`` for ``play_round``."""
 
-    def __init__(self, engines: int, redis: bool) -> None:
+    def __init__(self, engines: int, redis: bool, idle: int = 0) -> None:
         self.redis = RedisServer() if redis else None
         extra = (self.redis.url,) if self.redis else ()
         self.engines = [Server("iii-live", *extra) for _ in range(engines)]
+        self.idle = [Server("iii-live", *extra) for _ in range(idle)]
         self.protocol = "ws"
 
     @property
@@ -64,20 +67,70 @@ class Deployment:
         counters = {"writer_cpu_s": self.engines[0].cpu_seconds}
         if self.redis is not None:
             counters["redis_cpu_s"] = self.redis.cpu_seconds
+        if self.idle:
+            counters["idle_cpu_s"] = lambda: sum(engine.cpu_seconds() for engine in self.idle)
         return counters
 
     def stop(self) -> None:
-        for engine in self.engines:
+        for engine in self.engines + self.idle:
             engine.stop()
         if self.redis is not None:
             self.redis.stop()
 
 
-def start(name: str, engines: int, redis: bool, n: int) -> Contender:
-    deployment = Deployment(engines, redis)
+def start(name: str, engines: int, redis: bool, n: int, idle: int = 0) -> Contender:
+    deployment = Deployment(engines, redis, idle)
     rss_before = deployment.rss_kb()
     subscribers = Subscribers(deployment.urls, "ws", n, processes=2)
     return Contender(name, deployment, subscribers, (deployment.rss_kb() - rss_before) / n)  # type: ignore[arg-type]
+
+
+def full_speed(contender: Contender, messages: int) -> dict:
+    burst = play_round(contender.server, contender.subscribers, messages, 0.0, timeout=120)
+    burst.update(load=load())
+    burst.pop("histogram", None)
+    print(
+        f"  {contender.name:18} full speed {burst['deliveries_per_s']:>10,.0f} deliveries/s, "
+        f"engines {burst['cpu_us_per_delivery']:.2f} µs CPU per delivery, in order {burst['in_order']}",
+        flush=True,
+    )
+    return burst
+
+
+def idle_engine_cost(n: int, messages: int) -> dict:
+    """What an event costs an engine with no subscriber for it: full speed, and 100 writes/s."""
+    contender = start("redis x1 + 1 idle", 1, True, n, idle=1)
+    try:
+        burst = full_speed(contender, messages)
+        steady = play_round(contender.server, contender.subscribers, 400, 100.0, timeout=60)
+    finally:
+        contender.close()
+    return {
+        "us_per_event_full_speed": burst["idle_cpu_s"] / messages * 1e6,
+        "us_per_event_at_100_per_s": steady["idle_cpu_s"] / 400 * 1e6,
+    }
+
+
+def deployments(args: argparse.Namespace) -> dict:
+    """Every deployment up at once: a full-speed round each, then the ladder, step by step in turn."""
+    contenders = [start("kv x1", 1, False, args.subscribers)]
+    contenders += [start(f"redis x{e}", e, True, args.subscribers) for e in args.engines]
+    try:
+        bursts = {c.name: full_speed(c, args.burst) for c in contenders}
+        climb(contenders, args.start, 5000.0, args.seconds, args.p99)
+    finally:
+        for contender in contenders:
+            contender.close()
+    return {
+        c.name: {
+            "engines": len(c.server.engines),  # type: ignore[attr-defined]
+            "full_speed": bursts[c.name],
+            "held": c.held,
+            "missed": c.missed,
+            "steps": c.steps,
+        }
+        for c in contenders
+    }
 
 
 def main() -> None:
@@ -97,37 +150,7 @@ def main() -> None:
     passes = []
     for number in range(args.repeat):
         print(f"pass {number + 1}, load {load()}", flush=True)
-        contenders = [start("kv x1", 1, False, args.subscribers)]
-        contenders += [start(f"redis x{e}", e, True, args.subscribers) for e in args.engines]
-        try:
-            bursts = {}
-            for contender in contenders:
-                burst = play_round(contender.server, contender.subscribers, args.burst, 0.0, timeout=120)
-                burst.update(load=load())
-                burst.pop("histogram", None)
-                bursts[contender.name] = burst
-                print(
-                    f"  {contender.name:10} full speed {burst['deliveries_per_s']:>10,.0f} deliveries/s, "
-                    f"engines {burst['cpu_us_per_delivery']:.2f} µs CPU per delivery, "
-                    f"in order {burst['in_order']}",
-                    flush=True,
-                )
-            climb(contenders, args.start, 5000.0, args.seconds, args.p99)
-        finally:
-            for contender in contenders:
-                contender.close()
-        passes.append(
-            {
-                c.name: {
-                    "engines": len(c.server.engines),  # type: ignore[attr-defined]
-                    "full_speed": bursts[c.name],
-                    "held": c.held,
-                    "missed": c.missed,
-                    "steps": c.steps,
-                }
-                for c in contenders
-            }
-        )
+        passes.append({"idle_engine": idle_engine_cost(args.subscribers, args.burst), **deployments(args)})
     data = {
         "machine": machine(),
         "command": "python benchmarks/redis_fanout.py"
@@ -147,7 +170,7 @@ def main() -> None:
 
 def summary(data: dict) -> list[str]:
     m = data["machine"]
-    names = list(data["passes"][0])
+    names = [name for name in data["passes"][0] if name != "idle_engine"]
     lines = [
         f"`{data['command']}`: {data['subscribers']:,} subscribers spread evenly over the engines of a",
         "deployment; writes go through the first engine and reach every engine through Redis pub/sub.",
@@ -174,6 +197,18 @@ def summary(data: dict) -> list[str]:
                 + ("–" if held is None else f"{held['p50_ms']:.1f} / {held['p99_ms']:.1f}")
                 + " |"
             )
+    idle = [run["idle_engine"] for run in data["passes"]]
+    lines += [
+        "",
+        "An engine on the same Redis with no subscriber for the group still receives and decodes every",
+        "event: "
+        + "; ".join(
+            f"{i['us_per_event_full_speed']:.1f} µs CPU per event at full speed, "
+            f"{i['us_per_event_at_100_per_s']:.1f} µs at 100 writes/s"
+            for i in idle
+        )
+        + " (pass by pass).",
+    ]
     return lines
 
 
