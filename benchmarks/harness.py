@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from latency import merged_percentile
+from latency import merged_histogram, merged_percentile
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -93,7 +93,7 @@ def cpu_stall_seconds() -> float:
     return int(some.rsplit("total=", 1)[1]) / 1e6
 
 
-def wait_for_quiet(threshold: float = 0.25, window: float = 1.0, patience: float = 120.0) -> float:
+def wait_for_quiet(threshold: float = 0.25, window: float = 1.0, patience: float = 300.0) -> float:
     """Wait (at most ``patience`` seconds) until other work leaves the cores alone: the share
     of the last ``window`` seconds in which some task waited for a core is below
     ``threshold``. Call it while the benchmark's own processes are idle. Returns that share."""
@@ -227,6 +227,7 @@ class Subscribers:
             "p50_ms": parts[0]["p50_ms"] if exact else merged_percentile(histograms, 0.50),
             "p99_ms": parts[0]["p99_ms"] if exact else merged_percentile(histograms, 0.99),
             "max_ms": max((part["max_ms"] or 0) for part in parts) or None,
+            "histogram": merged_histogram(histograms),
             "closed": sum(part["closed"] for part in parts),
         }
 

@@ -27,11 +27,17 @@ def histogram(latencies_ns: Iterable[int]) -> dict[str, int]:
     return {str(bucket): count for bucket, count in counts.items()}
 
 
+def merged_histogram(histograms: Iterable[dict[str, int]]) -> dict[str, int]:
+    """One histogram of the latencies behind several."""
+    total: Counter[str] = Counter()
+    for h in histograms:
+        total.update(h)
+    return dict(total)
+
+
 def merged_percentile(histograms: Iterable[dict[str, int]], p: float) -> float | None:
     """The ``p`` quantile, in ms, of the latencies behind several histograms (the bucket's middle)."""
-    total: Counter[int] = Counter()
-    for h in histograms:
-        total.update({int(bucket): count for bucket, count in h.items()})
+    total = Counter({int(bucket): count for bucket, count in merged_histogram(histograms).items()})
     n = sum(total.values())
     if not n:
         return None

@@ -5,8 +5,9 @@
     python benchmarks/sustained.py --subscribers 100 --seconds 2 --no-report   # a smoke run
 
 Every server gets its N subscribers (the same raw-socket client harness, ``client.py``)
-once; then the write rate climbs a ladder (×1.58 a step), every server taking each step in
-turn so the machine's noise hits them alike. A server holds a step when every subscriber
+once; then the write rate climbs a ladder (×1.58 a step). A step is cut into four short
+rounds and the servers take them in turn (ABCABC...), so a burst of other work on the
+machine lands on all of them alike. A server holds a step when every subscriber
 receives every message in order and the p99 of write-to-receive latency is at most
 ``--p99`` ms, counted from when each message was due (a server that falls behind its
 schedule shows it as latency). On a shared machine other work spoils some steps: each
@@ -26,11 +27,14 @@ import time
 from pathlib import Path
 
 from harness import HERE, Server, Subscribers, ensure_node_peer, load, machine, play_round, wait_for_quiet
+from latency import merged_percentile
 from sections import replace_section
 
 PEERS = ["iii-live", "websockets broadcast()", "socket.io (node)", "python-socketio"]
 NOISY = 0.5
 """A missed step during which some task waited for a core this share of the time is replayed."""
+SLICES = 4
+"""Short rounds a step is cut into, taken in turn by the contenders."""
 COARSE = 10 ** (1 / 5)
 FINE = 10 ** (1 / 20)
 TITLE = "Sustained fan-out: the highest write rate held at 1,000 subscribers"
@@ -39,7 +43,7 @@ TITLE = "Sustained fan-out: the highest write rate held at 1,000 subscribers"
 class Contender:
     """A server (or a group of them) with its subscribers connected, and how far up the
     ladder it got. ``server`` needs what ``play_round`` uses: ``start_sending``, ``sent``,
-    ``cpu_seconds``, ``waited_seconds``, ``rss_kb`` and ``stop``."""
+    ``cpu_seconds``, ``waited_seconds`` and ``stop``."""
 
     def __init__(self, name: str, server: Server, subscribers: Subscribers, kb_per_connection: float) -> None:
         self.name = name
@@ -49,7 +53,6 @@ class Contender:
         self.held: dict | None = None
         self.missed: dict | None = None
         self.steps: list[dict] = []
-        self.done = False
 
     @classmethod
     def start(cls, name: str, n: int, processes: int) -> Contender:
@@ -59,69 +62,116 @@ class Contender:
         time.sleep(0.5)
         return cls(name, server, subscribers, (server.rss_kb() - rss_before) / n)
 
-    def play(self, rate: float, seconds: float, p99_limit: float, attempts: int = 3) -> bool:
-        """One step, played again (up to ``attempts`` in all) while missed; True when held.
-
-        Each attempt waits for the machine to be quiet first; a missed attempt during which
-        other work kept a task waiting for a core more than half the time is played again
-        without counting (at most ``attempts`` times more)."""
-        counted = noisy = 0
-        while counted < attempts:
-            quiet = wait_for_quiet()
-            count = max(10, round(rate * seconds))
-            result = play_round(self.server, self.subscribers, count, rate, timeout=3 * seconds + 10)
-            result.update(server=self.name, load=load(), quiet_before=round(quiet, 3))
-            result.pop("histogram", None)
-            complete = result["received"] == result["expected"]
-            held = complete and result["in_order"] and result["p99_ms"] <= p99_limit
-            spoiled = not held and complete and result["cpu_pressure"] > NOISY and noisy < attempts
-            result["outcome"] = "held" if held else ("noisy" if spoiled else "missed")
-            self.steps.append(result)
-            print(
-                f"  {self.name:24} {rate:8.1f}/s  p50 {result['p50_ms'] or 0:8.2f} ms  "
-                f"p99 {result['p99_ms'] or 0:8.2f} ms  {result['received']:>9,}/{result['expected']:,}  "
-                f"{result['outcome']}  load {result['load']}, cpu pressure {result['cpu_pressure']:.0%}",
-                flush=True,
-            )
-            if held:
-                self.held = result
-                return True
-            if not complete:  # what is still on its way would pollute the next round
-                break
-            if spoiled:
-                noisy += 1
-            else:
-                counted += 1
-        self.missed = result
-        return False
-
     def close(self) -> None:
         self.subscribers.close()
         self.server.stop()
 
 
+def play_step(rates: dict[Contender, float], seconds: float) -> dict[Contender, dict]:
+    """Every contender at its rate for ``seconds``, in ``SLICES`` short rounds taken in turn
+    (ABCABC...), so a burst of other work lands on all of them; each one's figures are
+    those of its rounds together (p50/p99 over all its deliveries)."""
+    parts: dict[Contender, list[dict]] = {c: [] for c in rates}
+    order = list(rates)
+    for n in range(SLICES):
+        for contender in order[n % len(order) :] + order[: n % len(order)]:
+            if parts[contender] and parts[contender][-1]["received"] < parts[contender][-1]["expected"]:
+                continue  # what is still on its way would spoil its next round
+            rate = rates[contender]
+            count = max(5, round(rate * seconds / SLICES))
+            result = play_round(contender.server, contender.subscribers, count, rate, timeout=seconds + 10)
+            parts[contender].append(result)
+    return {c: combined(rounds, rates[c]) for c, rounds in parts.items()}
+
+
+def combined(rounds: list[dict], rate: float) -> dict:
+    received = sum(r["received"] for r in rounds)
+    elapsed = sum(r["elapsed_s"] or 0 for r in rounds)
+    histograms = [r["histogram"] for r in rounds]
+    total = {k: sum(r[k] for r in rounds) for k in ("server_cpu_s", "client_cpu_s", "server_waited_s")}
+    extra = {k: sum(r[k] for r in rounds) for k in rounds[0] if k.endswith("_cpu_s") and k not in total}
+    return {
+        "rate": rate,
+        "messages": sum(r["messages"] for r in rounds),
+        "received": received,
+        "expected": sum(r["expected"] for r in rounds),
+        "complete": all(r["received"] == r["expected"] for r in rounds) and len(rounds) == SLICES,
+        "in_order": all(r["in_order"] for r in rounds),
+        "p50_ms": merged_percentile(histograms, 0.50),
+        "p99_ms": merged_percentile(histograms, 0.99),
+        "max_ms": max(r["max_ms"] or 0 for r in rounds),
+        "elapsed_s": elapsed,
+        "deliveries_per_s": received / elapsed if elapsed else 0.0,
+        "cpu_us_per_delivery": total["server_cpu_s"] / received * 1e6 if received else None,
+        "cpu_pressure": sum(r["cpu_pressure"] * (r["elapsed_s"] or 0) for r in rounds) / elapsed
+        if elapsed
+        else 0,
+        **total,
+        **extra,
+        "load": load(),
+    }
+
+
 def climb(contenders: list[Contender], start: float, limit: float, seconds: float, p99: float) -> None:
+    """Up the ladder together, then each from its last held rate in finer steps."""
     rate = start
-    turn = 0
-    while rate <= limit and any(not c.done for c in contenders):
+    climbing = list(contenders)
+    while rate <= limit and climbing:
         print(f"step {rate:.1f} writes/s", flush=True)
-        order = [c for c in contenders if not c.done]
-        turn += 1
-        order = order[turn % len(order) :] + order[: turn % len(order)]
-        for contender in order:
-            if not contender.play(rate, seconds, p99):
-                contender.done = True
+        climbing = settle(dict.fromkeys(climbing, rate), seconds, p99)
         rate *= COARSE
-    for contender in contenders:  # finer steps between the last held rate and the first missed
-        if contender.missed is None:
-            continue
-        low = contender.held["rate"] if contender.held else contender.missed["rate"] / COARSE
-        rate = low * FINE
-        while rate < contender.missed["rate"] * 0.99:
-            print(f"finer step {rate:.1f} writes/s", flush=True)
-            if not contender.play(rate, seconds, p99):
-                break
-            rate *= FINE
+    refining: dict[Contender, float] = {}
+    for contender in contenders:
+        if contender.missed is not None:
+            low = contender.held["rate"] if contender.held else contender.missed["rate"] / COARSE
+            refining[contender] = low * FINE
+    while refining:
+        print("finer step " + ", ".join(f"{c.name} {r:.1f}/s" for c, r in refining.items()), flush=True)
+        held = settle(refining, seconds, p99)
+        refining = {
+            c: refining[c] * FINE
+            for c in held
+            if refining[c] * FINE < c.missed["rate"] * 0.99  # type: ignore[index]
+        }
+
+
+def settle(
+    rates: dict[Contender, float], seconds: float, p99_limit: float, attempts: int = 3
+) -> list[Contender]:
+    """Play a step until each contender holds it or has missed it ``attempts`` times; a miss
+    while other work kept a task waiting for a core more than half the time does not count
+    (up to ``attempts`` of those). Returns the contenders that held it."""
+    counted = dict.fromkeys(rates, 0)
+    noisy = dict.fromkeys(rates, 0)
+    pending = dict(rates)
+    held: list[Contender] = []
+    while pending:
+        quiet = wait_for_quiet()
+        for contender, result in play_step(pending, seconds).items():
+            ok = result["complete"] and result["in_order"] and (result["p99_ms"] or 0) <= p99_limit
+            spoiled = not ok and result["complete"] and result["cpu_pressure"] > NOISY
+            spoiled = spoiled and noisy[contender] < attempts
+            result.update(server=contender.name, quiet_before=round(quiet, 3))
+            result["outcome"] = "held" if ok else ("noisy" if spoiled else "missed")
+            contender.steps.append(result)
+            print(
+                f"  {contender.name:24} {result['rate']:8.1f}/s  p50 {result['p50_ms'] or 0:8.2f} ms  "
+                f"p99 {result['p99_ms'] or 0:8.2f} ms  {result['received']:>9,}/{result['expected']:,}  "
+                f"{result['outcome']}  load {result['load']}, cpu pressure {result['cpu_pressure']:.0%}",
+                flush=True,
+            )
+            if ok:
+                contender.held = result
+                held.append(contender)
+                del pending[contender]
+            elif spoiled:
+                noisy[contender] += 1
+            else:
+                counted[contender] += 1
+                if counted[contender] >= attempts or not result["complete"]:
+                    contender.missed = result
+                    del pending[contender]
+    return held
 
 
 def main() -> None:
@@ -189,7 +239,8 @@ def summary(data: dict) -> list[str]:
         "(×1.58 a step, then ×1.12 near the top) until a server misses a step three times: a step is held",
         f"when every subscriber gets every message in order with p99 write-to-receive at most "
         f"{data['p99_limit_ms']:g} ms,",
-        "latency counted from when each message was due. Every server takes each step in turn. Other",
+        "latency counted from when each message was due. A step is four short rounds the servers take in",
+        "turn (ABCABC...), so a burst of other work lands on all of them. Other",
         "work shares this machine: each step waits for quiet cores, and a step missed while other work",
         "kept a task waiting for a core more than half the time is replayed without counting.",
         f"{m['cpu']}, {m['cores']} cores, {m['date']}.",
