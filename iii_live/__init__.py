@@ -1,13 +1,16 @@
 """iii-live: the iii engine's realtime stream worker, embeddable in Python and notebooks."""
 
 from .config import EngineConfig
+from .dashboards import Dashboard
 from .engine import Engine, start
 from .errors import ConfigError, InvocationError, PortInUseError
 from .stream_handle import StreamHandle
 from .streams.hub import CallbackSubscription
+from .views import View, ViewSpec, ViewSpecError
 
 __all__ = [
     "CallbackSubscription",
+    "Dashboard",
     "LiveChart",
     "LiveTable",
     "ConfigError",
@@ -16,6 +19,9 @@ __all__ = [
     "InvocationError",
     "PortInUseError",
     "StreamHandle",
+    "View",
+    "ViewSpec",
+    "ViewSpecError",
     "start",
 ]
 __version__ = "0.1.0"

@@ -1,12 +1,15 @@
-"""The ``iii-live`` command: a standalone engine, or the live demo."""
+"""The ``iii-live`` command: a standalone engine (serving dashboards, if given), or the live demo."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
+import runpy
 import signal
 import sys
+from typing import Any
 
 from . import __version__, start
 from .errors import ConfigError, PortInUseError
@@ -16,7 +19,8 @@ EPILOG = """examples:
   iii-live demo                               a simulated feed and a page that shows it
   iii-live demo --port 0                      the same on free ports
   iii-live serve --config iii-config.yaml     the iii-stream block of an iii config file
-  iii-live serve --port 3112 --engine-port 49134"""
+  iii-live serve --port 3112 --engine-port 49134
+  iii-live serve --dashboard app.py           run app.py, which publishes dashboards with engine.publish()"""
 
 # The engine names its keyword arguments in the port-in-use message; here they are flags.
 PORT_KEYWORDS = {"engine_port": "--engine-port", "port": "--port"}
@@ -49,8 +53,35 @@ def main(argv: list[str] | None = None) -> int:
     print(f"iii-live serving streams on {engine.stream_url}", flush=True)
     if engine.engine_url:
         print(f"iii SDK workers connect to {engine.engine_url}", flush=True)
+    for app in args.dashboard:
+        try:
+            run_app(app, engine)
+        except KeyboardInterrupt:
+            engine.stop()
+            return 0
+        except BaseException as exc:  # the app's own error, reported as the command's
+            logging.getLogger("iii_live").exception("dashboard app %s failed", app)
+            print(f"iii-live: dashboard app {app} failed: {exc!r}", file=sys.stderr)
+            engine.stop()
+            return 1
+    base = engine.stream_url.replace("ws://", "http://", 1)
+    for name in engine.dashboards.names():
+        published = engine.dashboards.get(name)
+        if published is not None:
+            print(f"dashboard {name}: {published.link(base)}", flush=True)
     engine.run_forever()
     return 0
+
+
+def run_app(target: str, engine: Any) -> None:
+    """Run a dashboard app, a Python file or an importable module, as a script (``__main__``)
+    with ``engine`` defined: it builds dashboards and calls ``engine.publish(...)``."""
+    init = {"engine": engine}
+    if target.endswith(".py") or os.sep in target:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(target)))
+        runpy.run_path(target, init_globals=init, run_name="__main__")
+    else:
+        runpy.run_module(target, init_globals=init, run_name="__main__", alter_sys=True)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -64,11 +95,19 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True, metavar="{serve,demo}")
     serve = commands.add_parser("serve", help="run an engine until interrupted")
     serve.add_argument("--config", help="iii config file (reads its iii-stream block)")
+    serve.add_argument(
+        "--dashboard",
+        metavar="APP",
+        action="append",
+        default=[],
+        help="a Python file or module to run with `engine` defined, that publishes dashboards "
+        "(engine.publish(...)); may be repeated",
+    )
     demo = commands.add_parser(
         "demo", help="run an engine with a simulated live feed and a page that shows it"
     )
     demo.add_argument("--rate", type=float, default=20.0, help="feed ticks per second (default 20)")
-    demo.set_defaults(config=None)
+    demo.set_defaults(config=None, dashboard=[])
     for command, log_level in ((serve, "INFO"), (demo, "WARNING")):
         command.add_argument("--host", metavar="HOST", help="interface to bind (default 127.0.0.1)")
         command.add_argument("--port", type=int, help="stream port (default 3112; 0 picks a free one)")

@@ -19,6 +19,8 @@ import yaml
 
 from .errors import ConfigError
 from .limits import DEFAULT_LIMITS, LIMIT_KEYS, Limits
+from .streams.retention import Retention, retention_config
+from .views import ViewSpec, ViewSpecError
 
 log = logging.getLogger("iii_live.config")
 
@@ -75,9 +77,15 @@ class EngineConfig:
     auth_required: bool = False
     """With ``auth_function``: refuse the upgrade when it fails or returns
     ``{"unauthorized": true}`` (iii itself always lets the connection in)."""
+    retention: dict[str, Retention] = field(default_factory=dict)
+    """Rolling windows per stream: ``{stream_name: {max_items: N, ttl: seconds or "15m"}}``
+    (see ``StreamHandle.retain`` for one group)."""
     limits: Limits = DEFAULT_LIMITS
     """Bounds on what clients may send; their keys sit flat beside the others in files and
     keyword arguments (``max_payload_bytes: ...``)."""
+    views: tuple[ViewSpec, ...] = ()
+    """Views the engine opens when it starts (``views:`` in the iii-stream block: a list of
+    view specs, each with ``stream_name`` and ``group_id``)."""
     source: str | None = field(default=None, compare=False)
     """The file this config came from, for error messages."""
 
@@ -89,6 +97,8 @@ class EngineConfig:
             raise TypeError(f"unknown engine option(s): {', '.join(sorted(unknown))}")
         if "adapter" in values:
             values["adapter"] = adapter_config(values["adapter"], self.source)
+        if "views" in values:
+            values["views"] = view_specs(values["views"], self.source)
         return _validated(_with_values(self, values))
 
 
@@ -180,6 +190,8 @@ def stream_block(block: dict[str, Any], source: str) -> EngineConfig:
     for key in ("allowed_origins", "allowed_hosts"):
         if key in values:
             values[key] = tuple(values[key] or ())
+    if "views" in values:
+        values["views"] = view_specs(values["views"], source)
     return _validated(_with_values(EngineConfig(source=source), values))
 
 
@@ -205,6 +217,22 @@ def adapter_config(value: Any, source: str | None) -> Any:
     return AdapterConfig(name, dict(config))
 
 
+def view_specs(value: Any, source: str | None) -> tuple[ViewSpec, ...]:
+    """``views``: a list of view specs (dicts, JSON texts or ``ViewSpec``), validated."""
+    where = source or "<config>"
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{where}: `views` must be a list of view specs")
+    specs = []
+    for i, raw in enumerate(value):
+        try:
+            specs.append(ViewSpec.parse(raw))
+        except ViewSpecError as exc:
+            raise ConfigError(f"{where}: {exc.within(f'views[{i}]')}") from None
+    return tuple(specs)
+
+
 def _validated(config: EngineConfig) -> EngineConfig:
     where = config.source or "<config>"
     port = _port(config.port, "port", where)
@@ -226,6 +254,7 @@ def _validated(config: EngineConfig) -> EngineConfig:
         value = getattr(config.limits, key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"{where}: `{key}` must be a positive integer, not {value!r}")
+    retention = retention_config(config.retention, where)
     if config.token is not None and not isinstance(config.token, (str, bool)):
         raise ConfigError(f"{where}: `token` must be a string, true or false, not {config.token!r}")
     if isinstance(config.token, str) and not config.token:
@@ -234,7 +263,7 @@ def _validated(config: EngineConfig) -> EngineConfig:
         log.warning(
             "%s: a token of %d characters is easy to guess; prefer token: true", where, len(config.token)
         )
-    return replace(config, port=port, engine_port=engine_port)
+    return replace(config, port=port, engine_port=engine_port, retention=retention)
 
 
 def _port(value: Any, key: str, where: str) -> int:

@@ -19,9 +19,11 @@ from .streams.clock import now_ms
 from .streams.custom import custom_function_id, custom_stream_names, handlers_for
 from .streams.history import GroupHistory
 from .streams.hub import Hub, Schedule, Subscription
+from .streams.retention import Retention
 from .streams.stream_functions import StreamFunctions
 from .streams.subscriptions import Offload, Since, Spawn, Subscriptions
 from .streams.triggers import TriggerRegistry
+from .views.registry import ViewRegistry
 from .workers import WorkerRegistry
 
 
@@ -34,8 +36,11 @@ class StreamCore:
         spawn: Spawn,
         offload: Offload,
         history: GroupHistory | None = None,
+        retention: dict[str, Retention] | None = None,
     ) -> None:
         self.limits = limits
+        self.retention = retention or {}
+        """Configured per-stream policies, applied when storage opens."""
         self.adapter = adapter
         self.functions = FunctionRegistry()
         self.triggers = TriggerRegistry(self.functions.call)
@@ -47,14 +52,23 @@ class StreamCore:
         self.workers = WorkerRegistry(self.functions, self.triggers)
         self.spawn = spawn
         self.offload = offload
+        self.views = ViewRegistry(self)
 
     def open(self, schedule: Schedule) -> None:
-        """Serve on-loop subscribers through ``schedule`` and open storage."""
+        """Serve on-loop subscribers through ``schedule``, open storage, start retention."""
         self.hub.bind(schedule)
         self.adapter.open(self.subscriptions)
+        try:
+            self.streams.start_retention(self.retention)
+        except BaseException:
+            self.adapter.close()
+            raise
 
     def close(self) -> None:
-        """Flush storage and stop its background work (sockets are the transports' to close)."""
+        """Close the views, stop retention, flush storage and stop its background work
+        (sockets are the transports' to close)."""
+        self.views.close()
+        self.streams.stop_retention()
         self.adapter.close()
 
     # -- calls ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import errno
 import logging
 import socket
 import threading
+import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -19,13 +20,16 @@ from urllib.parse import quote
 import tornado.httpserver
 import tornado.netutil
 
+from . import succession
 from .config import AUTO, DEFAULT_ENGINE_PORT, EngineConfig, load_config
 from .core import StreamCore
+from .dashboards import LAYOUT_ITEM, LAYOUT_STREAM, Dashboard, Dashboards, Published
+from .dashboards.registry import check_name
 from .display import engine_html
-from .errors import InvocationError, PortInUseError
+from .errors import ConfigError, InvocationError, PortInUseError
 from .functions import Function, FunctionRegistry, discard, resolve
 from .runtime import Runtime
-from .server.access import is_loopback, resolve_token
+from .server.access import is_loopback, resolve_token, view_token
 from .server.connections import Connections
 from .server.keepalive import Keepalive
 from .server.settings import ServerSettings
@@ -34,6 +38,7 @@ from .streams.adapters import StreamAdapter, create_adapter
 from .streams.history import GroupHistory
 from .streams.hub import CallbackSubscription, Subscription
 from .streams.triggers import Trigger, TriggerRegistry
+from .views import View, ViewSpec, ViewSpecError
 
 log = logging.getLogger("iii_live")
 
@@ -43,7 +48,7 @@ IO_THREADS = 4
 _UNSET: Any = object()
 T = TypeVar("T")
 
-_running: dict[tuple[str, int], Engine] = {}
+_running: dict[succession.Key, Engine] = {}
 _running_lock = threading.Lock()
 
 
@@ -62,7 +67,9 @@ def start(
     In a Jupyter kernel or any running asyncio loop the engine serves on that loop; in a
     plain script, or with ``background=True``, on its own thread (``run_forever()`` then
     blocks until ``stop()``). ``port=0`` picks a free port. Starting again with the same
-    arguments returns the engine already running; with different ones it is restarted.
+    arguments returns the engine already running; with different ones it is restarted, and
+    the widgets made from it follow the new engine. With ``port=0`` this holds for a notebook
+    cell run again (see ``iii_live.succession``); elsewhere each such engine is a new one.
 
     ``engine_port`` (default 49134, or a free port when ``port=0``; ``None`` turns it off)
     serves the iii worker protocol, so workers built with the official SDKs can connect.
@@ -70,9 +77,9 @@ def start(
     if engine_port is not _UNSET:
         options["engine_port"] = engine_port
     resolved = load_config(config).with_overrides(host=host, port=port, adapter=adapter, **options)
-    key = (resolved.host, resolved.port)
+    key = succession.engine_key(resolved.host, resolved.port)
     with _running_lock:
-        existing = _running.get(key) if resolved.port else None
+        existing = _running.get(key) if key is not None else None
     if existing is not None:
         if existing.config == resolved and existing.background == background:
             log.info("iii-live engine already running on %s; reusing it", existing.stream_url)
@@ -80,7 +87,8 @@ def start(
         log.info("restarting the iii-live engine on %s with the new settings", existing.stream_url)
         existing.stop()
     engine = Engine(resolved, background=background)
-    engine._start()
+    engine._start(key)
+    succession.started(key, engine)
     return engine
 
 
@@ -99,17 +107,22 @@ class Engine:
             spawn=self._spawn,
             offload=self._offload,
             history=GroupHistory(config.resume_window, config.resume_ttl),
+            retention=config.retention,
         )
         """Everything but the I/O: registries, storage, fan-out (internal)."""
         self.host = config.host
         self.port = config.port
         self.engine_port: int | None = None
         self._connections = Connections()
+        self.dashboards = Dashboards()
+        """The dashboards this engine serves (``publish``), by name."""
         self._servers: list[tornado.httpserver.HTTPServer] = []
         self._keepalive = Keepalive(self._connections, config.ping_interval)
         self._io = concurrent.futures.ThreadPoolExecutor(IO_THREADS, thread_name_prefix="iii-live-io")
         self._stopped = threading.Event()
-        self._running_key: tuple[str, int] | None = None
+        self._running_key: succession.Key | None = None
+        self.widgets: weakref.WeakSet[succession.Follower] = weakref.WeakSet()
+        """Widgets made from this engine: told when it stops, handed to the engine replacing it."""
 
     @property
     def functions(self) -> FunctionRegistry:
@@ -127,7 +140,7 @@ class Engine:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def _start(self) -> None:
+    def _start(self, key: succession.Key | None = None) -> None:
         sockets = _bind(self.config.host, self.config.port)
         self.port = sockets[0].getsockname()[1]
         engine_port = self.config.engine_port
@@ -152,8 +165,9 @@ class Engine:
                 sock.close()
             runtime.stop()
             raise
-        if self.config.port:
-            self._running_key = (self.config.host, self.config.port)
+        self._open_views()
+        if key is not None:
+            self._running_key = key
             with _running_lock:
                 _running[self._running_key] = self
         log.info(
@@ -172,6 +186,16 @@ class Engine:
             log.warning(
                 "bound beyond loopback: clients must present token %s (?token= or Bearer)", self.token
             )
+
+    def _open_views(self) -> None:
+        """Open the views of the config; one that its data refuses stops the start."""
+        for i, spec in enumerate(self.config.views):
+            try:
+                self.core.views.open(spec)
+            except ViewSpecError as exc:
+                self.stop()
+                where = self.config.source or "<config>"
+                raise ConfigError(f"{where}: {exc.within(f'views[{i}]')}") from None
 
     def _exposure(self) -> str:
         """What the start-up log says about who can reach the engine and how it is protected."""
@@ -203,8 +227,9 @@ class Engine:
             conflate_at=config.conflate_at,
             ping_interval=config.ping_interval,
         )
+        stream_app = make_stream_app(self.core, settings, self._connections, self._describe, self.dashboards)
         apps = (
-            (make_stream_app(self.core, settings, self._connections, self._describe), sockets),
+            (stream_app, sockets),
             (make_worker_app(self.core, settings), worker_sockets),
         )
         for app, socks in apps:
@@ -279,6 +304,7 @@ class Engine:
         finally:
             self._io.shutdown(wait=False)
             runtime.stop()
+            succession.stopped(self._running_key, list(self.widgets))
         log.info("iii-live engine on port %s stopped", self.port)
 
     def _close_sockets(self) -> None:
@@ -467,6 +493,10 @@ class Engine:
             self._spawn(resolve(pending))
         return handle
 
+    def view(self, spec: ViewSpec | dict[str, Any] | str) -> View:
+        """Open a view from its spec (a dict with ``stream_name`` and ``group_id``, or its JSON)."""
+        return self.core.views.open(spec)
+
     def stream(self, stream_name: str) -> StreamHandle:
         """Shortcuts for one stream: ``engine.stream("metrics").set(group, item, data)``."""
         return StreamHandle(self, stream_name)
@@ -481,12 +511,62 @@ class Engine:
             "connections": len(self._connections),
             "workers": core["workers"],
             "subscriptions": core["subscriptions"],
+            "widgets": succession.states(self.widgets),
             "storage": core["storage"],
         }
 
     @property
     def auth_function(self) -> str | None:
         return self.config.auth_function
+
+    # -- dashboards ----------------------------------------------------------------------
+
+    def publish(
+        self, dashboard: Dashboard, name: str = "ops", token: str | bool | None = None, replace: bool = False
+    ) -> str:
+        """Serve ``dashboard`` as a live page at ``/d/<name>`` and return its URL (its share link).
+
+        Publishing under the same name again updates open pages in place; a name held by a
+        different dashboard needs ``replace=True``. ``token`` is what viewers present, apart
+        from the engine's own token: a string, ``True`` (a new one), ``False`` (none), or
+        ``None``: the one published before, else a new one when the engine requires a token.
+        Viewers read the dashboard's groups and nothing else.
+        """
+        if not isinstance(dashboard, Dashboard):
+            raise TypeError(
+                f"publish() takes an iii_live.Dashboard, not {type(dashboard).__name__}: "
+                f"iii_live.Dashboard(title, rows)"
+            )
+        check_name(name)
+        layout = dashboard.layout()
+        for widget in dashboard.widgets():
+            if widget.engine is not self:
+                raise ValueError(f"{widget!r} shows a group of another engine; make it with this one")
+        groups = dashboard.groups()
+        if any(stream == LAYOUT_STREAM for stream, _ in groups):
+            raise ValueError(f"{LAYOUT_STREAM} is reserved for the layouts of dashboards")
+        previous = self.dashboards.get(name)
+        token = view_token(token, previous, self.token)
+        published = Published(name, dashboard, layout, groups, token)
+        self.dashboards.publish(published, replace=replace)
+        try:
+            self.stream(LAYOUT_STREAM).set(name, LAYOUT_ITEM, layout)
+        except BaseException:
+            self.dashboards.restore(name, previous)
+            raise
+        self._require_runtime().call_soon(self.dashboards.recheck_viewers, name)
+        url = published.link(self.stream_url.replace("ws://", "http://", 1))
+        log.info("dashboard %r published at %s", name, url)
+        return url
+
+    def unpublish(self, name: str) -> bool:
+        """Stop serving the dashboard ``name``: open pages say so and show nothing more.
+        Returns whether it was published."""
+        if self.dashboards.unpublish(name) is None:
+            return False
+        self.stream(LAYOUT_STREAM).delete(name, LAYOUT_ITEM)
+        self._require_runtime().call_soon(self.dashboards.recheck_viewers, name)
+        return True
 
 
 def _timed_out(function_id: str, timeout: float) -> InvocationError:

@@ -23,6 +23,12 @@ class Limits:
     """Joins beyond this on one socket are answered ``unauthorized`` with a reason."""
     max_connections_per_address: int = 10_000
     """Sockets one client address may hold open on the stream port (HTTP 429 beyond)."""
+    worker_invocation_timeout_ms: int = 30_000
+    """How long the engine waits for a worker to answer a call (trigger handler, join or
+    auth function, custom stream, another worker's call) before failing it with ``TIMEOUT``."""
+    max_invocations_per_worker: int = 10_000
+    """Unanswered calls one worker may hold (a burst of writes to a stream it watches starts
+    one per write); calls beyond fail at once with ``worker_busy``."""
 
 
 DEFAULT_LIMITS = Limits()

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from .engine import Engine
     from .streams.hub import CallbackSubscription
+    from .views import View
     from .widgets import LiveChart, LiveTable
 
 
@@ -51,6 +52,23 @@ class StreamHandle:
     def update(self, group_id: str, item_id: str, ops: builtins.list[dict[str, Any]]) -> dict[str, Any]:
         return self._call("update", group_id=group_id, item_id=item_id, ops=ops)
 
+    def retain(
+        self, group_id: str | None = None, *, max_items: int | None = None, ttl: float | str | None = None
+    ) -> int:
+        """Keep a rolling window of a group, or with ``group_id=None`` of every group of this
+        stream (existing and future ones; a group's own window wins).
+
+        ``max_items`` keeps the most recently written items; ``ttl`` (seconds, or a duration
+        such as ``"90s"``, ``"15m"``, ``"2h"``, ``"1d"``) drops items not written for that
+        long, also when no write comes. Evicted items are deleted with ``delete`` events, so
+        subscribers, widgets and triggers see them go. Neither bound removes the window.
+        Applies at once; returns how many items it evicted then.
+        """
+        from .streams.retention import retention
+
+        policy = retention(max_items, ttl, f"retain() of stream {self.name!r}")
+        return self.engine.core.streams.retain(self.name, group_id, policy)
+
     def subscribe(
         self, group_id: str, callback: Callable[[dict[str, Any]], Any], item_id: str | None = None
     ) -> CallbackSubscription:
@@ -62,6 +80,45 @@ class StreamHandle:
         if hasattr(result, "__await__"):
             return self.engine._require_runtime().run(result)
         return result
+
+    # -- views ---------------------------------------------------------------------------
+
+    def view(
+        self,
+        group_id: str,
+        where: Any = None,
+        columns: Any = None,
+        group_by: str | builtins.list[str] | None = None,
+        agg: dict[str, Any] | None = None,
+        sort_by: str | builtins.list[str] | None = None,
+        descending: bool | builtins.list[bool] = False,
+        limit: int | None = None,
+        *,
+        name: str | None = None,
+    ) -> View:
+        """A live view of the group, published as the group ``view.stream_name/view.group_id``.
+
+        ``where``: ``{field: value}``, ``[(field, op, value), ...]`` (``== != < <= > >= in
+        contains between``), ``{"or": [...]}`` or an expression; ``columns``: fields and
+        ``{name: expression or callable}``; ``group_by`` with ``agg`` as pandas' named
+        aggregation ``{"total": ("qty", "sum")}``; ``sort_by``/``descending``/``limit`` for the
+        top N. Raises ``ViewSpecError`` naming the wrong part.
+        """
+        from .views import ViewSpec
+
+        spec = ViewSpec.build(
+            self.name,
+            group_id,
+            name=name,
+            where=where,
+            columns=columns,
+            group_by=group_by,
+            agg=agg,
+            sort_by=sort_by,
+            descending=descending,
+            limit=limit,
+        )
+        return self.engine.core.views.open(spec)
 
     # -- pandas --------------------------------------------------------------------------
 

@@ -5,12 +5,21 @@ engine's registries owned by the worker, so the notebook, other workers and stre
 triggers reach them like any other function. When the worker goes away its functions
 and triggers go with it and calls still waiting fail with ``invocation_stopped``; the
 SDK replays its registrations when it reconnects.
+
+Each worker is handed a secret ``reattach_token`` on its own connection; a reconnecting
+SDK presents it to retire its previous connection, so knowing a worker's id (which other
+workers see as ``_caller_worker_id``) is not enough to take its place. Calls to a worker
+are bounded: they fail with ``TIMEOUT`` when it does not answer within
+``worker_invocation_timeout_ms``, and at once with ``worker_busy`` when it already holds
+``max_invocations_per_worker`` unanswered calls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -19,21 +28,26 @@ from typing import Any
 
 from .errors import InvocationError
 from .functions import FunctionRegistry
+from .limits import DEFAULT_LIMITS, Limits
 from .streams.triggers import TriggerRegistry
 
 log = logging.getLogger("iii_live.workers")
 
 SendInvocation = Callable[[str, str, Any], None]
 """Asks the worker to run ``function_id`` with ``data`` as ``invocation_id`` (on the engine loop)."""
+Close = Callable[[str], None]
+"""Closes the worker's socket with 1001 (going away) and the reason given."""
 
 
 @dataclass(eq=False)
 class Worker:
     worker_id: str
     send_invocation: SendInvocation
-    close: Callable[[], None]
-    """Closes the worker's socket with 1001 (going away)."""
+    close: Close
     peer: str = ""
+    limits: Limits = DEFAULT_LIMITS
+    reattach_token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    """Sent only to this worker's own connection; proves a reconnection is this worker."""
     connected_at: float = field(default_factory=time.time)
     info: dict[str, Any] = field(default_factory=dict)
     """What the SDK said of itself in ``engine::workers::register`` (name, runtime, ...)."""
@@ -50,14 +64,34 @@ class Worker:
             raise InvocationError(
                 "invocation_stopped", f"worker {self.name} disconnected", function_id=function_id
             )
+        limit = self.limits.max_invocations_per_worker
+        if len(self._pending) >= limit:
+            raise InvocationError(
+                "worker_busy",
+                f"worker {self.name} has {limit} calls unanswered, the most it may hold "
+                f"(max_invocations_per_worker); {function_id} was not sent",
+                function_id=function_id,
+            )
         invocation_id = str(uuid.uuid4())
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[invocation_id] = future
+        timeout_ms = self.limits.worker_invocation_timeout_ms
         try:
             self.send_invocation(invocation_id, function_id, data)
-            return await future
+            return await asyncio.wait_for(future, timeout_ms / 1000)
+        except asyncio.TimeoutError:
+            raise InvocationError(
+                "TIMEOUT",
+                f"worker {self.name} did not answer {function_id} within {timeout_ms} ms "
+                "(worker_invocation_timeout_ms)",
+                function_id=function_id,
+            ) from None
         finally:
             self._pending.pop(invocation_id, None)
+
+    @property
+    def calls_in_flight(self) -> int:
+        return len(self._pending)
 
     def settle(self, invocation_id: str, outcome: Any) -> None:
         """Settle a call in flight with its result, or with an InvocationError."""
@@ -85,10 +119,34 @@ class WorkerRegistry:
         self.triggers = triggers
         self._workers: dict[str, Worker] = {}
 
-    def connect(self, send_invocation: SendInvocation, close: Callable[[], None], peer: str = "") -> Worker:
-        worker = Worker(str(uuid.uuid4()), send_invocation, close, peer)
+    def connect(
+        self, send_invocation: SendInvocation, close: Close, peer: str = "", limits: Limits = DEFAULT_LIMITS
+    ) -> Worker:
+        worker = Worker(str(uuid.uuid4()), send_invocation, close, peer, limits)
         self._workers[worker.worker_id] = worker
         return worker
+
+    def reattach(self, worker: Worker, previous_id: str, token: Any) -> None:
+        """``worker`` is ``previous_id`` reconnected: retire that connection if ``token`` proves it.
+
+        A wrong or missing token leaves the previous worker untouched.
+        """
+        previous = self._workers.get(previous_id)
+        if previous is None or previous is worker:
+            return
+        if not isinstance(token, str) or not hmac.compare_digest(
+            token.encode(), previous.reattach_token.encode()
+        ):
+            log.warning(
+                "worker %s from %s: reattach to worker %s refused (wrong reattach_token)",
+                worker.worker_id,
+                worker.peer,
+                previous_id,
+            )
+            return
+        self.disconnect(previous)
+        previous.close("replaced by its reconnection")
+        log.info("worker %s reconnected as %s", previous_id, worker.worker_id)
 
     def disconnect(self, worker: Worker) -> None:
         """Forget a worker: its functions, its triggers, and the calls waiting on it."""
@@ -104,7 +162,7 @@ class WorkerRegistry:
         """Engine shutdown: close every worker socket and forget the workers."""
         for worker in list(self._workers.values()):
             self.disconnect(worker)
-            worker.close()
+            worker.close("engine stopping")
 
     def get(self, worker_id: str) -> Worker | None:
         return self._workers.get(worker_id)
@@ -136,6 +194,7 @@ class WorkerRegistry:
                 "peer": w.peer,
                 "connected_at": w.connected_at,
                 "functions": sorted(self.functions.owned_by(w.worker_id)),
+                "calls_in_flight": w.calls_in_flight,
                 "triggers": [
                     {"id": t.id, "type": t.type, "function_id": t.function_id, "config": t.config}
                     for t in self.triggers.all()

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -167,7 +166,8 @@ def test_worker_functions_called_from_the_notebook_and_from_other_workers(engine
 def test_worker_cannot_take_over_a_builtin(engine, worker_factory):
     w = worker_factory()
     w.register_function("stream::set", lambda d: "hijacked")
-    time.sleep(0.3)
+    w.register_function("w::after", lambda d: d)  # handled after the attempt, in order
+    wait_for(lambda: "w::after" in engine.functions)
     assert engine.stream("s").set("g", "i", 1) == {"old_value": None, "new_value": 1}
 
 
@@ -208,8 +208,9 @@ def test_failed_trigger_registration_is_reported(engine, worker_factory):
     w.register_function("w::f", lambda e: None)
     w.register_trigger({"type": "stream", "function_id": "w::f", "config": {}})  # no stream_name
     w.register_trigger({"type": "cron", "function_id": "w::f", "config": {"expression": "* * * * *"}})
-    time.sleep(0.3)
-    assert engine.triggers.all() == []
+    w.register_trigger({"type": "stream", "function_id": "w::f", "config": {"stream_name": "after"}})
+    wait_for(lambda: engine.triggers.all())  # the valid one, handled after the two refused
+    assert [t.config for t in engine.triggers.all()] == [{"stream_name": "after"}]
 
 
 class MemoryStream(IStream):
@@ -295,8 +296,8 @@ def test_disconnect_drops_registrations_and_fails_calls_in_flight(engine, worker
 
     caller = threading.Thread(target=call_slow)
     caller.start()
-    time.sleep(0.3)
-    engine.runtime.call(worker.close)  # the engine drops the socket mid-call
+    wait_for(lambda: engine.workers[0]["calls_in_flight"] == 1)
+    engine.runtime.call(lambda: worker.close("dropped by the test"))  # mid-call
     caller.join(10)
     release.set()
     assert errors == ["invocation_stopped"]
@@ -394,7 +395,13 @@ def node_sdk():
     return NODE_DIR / "client.mjs"
 
 
-def test_node_sdk_worker(engine, node_sdk, client_factory):
+def test_node_sdk_worker(engine, node_sdk, client_factory, worker_factory):
+    """The Node SDK's own view: ``undefined`` where iii sends no ``result``, ``null`` where it
+    sends null, on built-ins and on every path the engine relays."""
+    engine.register_function("nb::nothing", lambda payload: None)
+    engine.register_function("nb::zero", lambda payload: 0)
+    worker_factory("py-relay").register_function("py::nothing", lambda payload: None)
+    wait_for(lambda: "py::nothing" in engine.functions)
     proc = subprocess.Popen(
         ["node", str(node_sdk), engine.engine_url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
@@ -409,24 +416,37 @@ def test_node_sdk_worker(engine, node_sdk, client_factory):
         assert steps["set1"]["result"] == {"old_value": None, "new_value": {"n": 1}}
         assert steps["set2"]["result"] == {"old_value": {"n": 1}, "new_value": {"n": 2}}
         assert steps["get"]["result"] == {"n": 2}
-        assert steps["get_missing"]["result"] is None
+        assert steps["get_missing"]["kind"] == "undefined"
+        assert steps["get_stored_null"]["kind"] == "null"  # an item stored as null: iii sends null
         assert steps["list"]["result"] == [{"n": 2}]
         assert steps["list_groups"]["result"] == ["g"]
         assert steps["list_all"]["result"] == {"stream": [{"id": "node", "groups": ["g"]}], "count": 1}
-        assert steps["send"]["result"] is None
+        assert steps["send"]["kind"] == "null"
         update = steps["update"]["result"]
         assert update["new_value"] == {"n": 7}
         assert [e["code"] for e in update["errors"]] == ["merge.value.not_an_object"]
         assert steps["delete"]["result"] == {"old_value": {"n": 7}}
         assert steps["delete_missing"]["result"] == {"old_value": None}
+        assert steps["get_deleted"]["kind"] == "undefined"
         assert steps["bad_payload"]["error"]["code"] == "deserialization_error"
         assert steps["unknown"]["error"]["code"] == "function_not_found"
-        assert steps["void"]["result"] is None
+        assert steps["void"]["kind"] == "undefined"
+        relayed = {name: steps[name]["kind"] for name in steps if name.startswith(("relay_", "custom_"))}
+        assert relayed == {
+            "relay_undefined": "undefined",
+            "relay_null": "undefined",
+            "relay_python_none": "undefined",
+            "relay_notebook_none": "undefined",
+            "relay_notebook_zero": "number",
+            "custom_get_missing": "undefined",
+        }
+        assert steps["relay_notebook_zero"]["result"] == 0
 
         assert (
             engine.trigger({"function_id": "node::greet", "payload": {"name": "notebook"}})
             == "hello notebook"
         )
+        assert engine.trigger({"function_id": "node::nothing", "payload": {}}) is None
         engine.stream("nodefeed").set("g", "i", {"from": "python"})
         fired = json.loads(proc.stdout.readline())
         assert fired["step"] == "trigger"
@@ -440,7 +460,8 @@ def test_node_sdk_worker(engine, node_sdk, client_factory):
         }
         assert ws.recv()["event"] == {"type": "create", "data": {"x": 1}}
         assert engine.stream("nodestore").list("g") == [{"x": 1}]
-        assert [w["runtime"] for w in engine.workers] == ["node"]
+        assert engine.stream("nodestore").get("g", "missing") is None
+        assert sorted(w["runtime"] for w in engine.workers) == ["node", "python"]
     finally:
         proc.stdin.close()
         proc.wait(10)

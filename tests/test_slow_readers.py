@@ -145,6 +145,7 @@ def test_refused_names_and_deletes_of_missing_items_leave_no_memory_behind(engin
     assert grown < 2_000_000, grown  # 200 names alone are 20 MB; the old clock kept 20,000 groups
 
 
+@pytest.mark.slow
 def test_followers_converge_to_storage_after_the_loop_backlog_overflows():
     """A writer outruns a blocked loop many times over the backlog bound: the dropped backlog
     is replaced by fresh syncs, and no follower is left stale once the writes stop."""

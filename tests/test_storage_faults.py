@@ -65,6 +65,7 @@ FAILED_SAVE = textwrap.dedent(
 )
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("ending", ["stop", "sigkill"])
 def test_a_failed_save_never_reverts_later_writes(tmp_path, ending):
     """A save fails in the middle of five groups; later writes and a good save must win."""
@@ -163,6 +164,7 @@ steps = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps)
 def test_any_run_of_writes_failed_saves_and_crashes_recovers_the_latest_state(run):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -177,6 +178,7 @@ ops = st.builds(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(old=st.one_of(st.just(MISSING), json_values), op_list=st.lists(ops, max_size=6))
 def test_any_ops_on_any_value_never_raise_and_stay_json(old, op_list):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,7 @@ class Recorder:
 def test_flusher_caps_messages_across_widgets():
     flusher = Flusher(frame_seconds=0.02, max_per_second=100)  # 2 messages per frame
     widgets = [Recorder() for _ in range(10)]
-    flusher._widgets.extend(widgets)  # frames driven by hand, not by the thread
+    flusher._widgets.extend(weakref.ref(w) for w in widgets)  # frames driven by hand, not by the thread
     sent = sum(flusher.frame(float(n)) for n in range(50))  # one second of frames
     assert sent == 100  # max_per_second, never 10 widgets x 50 frames
     assert all(len(w.calls) == 10 for w in widgets)  # round robin: nobody starves

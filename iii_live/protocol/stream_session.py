@@ -25,8 +25,16 @@ whose ``data`` has ``"since": {"seq": N, "epoch": E}`` gets the events it missed
 still holds them; otherwise a sync marked ``"recovered": false``. Frames of other clients
 are iii's, byte for byte.
 
-Frames a client sends that are not a valid join or leave are ignored, as the iii engine
-does; the connection stays open.
+A connection may also look at large groups through windows (``{"type": "window"}`` frames,
+an iii-live extension served by ``ViewportSession``): it gets the rows or chart points it
+shows rather than the whole group.
+
+Frames a client sends that are not a valid join, leave or window are ignored, as the iii
+engine does; the connection stays open.
+
+A transport may narrow what a connection joins with ``may_join(stream_name, group_id)``,
+which returns why a join is refused (answered ``unauthorized`` with that reason) or None:
+a dashboard viewer joins only the groups its dashboard shows.
 """
 
 from __future__ import annotations
@@ -44,11 +52,14 @@ from ..streams.inputs import check_name
 from ..streams.subscriptions import Since
 from ..streams.triggers import LEAVE
 from .stream_wire import CHANGE_KINDS, EVENT, JOIN, ClientMessage, Event, decode_client_message
+from .viewport_session import ViewportSession
 
 log = logging.getLogger("iii_live.protocol")
 
 Encode = Callable[[Event], bytes]
 """The bytes a transport writes for an event (e.g. a cached WebSocket text frame)."""
+JoinPolicy = Callable[[str, str], str | None]
+"""Why a connection may not join ``(stream_name, group_id)``, or None when it may."""
 CONFLATE_AT = 1024 * 1024
 """Default bytes waiting in the transport past which item changes are conflated."""
 
@@ -82,6 +93,7 @@ class StreamSession:
         encode_resumable: Encode = lambda event: event.resume_frame,
         resume: bool = False,
         conflate_at: int = CONFLATE_AT,
+        may_join: JoinPolicy | None = None,
     ) -> None:
         self.core = core
         self.transport = transport
@@ -92,6 +104,7 @@ class StreamSession:
         self.conflate_at = conflate_at
         self.context = context
         """What ``auth_function`` returned as ``context``; rides on every join and leave."""
+        self.may_join = may_join
         self.keyed = keyed
         """``?sync=keyed``: group syncs carry ``{item_id: value}`` (an iii-live extension)."""
         self.subscriptions: dict[str, Subscription] = {}
@@ -105,6 +118,8 @@ class StreamSession:
         """``stream::send`` events not sent while this reader was behind."""
         self._handling: dict[str, asyncio.Future[None]] = {}
         self._joining: set[str] = set()
+        self.viewports = ViewportSession(core, transport, encode, conflate_at)
+        """The windows this connection looks through (the viewport protocol)."""
 
     def __repr__(self) -> str:
         return f"<StreamSession subs={len(self.subscriptions)}>"
@@ -116,7 +131,8 @@ class StreamSession:
         try:
             message = decode_client_message(raw)
         except ValueError as exc:
-            log.debug("ignoring client frame: %s", exc)
+            if not self.viewports.receive(raw):
+                log.debug("ignoring client frame: %s", exc)
             return
         await self.submit(message)
 
@@ -163,6 +179,8 @@ class StreamSession:
             self.resume = True
             self.encode = self._encode_resumable
         reason = _refusal(subscription_id, stream_name, group_id, item_id, core.limits)
+        if reason is None and self.may_join is not None:
+            reason = self.may_join(stream_name, group_id)
         if reason is None and subscription_id not in self.subscriptions:
             limit = core.limits.max_subscriptions_per_connection
             if len(self.subscriptions.keys() | self._joining) >= limit:  # joins under way count
@@ -218,6 +236,7 @@ class StreamSession:
     def close(self) -> None:
         """The transport is gone: drop every subscription, then fire their leave triggers."""
         self.closed = True
+        self.viewports.close()
         self._pending.clear()
         self._held = None
         remaining = list(self.subscriptions.values())

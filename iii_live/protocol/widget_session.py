@@ -3,12 +3,25 @@
 State reaches the browser two ways: numbered deltas as custom messages
 ``{"type": "delta", "seq", "upserts": [[id, value]...], "deletes": [id...]}`` (small,
 frequent) and the ``_keyframe`` trait ``{"seq", "items": [[id, value]...]}`` (the whole
-group; synced state is never lost, even before a view exists). From a view:
-``{"type": "ready"}`` when it exists and ``{"type": "resync"}`` when it saw a gap.
+group; synced state is never lost, even before a view exists).
 
-Keyframes are sent when a view asks, and about once a second until a view has said it is
-ready, so a view created while a cell blocks the kernel (when its requests cannot be
+Each view names itself with an id of its own and says when it exists
+(``{"type": "ready", "view"}``), when it goes (``{"type": "gone", "view"}``), and that it
+is still there, every few seconds (``{"type": "alive", "views": [...]}``, for the views of
+one page); ``{"type": "resync"}`` asks for a keyframe after a gap. A widget is worth
+sending for only while some view may be looking (``Viewers``): a view heard from recently,
+or a display not yet claimed by a view.
+
+Keyframes are sent when a view asks, and about once a second while a display waits for its
+view, so a view created while a cell blocks the kernel (when its messages cannot be
 answered) still catches up.
+
+A group of more than ``WHOLE_LIMIT`` items is not sent whole: views then ask for windows
+(``{"type": "window", ...}``, the viewport protocol of ``viewport``) and get ``rows`` frames
+for them; the keyframe carries the default window, ``{"seq", "window": frame}``, which views
+show until their own is answered. A sync picks the way by the group's size; a group sent
+whole that grows past twice the limit goes to windows, one in windows that shrinks below
+half of it comes back through a sync.
 """
 
 from __future__ import annotations
@@ -18,9 +31,15 @@ from collections.abc import Callable
 from typing import Any
 
 from .stream_wire import CREATE, DELETE, SYNC, UPDATE
+from .viewport import DEFAULT_VIEW, WINDOW, Fetch, Windowed
 
 UNACKNOWLEDGED_KEYFRAME_SECONDS = 1.0
-READY, RESYNC = "ready", "resync"
+VIEW_LEASE_SECONDS = 15.0
+"""A view not heard from for this long while the kernel could hear it is taken as gone (its
+page was reloaded or closed without saying so); a display no view claims within it, too."""
+READY, GONE, ALIVE, RESYNC = "ready", "gone", "alive", "resync"
+WHOLE_LIMIT = 10_000
+"""Groups of up to this many items are sent whole; views scroll and sort them on their own."""
 
 _DELETED: Any = object()
 
@@ -82,6 +101,19 @@ class Coalescer:
                 "deletes": [k for k, v in pending.items() if v is _DELETED],
             }
 
+    def clear(self) -> None:
+        """Forget the state (nobody looks); the sequence goes on, so views never go back."""
+        with self._lock:
+            self.mirror = {}
+            self._pending = {}
+
+    def next_seq(self) -> int:
+        """Take a sequence number for a keyframe of another kind (a default window)."""
+        with self._lock:
+            self._pending = {}
+            self.seq += 1
+            return self.seq
+
     def keyframe(self) -> dict[str, Any]:
         """The whole state at the current sequence; pending changes are folded in first."""
         with self._lock:
@@ -91,59 +123,234 @@ class Coalescer:
             return {"seq": self.seq, "items": [[k, v] for k, v in self.mirror.items()]}
 
 
+class Viewers:
+    """The views of one widget, as they announce themselves, and whether any may be looking.
+
+    Time counts against a view only while the kernel can hear it (``heard_since``: since
+    when messages from views reach the kernel, or None while a cell runs and they wait), so
+    a long cell never makes live views look gone.
+    """
+
+    def __init__(self) -> None:
+        self._views: dict[str, float] = {}
+        self._waiting: float | None = None
+        """When the widget was displayed with no view claiming it since."""
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    def displayed(self, now: float) -> None:
+        """The kernel displayed the widget: a view should follow."""
+        self._waiting = now
+
+    @property
+    def waiting(self) -> bool:
+        return self._waiting is not None
+
+    def ready(self, view: str, now: float) -> None:
+        self._views[view] = now
+        self._waiting = None
+
+    def gone(self, view: str) -> None:
+        self._views.pop(view, None)
+
+    def alive(self, views: list[str], now: float) -> list[str]:
+        """Renew these views' leases; returns those not known (taken as new views)."""
+        unknown = [view for view in views if view not in self._views]
+        for view in views:
+            self.ready(view, now)
+        return unknown
+
+    def looking(self, now: float, heard_since: float | None) -> bool:
+        """Whether a view may be looking; views and a display whose lease ran out are dropped."""
+        if heard_since is not None:
+            deadline = now - VIEW_LEASE_SECONDS
+            for view, heard in list(self._views.items()):
+                if max(heard, heard_since) < deadline:
+                    del self._views[view]
+            if self._waiting is not None and max(self._waiting, heard_since) < deadline:
+                self._waiting = None
+        return bool(self._views) or self._waiting is not None
+
+
 class WidgetSession:
-    """Decides, once per frame, what one widget sends: a keyframe when one is due, else a delta."""
+    """Decides, once per frame, what one widget sends: a keyframe when one is due, else a delta,
+    or, for a large group, a frame for each window that changed; and, from what its views
+    say, whether it should be live at all."""
 
     def __init__(
-        self, send_delta: Callable[[dict[str, Any]], None], set_keyframe: Callable[[dict[str, Any]], None]
+        self,
+        send: Callable[[dict[str, Any]], None],
+        set_keyframe: Callable[[dict[str, Any]], None],
+        make_windows: Callable[[], Windowed] | None = None,
     ):
         self.coalescer = Coalescer()
-        self._send_delta = send_delta
+        self.viewers = Viewers()
+        self.windows: Windowed | None = None
+        """How a large group is seen (None: it is sent whole)."""
+        self._make_windows = make_windows
+        self._remake = False
+        """The windows' defaults changed: the next sync makes them again."""
+        self._send = send
         self._set_keyframe = set_keyframe
         self._lock = threading.Lock()
-        self._acknowledged = False
+        self._mode_lock = threading.Lock()
         self._keyframe_wanted = False
         self._keyframe_stale = False
         self._last_keyframe = 0.0
+        self._default_window: dict[str, Any] | None = None
         self.messages_sent = 0
 
     def apply(self, message: dict[str, Any]) -> None:
-        """An event of the group (a stream wrapper message, group syncs keyed)."""
-        self.coalescer.apply(message)
+        """An event of the group (a stream wrapper message, group syncs keyed); a sync picks
+        whether the group is sent whole or through windows."""
+        with self._mode_lock:
+            if self._make_windows is not None and message.get("id") is None:
+                event = message["event"]
+                if event["type"] == SYNC:
+                    large = len(event.get("data") or ()) > WHOLE_LIMIT
+                    if large and (self.windows is None or self._remake):
+                        self.windows = self._make_windows()
+                        self._remake = False
+                        self._changed_mode()
+                    elif not large and self.windows is not None:
+                        self.windows = None
+                        self._changed_mode()
+            if self.windows is not None:
+                self.windows.apply(message)
+            else:
+                self.coalescer.apply(message)
 
-    def receive(self, content: Any) -> None:
-        """A message from a view."""
-        kind = content.get("type") if isinstance(content, dict) else None
-        if kind == READY:
-            self._acknowledged = True
+    def _changed_mode(self) -> None:
+        self.coalescer.clear()
+        self._default_window = None
+        self._keyframe_wanted = True
+
+    def receive(self, content: Any, now: float) -> None:
+        """A message from a view; anything malformed is ignored."""
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        view = content.get("view")
+        windows = self.windows
+        if kind == READY and isinstance(view, str):
+            self.viewers.ready(view, now)
             self._keyframe_wanted = True
+        elif kind == GONE and isinstance(view, str):
+            self.viewers.gone(view)
+            if windows is not None:
+                windows.forget(view)
+        elif kind == ALIVE and isinstance(content.get("views"), list):
+            views = [view for view in content["views"] if isinstance(view, str)]
+            if self.viewers.alive(views, now):
+                self._keyframe_wanted = True
         elif kind == RESYNC:
             self._keyframe_wanted = True
+        elif kind == WINDOW and windows is not None:
+            windows.ask(content)
+
+    def set_windows_maker(self, make_windows: Callable[[], Windowed]) -> None:
+        """New defaults for windows (a default sort, columns): windows in use are made again."""
+        with self._mode_lock:
+            self._make_windows = make_windows
+            self._remake = self.windows is not None
+
+    @property
+    def wants_sync(self) -> bool:
+        """The group must be followed afresh, from a new sync (new defaults for windows, or
+        small enough to be sent whole again)."""
+        windows = self.windows
+        return windows is not None and (self._remake or len(windows) < WHOLE_LIMIT // 2)
+
+    @property
+    def needs_snapshot(self) -> bool:
+        """The windows need one snapshot of the group (see ``Windowed.needs_snapshot``)."""
+        windows = self.windows
+        return windows is not None and windows.needs_snapshot
+
+    def build(self, message: dict[str, Any]) -> None:
+        """The callback of the subscription that reads that snapshot."""
+        windows = self.windows
+        if windows is not None:
+            windows.build(message)
+
+    @property
+    def size(self) -> int:
+        """Items in the group, as far as the widget follows it."""
+        windows = self.windows
+        return len(self.coalescer.mirror) if windows is None else len(windows)
 
     def start(self, now: float) -> None:
-        """Publish the first keyframe (the state when the widget was made)."""
+        """Publish a keyframe of the state now (when the widget is made or wakes up)."""
         with self._lock:
             self._last_keyframe = now
-            self._set_keyframe(self.coalescer.keyframe())
+            self._keyframe_stale = False
+            self._set_keyframe(self._keyframe())
 
-    def flush(self, now: float) -> int:
-        """Send a keyframe if one is due, else a delta if anything changed; returns messages sent."""
+    def pause(self) -> None:
+        """Nobody looks: forget the state and take the whole-group keyframe out of synced state."""
+        with self._lock, self._mode_lock:
+            self.windows = None
+            self._default_window = None
+            self.coalescer.clear()
+            self._keyframe_wanted = self._keyframe_stale = False
+            self._set_keyframe({})
+
+    def _keyframe(self) -> dict[str, Any]:
+        if self.windows is None:
+            return self.coalescer.keyframe()
+        if self._default_window is None:  # right after a sync: its values are at hand
+            self.messages_sent += self._window_frames(lambda ids: {})
+        return {"seq": self.coalescer.next_seq(), "window": self._default_window}
+
+    def flush(self, now: float, fetch: Fetch = lambda ids: {}) -> int:
+        """Send a keyframe if one is due, and a delta or the frames of changed windows;
+        returns the messages sent. ``fetch`` reads values of rows a window shows anew."""
         with self._lock:
+            self._grow_into_windows()
+            sent = self._window_frames(fetch) if self.windows is not None else 0
+            waiting_news = self._keyframe_stale or (self.windows is None and self.coalescer.dirty)
             due = (
-                not self._acknowledged
-                and (self._keyframe_stale or self.coalescer.dirty)
+                self.viewers.waiting
+                and waiting_news
                 and now - self._last_keyframe >= UNACKNOWLEDGED_KEYFRAME_SECONDS
             )
             if self._keyframe_wanted or due:
                 self._keyframe_wanted = self._keyframe_stale = False
                 self._last_keyframe = now
-                self._set_keyframe(self.coalescer.keyframe())
-                self.messages_sent += 1
-                return 1
-            delta = self.coalescer.take_delta()
-            if delta is None:
-                return 0
-            self._send_delta(delta)
-            self._keyframe_stale = True
-            self.messages_sent += 1
-            return 1
+                self._set_keyframe(self._keyframe())
+                sent += 1
+            elif self.windows is None:
+                delta = self.coalescer.take_delta()
+                if delta is not None:
+                    self._send(delta)
+                    self._keyframe_stale = True
+                    sent += 1
+            self.messages_sent += sent
+            return sent
+
+    def _grow_into_windows(self) -> None:
+        """A group sent whole that grew past twice the limit goes to windows."""
+        if self._make_windows is None or self.windows is not None:
+            return
+        if len(self.coalescer.mirror) <= 2 * WHOLE_LIMIT:
+            return
+        with self._mode_lock:
+            windows = self._make_windows()
+            windows.load(dict(self.coalescer.mirror))
+            self.windows = windows
+            self._changed_mode()
+
+    def _window_frames(self, fetch: Fetch) -> int:
+        windows = self.windows
+        if windows is None or not windows.dirty:
+            return 0
+        sent = 0
+        for frame in windows.frames(fetch):
+            if frame["view"] == DEFAULT_VIEW:
+                self._default_window = frame
+                self._keyframe_stale = True
+            else:
+                self._send(frame)
+                sent += 1
+        return sent

@@ -11,6 +11,11 @@ built in this module.
 Built-in calls are answered inline, in arrival order; calls that must wait (a function of
 another worker, of the notebook) run as tasks, so a worker can serve calls that the engine
 makes to it while its own call is in flight.
+
+An ``invocationresult`` carries ``result`` as iii's does: omitted when the function had
+nothing to return (a missing item, a function that returned nothing or ``null``: iii reads
+a worker's ``"result": null`` as no result), and ``null`` only for the built-ins whose iii
+result is the unit value.
 """
 
 from __future__ import annotations
@@ -23,22 +28,25 @@ from .. import codec
 from ..core import StreamCore
 from ..errors import InvocationError
 from ..functions import resolve
-from ..workers import Worker
+from ..workers import Close, Worker
 
 log = logging.getLogger("iii_live.workers")
 
 TELEMETRY_PREFIXES = (b"OTLP", b"MTRC", b"LOGS")
 WORKER_REGISTER = "engine::workers::register"
 
+UNIT_RESULTS = frozenset({"stream::send"})
+"""Built-ins whose iii result is the unit value, which iii sends as ``"result": null``."""
+
 Send = Callable[[dict[str, Any]], None]
 """Writes one message to the worker."""
 
 
 class WorkerSession:
-    def __init__(self, core: StreamCore, send: Send, close: Callable[[], None], peer: str = "") -> None:
+    def __init__(self, core: StreamCore, send: Send, close: Close, peer: str = "") -> None:
         self.core = core
         self._send = send
-        self.worker: Worker = core.workers.connect(self._send_invocation, close, peer)
+        self.worker: Worker = core.workers.connect(self._send_invocation, close, peer, core.limits)
         self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "ping": self._on_ping,
             "reattach": self._on_reattach,
@@ -51,8 +59,14 @@ class WorkerSession:
         }
 
     def open(self) -> None:
-        """Greet the worker with its id."""
-        self._send({"type": "workerregistered", "worker_id": self.worker.worker_id})
+        """Greet the worker with its id and the token that lets it reattach after a reconnect."""
+        self._send(
+            {
+                "type": "workerregistered",
+                "worker_id": self.worker.worker_id,
+                "reattach_token": self.worker.reattach_token,
+            }
+        )
 
     def close(self) -> None:
         """The socket is gone: forget the worker, its functions, triggers and calls in flight."""
@@ -83,10 +97,9 @@ class WorkerSession:
         self._send({"type": "pong"})
 
     def _on_reattach(self, message: dict[str, Any]) -> None:
-        previous = self.core.workers.get(str(message.get("previous_worker_id")))
-        if previous is not None and previous is not self.worker:
-            self.core.workers.disconnect(previous)
-            previous.close()
+        self.core.workers.reattach(
+            self.worker, str(message.get("previous_worker_id")), message.get("reattach_token")
+        )
 
     def _on_registerfunction(self, message: dict[str, Any]) -> None:
         function_id = message.get("id")
@@ -131,10 +144,7 @@ class WorkerSession:
             )
 
     def _on_unregistertrigger(self, message: dict[str, Any]) -> None:
-        trigger_id = str(message.get("id"))
-        triggers = self.core.triggers
-        if any(t.id == trigger_id and t.owner == self.worker.worker_id for t in triggers.all()):
-            triggers.unregister(trigger_id)
+        self.core.triggers.unregister(str(message.get("id")), owner=self.worker.worker_id)
 
     def _on_invocationresult(self, message: dict[str, Any]) -> None:
         invocation_id = message.get("invocation_id")
@@ -176,7 +186,8 @@ class WorkerSession:
         if hasattr(result, "__await__"):
             self.core.spawn(self._finish(invocation_id, function_id, result))
         else:
-            self._reply(invocation_id, function_id, result=result)
+            stored_null = result is None and function_id == "stream::get" and self.core.streams.holds(data)
+            self._reply(invocation_id, function_id, result=result, stored_null=stored_null)
 
     async def _finish(self, invocation_id: Any, function_id: Any, pending: Awaitable[Any]) -> None:
         try:
@@ -205,7 +216,10 @@ class WorkerSession:
         *,
         result: Any = None,
         error: InvocationError | None = None,
+        stored_null: bool = False,
     ) -> None:
+        """``stored_null``: the result is an item stored as JSON null, which iii sends as
+        ``"result": null`` (a missing item has no ``result`` key)."""
         if invocation_id is None:
             if error is not None:
                 log.warning("void call to %s failed: %s", function_id, error)
@@ -224,6 +238,6 @@ class WorkerSession:
                 )
         if error is not None:
             reply["error"] = error.to_wire()
-        else:
+        elif result is not None or stored_null or function_id in UNIT_RESULTS:
             reply["result"] = result
         self._send(reply)

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from tornado.httputil import HTTPServerRequest
 from tornado.web import HTTPError
 
+from ..dashboards.registry import Published
 from .settings import ServerSettings
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -78,7 +79,11 @@ def token_accepted(request: HTTPServerRequest, token: str | None) -> bool:
     if token is None:
         return True
     supplied = supplied_token(request)
-    return supplied is not None and hmac.compare_digest(supplied.encode(), token.encode())
+    return supplied is not None and _same(supplied, token)
+
+
+def _same(supplied: str, token: str) -> bool:
+    return hmac.compare_digest(supplied.encode(), token.encode())
 
 
 def admit(request: HTTPServerRequest, settings: ServerSettings, *, token: bool = True) -> None:
@@ -88,3 +93,51 @@ def admit(request: HTTPServerRequest, settings: ServerSettings, *, token: bool =
         raise HTTPError(403, f"this engine answers loopback names only, not {request.host!r} (allowed_hosts)")
     if token and not token_accepted(request, settings.token):
         raise HTTPError(401, "a valid token is required (?token= or Authorization: Bearer)")
+
+
+# -- dashboard viewers ---------------------------------------------------------------------
+#
+# A published dashboard has its own view token (its share link), or none. Its viewers
+# present that token or the engine's; what they may then join is the registry's to say.
+
+
+def view_token(setting: str | bool | None, previous: Published | None, admin_token: str | None) -> str | None:
+    """The view token of a dashboard being published: a string as given, none for ``False``;
+    for ``None`` the one it was published with before, else a new one when the engine
+    requires a token; for ``True`` the one it had, else a new one."""
+    if setting is not None and not isinstance(setting, (str, bool)):
+        raise TypeError(f"token is a string, True, False or None, not {type(setting).__name__}")
+    if isinstance(setting, str):
+        if not setting:
+            raise ValueError("a dashboard's token must not be empty (token=False publishes it without one)")
+        return setting
+    if setting is False:
+        return None
+    if previous is not None and (setting is None or previous.token is not None):
+        return previous.token
+    if setting is True or admin_token is not None:
+        return secrets.token_urlsafe(18)
+    return None
+
+
+def view_token_accepted(supplied: str | None, view_token: str | None, admin_token: str | None) -> bool:
+    """A viewer is admitted by the dashboard's token or the engine's (by anyone without one)."""
+    if view_token is None:
+        return True
+    accepted = (t for t in (view_token, admin_token) if t is not None)
+    return supplied is not None and any(_same(supplied, token) for token in accepted)
+
+
+def admit_viewer(
+    request: HTTPServerRequest, settings: ServerSettings, name: str, published: Published | None
+) -> str | None:
+    """Raise the HTTP error that refuses a viewer of dashboard ``name``: 403 for a foreign
+    ``Host`` on a loopback engine, 404 when no such dashboard is published, 401 without its
+    view token or the engine's. Returns the token the viewer presented."""
+    admit(request, settings, token=False)
+    if published is None:
+        raise HTTPError(404, f"no dashboard named {name!r} is published")
+    supplied = supplied_token(request)
+    if not view_token_accepted(supplied, published.token, settings.token):
+        raise HTTPError(401, "this dashboard's link carries its token (?token=); ask whoever shared it")
+    return supplied

@@ -9,7 +9,9 @@ import tornado.web
 
 from ..assets import STATIC
 from ..core import StreamCore
+from ..dashboards import Dashboards
 from .connections import Connections
+from .dashboard_pages import DashboardPageHandler, DashboardSocketHandler, ViewerFlushes
 from .pages import PageHandler, StaticFiles, StreamsApiHandler
 from .settings import ServerSettings
 from .stream_socket import StreamSocketHandler
@@ -25,14 +27,22 @@ def make_stream_app(
     settings: ServerSettings,
     connections: Connections,
     describe: Callable[[], dict[str, Any]],
+    dashboards: Dashboards,
 ) -> tornado.web.Application:
-    """WebSockets on ``/`` and ``/stream/...``; the stream browser on ``GET /``; the demo page.
+    """WebSockets on ``/`` and ``/stream/...``; the stream browser on ``GET /``; the demo page;
+    published dashboards on ``/d/<name>`` and their viewers' sockets on ``/d/<name>/ws``.
 
     ``describe()`` gives the engine's addresses and counts for the stream browser.
     """
     sockets = {"core": core, "settings": settings, "connections": connections}
     return tornado.web.Application(
         [
+            (
+                rf"/d/{NAME}/ws",
+                DashboardSocketHandler,
+                {**sockets, "dashboards": dashboards, "flushes": ViewerFlushes()},
+            ),
+            (rf"/d/{NAME}(/?)", DashboardPageHandler, {"settings": settings, "dashboards": dashboards}),
             (rf"/stream/{NAME}/{NAME}/{NAME}/?", StreamSocketHandler, sockets),
             (rf"/stream/{NAME}/{NAME}/?", StreamSocketHandler, sockets),
             (r"/", StreamSocketHandler, sockets),

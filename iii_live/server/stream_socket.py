@@ -94,9 +94,14 @@ class StreamSocketHandler(StrictWebSocketHandler):
     def _upgrading(self) -> bool:
         return self.request.headers.get("Upgrade", "").lower() == "websocket"
 
+    def authorize(self) -> None:
+        """Refuse the request (the Host and the engine's token); a dashboard viewer's socket
+        checks its dashboard's grant instead."""
+        admit(self.request, self.server_settings)
+
     async def prepare(self) -> None:
         settings = self.server_settings
-        admit(self.request, settings)
+        self.authorize()
         if not self._upgrading():
             return
         limit = settings.limits.max_connections_per_address
@@ -142,9 +147,7 @@ class StreamSocketHandler(StrictWebSocketHandler):
     ) -> None:
         self.set_nodelay(True)
         query = self.get_query_argument
-        self.session = StreamSession(
-            self.core,
-            self,
+        self.session = self.new_session(
             context=self.auth_context,
             keyed=query("sync", "") == "keyed",
             encode=ws_frame,
@@ -158,6 +161,10 @@ class StreamSocketHandler(StrictWebSocketHandler):
             options = {"since": since} if query("since_seq", None) is not None else None
             path = ClientMessage(JOIN, str(uuid.uuid4()), stream_name, group_id, item_id, options)
             await self.session.submit(path)
+
+    def new_session(self, **options: Any) -> StreamSession:
+        """This socket's session (a dashboard viewer's is narrower)."""
+        return StreamSession(self.core, self, **options)
 
     async def on_message(self, message: str | bytes) -> None:
         self.last_seen = time.monotonic()

@@ -35,6 +35,9 @@ class Log:
     events: deque[tuple[float, Event]] = field(default_factory=deque)
     followers: int = 0
     idle_since: float | None = None
+    established: bool = False
+    """A store that numbers events itself has been told to follow the group (the fence of a
+    follower's read has passed): from here on, its events should come numbered."""
 
 
 class GroupHistory:
@@ -95,6 +98,15 @@ class GroupHistory:
         log.followers -= 1
         if log.followers == 0:
             log.idle_since = self._clock()
+
+    def followed(self) -> list[GroupKey]:
+        """The groups resuming clients follow now."""
+        return [key for key, log in list(self._logs.items()) if log.followers]
+
+    def follows(self, stream_name: str, group_id: str) -> bool:
+        """Whether the group's events should come numbered by the store (see ``established``)."""
+        log = self._logs.get((stream_name, group_id))
+        return log is not None and log.followers > 0 and log.established
 
     def seq(self, stream_name: str, group_id: str) -> int | None:
         """The number of the group's last event, when its history is kept."""

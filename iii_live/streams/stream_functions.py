@@ -5,10 +5,15 @@ change atomically with it, so the order of events in a group is the order of its
 Triggers run afterwards on the event loop and never delay or fail the writer. A stream
 name served by custom functions (``stream::set(name)``, ...) is routed to them instead of
 the adapter; its events and triggers flow all the same.
+
+Beyond the eight functions: ``set_many`` (a bulk write, one lock and one timestamp for many
+rows) and retention (``retain``, and a sweeper that evicts expired items), for adapters
+that provide them (kv and redis).
 """
 
 from __future__ import annotations
 
+import builtins
 import functools
 import inspect
 import logging
@@ -22,10 +27,11 @@ from ..functions import Deferred, FunctionRegistry, then
 from ..limits import DEFAULT_LIMITS, Limits
 from ..protocol.stream_wire import CREATE, DELETE, EVENT, UPDATE, Event, EventDraft
 from . import inputs
-from .adapters.base import StreamAdapter
+from .adapters.base import BulkResult, RetainingAdapter, StreamAdapter
 from .clock import GroupClock
 from .custom import custom_function_id
 from .hub import Hub, Subscription
+from .retention import Retention, Sweeper, sweep_interval
 from .triggers import STREAM, TriggerRegistry
 from .update_ops import MISSING
 
@@ -76,6 +82,8 @@ class StreamFunctions:
         self.lock = threading.RLock()
         """The write lock: serializes writes with each other and with subscribing, so a
         group's events are published in write order and a new subscriber misses nothing."""
+        self._evicted: Callable[[], builtins.list[Event]] = getattr(adapter, "evicted", list)
+        self._sweeper: Sweeper | None = None
 
     def register_functions(self) -> None:
         for function_id in FUNCTIONS:
@@ -86,16 +94,26 @@ class StreamFunctions:
     def set(self, payload: Any) -> Any:
         req = inputs.set_input("stream::set", payload, self.limits)
         value, value_json = self._normalize("stream::set", req.data)
-        custom = self._custom("set", req.stream_name)
+        stream_name, group_id = req.stream_name, req.group_id
+        custom = self._custom("set", stream_name)
         if custom:
             call = {**_ref(req), "data": value}
             return then(
                 self._call_custom(custom, call, "set"), lambda result: self._custom_done("set", req, result)
             )
         with self.lock:
-            old, event = self._store("set", self.adapter.set, self._draft(req), value, value_json)
+            draft = EventDraft(stream_name, group_id, req.item_id, self.clock.next(stream_name, group_id))
+            try:
+                old, event = self.adapter.set(draft, value, value_json)
+            except InvocationError:
+                raise
+            except Exception as exc:
+                raise _failed("set", exc) from exc
+            evicted = self._evicted()
         self._after(event)
-        return {"old_value": _plain(old), "new_value": value}
+        if evicted:
+            self._after_many(evicted)
+        return {"old_value": None if old is MISSING else old, "new_value": value}
 
     def get(self, payload: Any) -> Any:
         req = inputs.item_ref("stream::get", payload, self.limits)
@@ -103,6 +121,17 @@ class StreamFunctions:
         if custom:
             return self.functions.call(custom, _ref(req))
         return _plain(self._store("get", self.adapter.get, req.stream_name, req.group_id, req.item_id))
+
+    def holds(self, payload: Any) -> bool:
+        """Whether ``stream::get`` of ``payload`` finds an item (one stored as JSON null too);
+        False for streams served by custom functions, which cannot say."""
+        try:
+            req = inputs.item_ref("stream::get", payload, self.limits)
+        except InvocationError:
+            return False
+        if self._custom("get", req.stream_name):
+            return False
+        return self._store("get", self.adapter.get, req.stream_name, req.group_id, req.item_id) is not MISSING
 
     def delete(self, payload: Any) -> Any:
         req = inputs.item_ref("stream::delete", payload, self.limits)
@@ -171,7 +200,9 @@ class StreamFunctions:
             old, new, errors, event = self._store(
                 "update", self.adapter.update, self._draft(req), req.ops, check
             )
+            evicted = self._evicted()
         self._after(event)
+        self._after_many(evicted)
         result = {"old_value": _plain(old), "new_value": new}
         if errors:
             result["errors"] = errors
@@ -206,11 +237,18 @@ class StreamFunctions:
     def _normalize(self, function_id: str, data: Any) -> tuple[Any, bytes]:
         """A private JSON copy of ``data`` and its bytes, within the payload limits."""
         try:
-            value, value_json = codec.normalize(data)
+            value_json = codec.dumps(data)
         except codec.EncodeError as exc:
             raise deserialization_error(function_id, f"`data`: {exc}") from None
-        self.check_value(function_id, value, value_json)
+        value = codec.loads(value_json)
+        if len(value_json) > self._checked_below:
+            self.check_value(function_id, value, value_json)
         return value, value_json
+
+    @functools.cached_property
+    def _checked_below(self) -> int:
+        """JSON this short passes ``check_value`` whatever it holds (it cannot nest deeper)."""
+        return min(self.limits.max_payload_bytes, 2 * self.limits.max_json_depth)
 
     def check_value(self, function_id: str, value: Any, value_json: bytes) -> None:
         limits = self.limits
@@ -231,15 +269,14 @@ class StreamFunctions:
             req.stream_name, req.group_id, req.item_id, self.clock.next(req.stream_name, req.group_id)
         )
 
-    def _store(self, op: str, method: Callable[..., Any], *args: Any) -> Any:
+    def _store(self, op: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call the adapter; its failures become the iii ``STREAM_*_ERROR`` of ``op``."""
         try:
-            return method(*args)
+            return method(*args, **kwargs)
         except InvocationError:
             raise
         except Exception as exc:
-            code, what = _ERRORS[op]
-            raise InvocationError(code, f"{what}: {exc}") from exc
+            raise _failed(op, exc) from exc
 
     def _custom(self, op: str, stream_name: str) -> str | None:
         function_id = custom_function_id(op, stream_name)
@@ -297,6 +334,123 @@ class StreamFunctions:
         matching = self.triggers.matching(STREAM, event.stream_name, event.group_id, event.item_id)
         if matching:
             self._spawn(self.triggers.run_stream(matching, codec.loads(event.frame)))
+
+    def _after_many(self, events: builtins.list[Event]) -> None:
+        """``_after`` for the events of one step (a bulk write, evictions)."""
+        self.hub.drain()
+        if not events or not self.triggers.has(STREAM):
+            return
+        for event in events:
+            matching = self.triggers.matching(STREAM, event.stream_name, event.group_id, event.item_id)
+            if matching:
+                self._spawn(self.triggers.run_stream(matching, codec.loads(event.frame)))
+
+    # -- many rows at once ---------------------------------------------------------------
+
+    def set_many(
+        self,
+        stream_name: str,
+        group_id: str,
+        item_ids: builtins.list[str],
+        values_json: builtins.list[bytes],
+        *,
+        delete_missing: bool = False,
+    ) -> BulkResult:
+        """Write many items of one group in one step: one lock, one timestamp, and events for
+        the rows that changed only (and for the items deleted with ``delete_missing``).
+
+        ``values_json`` must be compact JSON made by ``codec`` (it is stored as it is); ids
+        and values are checked against the limits before anything is written.
+        """
+        function_id = "stream::set"
+        inputs.group_ref(function_id, {"stream_name": stream_name, "group_id": group_id}, self.limits)
+        inputs.item_ids(function_id, item_ids, self.limits)
+        self.check_values(function_id, values_json)
+        adapter = self._retaining("bulk writes")
+        with self.lock:
+            listening = bool(self.hub.counts().get((stream_name, group_id))) or self.triggers.has(STREAM)
+            result = self._store(
+                "set",
+                adapter.set_many,
+                stream_name,
+                group_id,
+                self.clock.next(stream_name, group_id),
+                item_ids,
+                values_json,
+                delete_missing=delete_missing,
+                events=listening,
+            )
+        self._after_many(result.events)
+        return result
+
+    def check_values(self, function_id: str, values_json: builtins.list[bytes]) -> None:
+        """``check_value`` for many values; only those that could break a limit are decoded."""
+        if not values_json:
+            return
+        if max(map(len, values_json)) > self._checked_below:
+            for value_json in values_json:
+                if len(value_json) > self._checked_below:
+                    self.check_value(function_id, codec.loads(value_json), value_json)
+
+    def supports_bulk(self, stream_name: str) -> bool:
+        """True when ``set_many`` serves this stream (not a custom stream, a capable adapter)."""
+        return not self.is_custom(stream_name) and callable(getattr(self.adapter, "set_many", None))
+
+    # -- retention -----------------------------------------------------------------------
+
+    def retain(self, stream_name: str, group_id: str | None, policy: Retention | None) -> int:
+        """Bound a group, or every group of a stream (``group_id`` None); None removes the
+        bound. Applies at once: returns how many items were evicted."""
+        if group_id is None:
+            inputs.stream_name("retain", {"stream_name": stream_name}, self.limits)
+        else:
+            inputs.group_ref("retain", {"stream_name": stream_name, "group_id": group_id}, self.limits)
+        if self.is_custom(stream_name):
+            raise ValueError(
+                f"stream {stream_name!r} is served by custom functions; they keep their own data"
+            )
+        adapter = self._retaining("retention")
+        with self.lock:
+            evicted = adapter.retain(stream_name, group_id, policy, self.clock.next)
+        self._after_many(evicted)
+        if self._sweeper is not None:
+            self._sweeper.wake()
+        return len(evicted)
+
+    def start_retention(self, policies: dict[str, Retention]) -> None:
+        """Apply the configured per-stream policies and start sweeping for expired items."""
+        if not callable(getattr(self.adapter, "expire", None)):
+            if policies:
+                raise ValueError(f"the adapter {self.adapter!r} does not support retention")
+            return
+        for stream_name, policy in policies.items():
+            self.retain(stream_name, None, policy)
+        self._sweeper = Sweeper(self._sweep)
+        self._sweeper.start()
+
+    def stop_retention(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.stop()
+            self._sweeper = None
+
+    def _sweep(self) -> float:
+        """Evict what expired; returns the seconds until the next sweep."""
+        adapter: RetainingAdapter = self.adapter  # type: ignore[assignment]
+        with self.lock:
+            evicted = adapter.expire(self.clock.next)
+        self._after_many(evicted)
+        return sweep_interval(adapter.policies())
+
+    def _retaining(self, what: str) -> RetainingAdapter:
+        if not callable(getattr(self.adapter, "retain", None)):
+            raise ValueError(f"the adapter {self.adapter!r} does not support {what}")
+        return self.adapter  # type: ignore[return-value]
+
+
+def _failed(op: str, exc: Exception) -> InvocationError:
+    """An adapter's failure as the iii ``STREAM_*_ERROR`` of ``op``."""
+    code, what = _ERRORS[op]
+    return InvocationError(code, f"{what}: {exc}")
 
 
 def _plain(value: Any) -> Any:

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvocationError
 from ..functions import resolve
-from ..protocol.stream_wire import EVENT, RESUMED, SYNC, Event
+from ..protocol.stream_wire import EVENT, RESUMED, SYNC, Event, decode
+from .adapters.base import FencedRead, Following
 from .clock import now_ms
 from .history import GroupHistory
 from .hub import Hub, PendingJoin, Subscription
@@ -48,14 +49,12 @@ Since = tuple[int, str]
 
 
 class _FencedJoin(PendingJoin):
-    __slots__ = ("fenced", "stamp", "seq")
+    __slots__ = ("fenced", "stamp")
 
     def __init__(self, subscription: Subscription) -> None:
         super().__init__(subscription)
         self.fenced = threading.Event()
         self.stamp = 0
-        self.seq: int | None = None
-        """The group history's number at the fence: what the snapshot reflects."""
 
 
 class Subscriptions:
@@ -73,6 +72,8 @@ class Subscriptions:
         self.adapter = adapter
         self.lock = streams.lock
         self.history = history if history is not None else GroupHistory()
+        self._store_numbers = getattr(adapter, "numbers_events", False)
+        """The store numbers followed groups' events itself, in a history all its engines share."""
         self._offload = offload
         self._spawn = spawn
         self._fences: dict[str, _FencedJoin] = {}
@@ -118,9 +119,10 @@ class Subscriptions:
             subscription.log = self.history.follow(subscription.stream_name, subscription.group_id)
 
     def _resumed(self, subscription: Subscription, since: Since | None) -> bool:
-        """Follow the group's history; if it holds every event after ``since``, subscribe with
-        those (after a ``recovered`` marker) instead of a snapshot."""
-        if not subscription.resume:
+        """Follow the group's history kept here; if it holds every event after ``since``,
+        subscribe with those (after a ``recovered`` marker) instead of a snapshot. (A store
+        that numbers events itself answers this in its fenced read.)"""
+        if not subscription.resume or self._store_numbers:
             return False
         with self.lock:
             self._follow(subscription)
@@ -129,19 +131,8 @@ class Subscriptions:
             if missed is None:
                 return False
             self.hub.add(subscription)
-            item_id = subscription.item_id
-            replay = [event for event in missed if item_id is None or event.item_id == item_id]
-            marker = Event(
-                subscription.stream_name,
-                subscription.group_id,
-                item_id,
-                now_ms(),
-                EVENT,
-                {"missed": len(replay)},
-                custom_type=RESUMED,
-            )
-            marker.seq, marker.epoch, marker.recovered = since[0], since[1], True  # type: ignore[index]
-            self.hub.publish_to(marker, subscription)
+            replay = _of_item(missed, subscription.item_id)
+            self.hub.publish_to(_resumed_marker(subscription, since, len(replay)), subscription)  # type: ignore[arg-type]
             for event in replay:
                 self.hub.publish_to(event, subscription)
         self.hub.drain()
@@ -173,20 +164,26 @@ class Subscriptions:
         self.hub.drain()
 
     def _join_fenced(self, subscription: Subscription, since: Since | None = None) -> None:
-        """Hold the group's events, read with a fence, then release sync + events after the fence."""
+        """Hold the group's events, read with a fence, then release sync + events after the fence.
+
+        A resuming subscription follows the store's shared history, and gets the events it
+        missed (then those after the fence) when that history holds them."""
         pending = _FencedJoin(subscription)
         token = uuid.uuid4().hex
+        following = subscription.resume and self._store_numbers
         with self.lock:
-            self._follow(subscription)
+            if following:
+                self._follow(subscription)
             self._fences[token] = pending
             self.hub.hold(pending)
         try:
-            snapshot = self.adapter.read_fenced(  # type: ignore[attr-defined]
+            read: FencedRead = self.adapter.read_fenced(  # type: ignore[attr-defined]
                 subscription.stream_name,
                 subscription.group_id,
                 subscription.item_id,
                 subscription.keyed,
                 token,
+                *((Following(self.history.ttl, self.history.window), since) if following else ()),
             )
         except Exception as exc:
             with self.lock:
@@ -205,10 +202,15 @@ class Subscriptions:
             self._fences.pop(token, None)
             if not pending.stamp:
                 pending.stamp = self.streams.clock.next(subscription.stream_name, subscription.group_id)
-            replay = list(pending.buffer)
-            stamp = min(pending.stamp, replay[0].timestamp - 1) if replay else pending.stamp
-            sync = self._sync_event(subscription, snapshot, since, stamp, pending.seq)
-            self.hub.release(pending, sync, replay)
+            after = list(pending.buffer)
+            if read.missed is not None and read.position is not None and since is not None:
+                missed = _of_item(_numbered(read.missed, since[0], read.position[1]), subscription.item_id)
+                first = _resumed_marker(subscription, since, len(missed))
+                after = missed + after
+            else:
+                stamp = min(pending.stamp, after[0].timestamp - 1) if after else pending.stamp
+                first = self._sync_event(subscription, read.snapshot, since, stamp, read.position)
+            self.hub.release(pending, first, after)
         self.hub.drain()
 
     def _sync_event(
@@ -217,19 +219,21 @@ class Subscriptions:
         snapshot: Any,
         since: Since | None,
         stamp: int | None = None,
-        seq: int | None = None,
+        position: tuple[int, str] | None = None,
     ) -> Event:
         """The sync; for a resuming subscription, with the place in the history it reflects
-        (``seq``: the last event it holds) and, after a resume that could not recover, that."""
+        (``position``: the last event it holds, from the store that keeps the history, or the
+        history kept here) and, after a resume that could not recover, that."""
         if stamp is None:
             stamp = self.streams.clock.next(subscription.stream_name, subscription.group_id)
         sync = Event(
             subscription.stream_name, subscription.group_id, subscription.item_id, stamp, SYNC, snapshot
         )
         log = subscription.log
-        if log is not None:
-            sync.seq = log.seq if seq is None else seq
-            sync.epoch = log.epoch
+        if position is None and log is not None and not self._store_numbers:
+            position = log.seq, log.epoch
+        if position is not None:
+            sync.seq, sync.epoch = position
             if since is not None:
                 sync.recovered = False
         return sync
@@ -268,7 +272,8 @@ class Subscriptions:
         """Number an event in its group's history and queue it for the group's subscribers,
         under the write lock."""
         with self.lock:
-            self.history.stamp(event)
+            if not self._store_numbers:
+                self.history.stamp(event)
             self.hub.publish(event)
 
     def fence(self, token: str) -> None:
@@ -281,11 +286,41 @@ class Subscriptions:
             subscription = pending.subscription
             pending.stamp = self.streams.clock.next(subscription.stream_name, subscription.group_id)
             if subscription.log is not None:
-                pending.seq = subscription.log.seq
+                subscription.log.established = True
         pending.fenced.set()
 
     def drain(self) -> None:
         self.hub.drain()
+
+
+def _of_item(events: list[Event], item_id: str | None) -> list[Event]:
+    """The events an item subscription gets of its group's (all, for a group subscription)."""
+    return events if item_id is None else [event for event in events if event.item_id == item_id]
+
+
+def _numbered(frames: list[bytes], since_seq: int, epoch: str) -> list[Event]:
+    """Frames a store kept after ``since_seq``, as events numbered from the one after it."""
+    events = []
+    for seq, frame in enumerate(frames, since_seq + 1):
+        event = decode(frame)
+        event.seq, event.epoch = seq, epoch
+        events.append(event)
+    return events
+
+
+def _resumed_marker(subscription: Subscription, since: Since, missed: int) -> Event:
+    """The first frame of a resume that recovers: ``missed`` events follow it."""
+    marker = Event(
+        subscription.stream_name,
+        subscription.group_id,
+        subscription.item_id,
+        now_ms(),
+        EVENT,
+        {"missed": missed},
+        custom_type=RESUMED,
+    )
+    marker.seq, marker.epoch, marker.recovered = since[0], since[1], True
+    return marker
 
 
 async def _logged(pending: Awaitable[None], subscription: Subscription) -> None:

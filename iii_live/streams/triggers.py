@@ -5,6 +5,9 @@
 Join and leave triggers fire for every join and leave, as in iii; beyond iii, a
 ``stream_name`` or ``group_id`` in their config narrows them to that stream or group.
 A join handler that returns ``{"unauthorized": true}`` vetoes the join.
+
+Trigger ids are scoped to their owner (a worker, or the engine itself): a worker that
+registers an id another worker uses gets its own trigger and leaves the other's alone.
 """
 
 from __future__ import annotations
@@ -50,13 +53,14 @@ class Trigger:
     def unregister(self) -> None:
         """Remove this trigger from the engine."""
         if self.registry is not None:
-            self.registry.unregister(self.id)
+            self.registry.unregister(self.id, self.owner)
 
 
 class TriggerRegistry:
     def __init__(self, invoke: Invoke) -> None:
         self._invoke = invoke
-        self._triggers: dict[str, Trigger] = {}
+        self._triggers: dict[tuple[str | None, str], Trigger] = {}
+        """By (owner, trigger id), in registration order."""
 
     def register(
         self,
@@ -68,10 +72,13 @@ class TriggerRegistry:
         owner: str | None = None,
         metadata: Any = None,
     ) -> Trigger:
-        """Validate and add a trigger; raises ValueError with a message for the caller."""
+        """Validate and add a trigger (replacing ``owner``'s trigger of the same id); raises
+        ValueError with a message for the caller."""
+        if trigger_id is not None and (not isinstance(trigger_id, str) or not trigger_id):
+            raise ValueError(f"a trigger id must be a non-empty string, not {trigger_id!r:.80}")
         if trigger_type not in TRIGGER_TYPES:
             raise ValueError(
-                f"unknown trigger type {trigger_type!r}; this engine serves "
+                f"unknown trigger type {trigger_type!r:.80}; this engine serves "
                 + ", ".join(repr(t) for t in TRIGGER_TYPES)
             )
         if not isinstance(function_id, str) or not function_id:
@@ -87,16 +94,17 @@ class TriggerRegistry:
         trigger = Trigger(
             trigger_id or str(uuid.uuid4()), trigger_type, function_id, config, owner, metadata, self
         )
-        self._triggers[trigger.id] = trigger
+        self._triggers[(owner, trigger.id)] = trigger
         return trigger
 
-    def unregister(self, trigger_id: str) -> bool:
-        return self._triggers.pop(trigger_id, None) is not None
+    def unregister(self, trigger_id: str, owner: str | None = None) -> bool:
+        """Remove the trigger ``owner`` (None: the engine itself) registered as ``trigger_id``."""
+        return self._triggers.pop((owner, trigger_id), None) is not None
 
     def remove_owned_by(self, owner: str) -> int:
-        owned = [t.id for t in self._triggers.values() if t.owner == owner]
-        for trigger_id in owned:
-            del self._triggers[trigger_id]
+        owned = [key for key, t in self._triggers.items() if t.owner == owner]
+        for key in owned:
+            del self._triggers[key]
         return len(owned)
 
     def has(self, trigger_type: str) -> bool:

@@ -3,7 +3,8 @@
 Sending from a thread, not the event loop, keeps widgets live while a cell blocks (comm
 messages leave through ipykernel's IOPub thread). The Jupyter server drops comm messages
 above 1000 per second, so each widget sends at most one message per frame and all widgets
-together at most ``MAX_MESSAGES_PER_SECOND``; what waits keeps coalescing.
+together at most ``MAX_MESSAGES_PER_SECOND``; what waits keeps coalescing. Only widgets that
+a view may be looking at are here (the others cost nothing), held weakly.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from typing import Protocol
 
 log = logging.getLogger("iii_live.widgets")
@@ -27,48 +29,74 @@ class Flushable(Protocol):
 class Flusher:
     def __init__(self, frame_seconds: float = FRAME_SECONDS, max_per_second: int = MAX_MESSAGES_PER_SECOND):
         self.frame_seconds = frame_seconds
+        self.max_per_second = max_per_second
         self.budget_per_frame = max(1, int(max_per_second * frame_seconds))
-        self._widgets: list[Flushable] = []
+        self._allowance = float(self.budget_per_frame)
+        """Messages the next frame may send: refilled at ``max_per_second``, so frames run
+        early for a waiting view (``wake``) never add up to more than the rate."""
+        self._last_frame: float | None = None
+        self._widgets: list[weakref.ref[Flushable]] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._next = 0
+        self._woken = threading.Event()
+        self.frames = 0
+        """Frames run so far (a widget that is never held back sends in each frame it has news)."""
+        self.held_back = 0
+        """Widgets not reached in a frame because its budget was spent (they wait a frame)."""
 
     def add(self, widget: Flushable) -> None:
         with self._lock:
-            self._widgets.append(widget)
+            if not any(ref() is widget for ref in self._widgets):
+                self._widgets.append(weakref.ref(widget))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="iii-live-widgets", daemon=True)
                 self._thread.start()
 
     def remove(self, widget: Flushable) -> None:
         with self._lock:
-            if widget in self._widgets:
-                self._widgets.remove(widget)
+            self._widgets = [ref for ref in self._widgets if ref() is not widget and ref() is not None]
+
+    def __len__(self) -> int:
+        return sum(1 for ref in self._widgets if ref() is not None)
+
+    def wake(self) -> None:
+        """Run the next frame now (a view waits for an answer)."""
+        self._woken.set()
 
     def _run(self) -> None:
         while True:
             started = time.monotonic()
             self.frame(started)
-            time.sleep(max(0.0, self.frame_seconds - (time.monotonic() - started)))
+            self._woken.wait(max(0.0, self.frame_seconds - (time.monotonic() - started)))
+            self._woken.clear()
 
     def frame(self, now: float) -> int:
         """Flush widgets round robin, starting one further each frame, within this frame's
         budget (so no widget starves another); returns the messages sent."""
         with self._lock:
-            widgets = list(self._widgets)
-        budget = self.budget_per_frame
+            widgets = [widget for widget in (ref() for ref in self._widgets) if widget is not None]
+        self.frames += 1
+        if self._last_frame is not None:
+            refill = (now - self._last_frame) * self.max_per_second
+            self._allowance = min(float(self.budget_per_frame), self._allowance + refill)
+        self._last_frame = now
+        budget = allowed = int(self._allowance)
         count = len(widgets)
         for offset in range(count):
-            if budget <= 0:
-                break
             widget = widgets[(self._next + offset) % count]
+            if budget <= 0:
+                self.held_back += count - offset
+                break
             try:
                 budget -= widget.flush(now)
             except Exception:
                 log.exception("flushing %r failed", widget)
         if count:
             self._next = (self._next + 1) % count
-        return self.budget_per_frame - budget
+        sent = allowed - budget
+        self._allowance -= sent
+        return sent
 
 
 flusher = Flusher()

@@ -1,11 +1,12 @@
 // @ts-check
 // The stream browser: the engine's streams and groups (refreshed every few seconds) and
-// the chosen group as a live table, newest items first.
-import { connect } from "./connection.js";
-import { byId, groupSocketUrl, withToken } from "./page-context.js";
+// the chosen group as a live table, newest items first; a large group is paged through
+// windows (the engine sends the rows on screen), so a million items open at once.
+import { byId, withToken } from "./page-context.js";
 import { LiveStore } from "./store.js";
 import { TableView } from "./table.js";
 import { exposeForTests } from "./test-hooks.js";
+import { WHOLE_LIMIT, follow } from "./window-connection.js";
 
 const REFRESH_MS = 3000;
 const TABLE_HEIGHT = 520;
@@ -18,25 +19,30 @@ const TABLE_HEIGHT = 520;
  */
 
 export function startBrowser() {
-  /** @type {{stream: string, group: string, close: () => void} | null} */
+  /** @type {{stream: string, group: string, windowed: boolean, close: () => void} | null} */
   let watching = null;
 
   /**
    * @param {string} stream
    * @param {string} group
+   * @param {number} items how many it holds (a large group is followed through windows)
    */
-  const watch = (stream, group) => {
+  const watch = (stream, group, items) => {
     if (watching) watching.close();
     const store = new LiveStore();
-    const view = new TableView(byId("view"), store, { height: TABLE_HEIGHT, newest_first: true });
     const status = byId("status");
-    const stop = connect(groupSocketUrl(stream, group), store, {
+    const stop = follow(store, {
+      stream,
+      group,
+      items,
       onStatus: (state) => (status.textContent = `${stream} / ${group}: ${state}`),
     });
+    const view = new TableView(byId("view"), store, { height: TABLE_HEIGHT, newest_first: true });
     const unexpose = exposeForTests({ group: `${stream}/${group}`, store, view });
     watching = {
       stream,
       group,
+      windowed: store.windowed,
       close: () => {
         stop();
         unexpose();
@@ -68,6 +74,20 @@ export function startBrowser() {
     byId("engine").textContent = `${engine.stream_url} · ${engine.connections} connections`;
     byId("streams").replaceChildren(...(streams.length ? streams.flatMap((stream) => streamEntries(stream, watch)) : [empty("No streams yet.")]));
     markActive();
+    rewatchIfResized(streams);
+  };
+
+  /**
+   * Follow the watched group the other way once it grew past twice the limit (or shrank
+   * below half of it).
+   * @param {Overview["streams"]} streams
+   */
+  const rewatchIfResized = (streams) => {
+    if (!watching) return;
+    const { stream, group, windowed } = watching;
+    const found = streams.find((s) => s.id === stream)?.groups.find((g) => g.id === group);
+    if (!found) return;
+    if ((!windowed && found.items > 2 * WHOLE_LIMIT) || (windowed && found.items < WHOLE_LIMIT / 2)) watch(stream, group, found.items);
   };
 
   refresh();
@@ -77,7 +97,7 @@ export function startBrowser() {
 /**
  * A stream's title and one button per group.
  * @param {Overview["streams"][number]} stream
- * @param {(stream: string, group: string) => void} watch
+ * @param {(stream: string, group: string, items: number) => void} watch
  * @returns {HTMLElement[]}
  */
 function streamEntries(stream, watch) {
@@ -92,7 +112,7 @@ function streamEntries(stream, watch) {
     const counts = document.createElement("small");
     counts.textContent = `${group.items} items · ${group.subscribers} subs`;
     button.append(name, counts);
-    button.onclick = () => watch(stream.id, group.id);
+    button.onclick = () => watch(stream.id, group.id, group.items);
     return button;
   });
   return [title, ...buttons];

@@ -2,8 +2,15 @@
 // A live chart over the items of a group (uPlot, made for streaming data): one series per
 // y field, x from a field (numbers or timestamps) or the item order, an optional rolling
 // window, axes that follow the data, repainted at most once per animation frame.
+//
+// Dragging across the plot zooms in; the zoom stays while points come (double-click goes
+// back to following the data). Over a windowed store (a group too large to send whole) the
+// chart asks its source for the x range it shows at its width, and gets each pixel column's
+// minimum and maximum; zooming asks again.
 import uPlot from "uplot";
 import { pick, toNumber } from "./format.js";
+import { StatusNote } from "./status-note.js";
+import { newViewId } from "./view-id.js";
 
 /** @typedef {import("./store.js").LiveStore} LiveStore */
 
@@ -19,8 +26,15 @@ import { pick, toNumber } from "./format.js";
 
 /** @typedef {[number[], ...(number | null)[][]]} ChartData x values, then one column per series */
 
+/**
+ * The points of a windowed chart's range, as its source sends them.
+ * @typedef {{view: string, req: number, total: number, range: [number | null, number | null], x: number[], y: (number | null)[][], exact: boolean, time?: boolean}} PointsFrame
+ */
+
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#4d7c0f"];
 const MIN_WIDTH = 300;
+/** A windowed chart asks again for its range when its width changes by more than this. */
+const ASK_AGAIN_PX = 50;
 const DEFAULT_HEIGHT = 320;
 
 export class ChartView {
@@ -31,14 +45,26 @@ export class ChartView {
    */
   constructor(el, store, options) {
     this.store = store;
+    /** Names this view to the store's source. */
+    this.id = newViewId();
     this.root = document.createElement("div");
     this.root.className = "iii-live iii-chart";
     el.appendChild(this.root);
+    this.note = new StatusNote(this.root);
     this.options = options;
     /** @type {uPlot | null} */
     this.plot = null;
     /** Whether x holds timestamps (the axis then shows dates and times). */
     this.timeAxis = false;
+    /** @type {{min: number, max: number} | null} the x range the reader zoomed to (null: follow the data) */
+    this.zoom = null;
+    /** Set while the chart itself gives uPlot data, so scale changes then are not the reader's. */
+    this._settingData = false;
+    this._req = 0;
+    this._asked = false;
+    this._askedWidth = 0;
+    /** @type {unknown} the frame last drawn (windowed) */
+    this._shown = null;
     this.unobserve = store.observe(() => this.refresh());
     this.resizer = new ResizeObserver(() => this._resize());
     this.resizer.observe(this.root);
@@ -50,6 +76,7 @@ export class ChartView {
     this.options = options;
     if (this.plot) this.plot.destroy();
     this.plot = null;
+    this._shown = null;
     this.refresh();
   }
 
@@ -72,18 +99,77 @@ export class ChartView {
   }
 
   refresh() {
-    const data = this.data();
-    const timeAxis = Boolean(this.options.x) && this._looksLikeTime();
+    if (this.store.windowed) {
+      this._refreshWindowed();
+      return;
+    }
+    this._asked = false;
+    this._draw(this.data(), Boolean(this.options.x) && this._looksLikeTime());
+  }
+
+  /** Points of the range asked for (the default range until the own answer comes). */
+  _refreshWindowed() {
+    if (!this._asked) this._ask();
+    const own = /** @type {PointsFrame | undefined} */ (this.store.windows.get(this.id));
+    const initial = /** @type {PointsFrame | undefined} */ (this.store.windows.get(""));
+    const frame = own ? (own.req === this._req ? own : null) : initial && !this.zoom ? initial : null;
+    if (frame && frame !== this._shown) {
+      this._shown = frame;
+      this._draw([frame.x, ...frame.y], Boolean(frame.time));
+      this.root.dataset.total = String(frame.total);
+      this.root.dataset.exact = String(frame.exact);
+    }
+    this.note.show(this.store.status);
+  }
+
+  /**
+   * Give the plot its data, keeping the reader's zoom.
+   * @param {ChartData} data
+   * @param {boolean} timeAxis
+   */
+  _draw(data, timeAxis) {
     if (this.plot && timeAxis !== this.timeAxis) {
       this.plot.destroy();
       this.plot = null;
     }
     this.timeAxis = timeAxis;
-    if (!this.plot) this.plot = this._build(data);
-    else this.plot.setData(data);
+    if (!this.plot) {
+      this._settingData = true; // until uPlot's first commit, a microtask away
+      this.plot = this._build(data);
+      queueMicrotask(() => (this._settingData = false));
+    } else {
+      this._quietly((plot) => {
+        plot.setData(data, !this.zoom);
+        if (this.zoom) plot.setScale("x", this.zoom);
+      });
+    }
     this.root.dataset.points = String(data[0].length);
     this.root.dataset.seq = String(this.store.seq);
     this.root.dataset.last = JSON.stringify(data.map((column) => column[column.length - 1] ?? null));
+    this.root.dataset.zoom = this.zoom ? `${this.zoom.min},${this.zoom.max}` : "";
+    this.note.show(this.store.status);
+  }
+
+  /** Ask the source for the points of the range shown, at the plot's width. */
+  _ask() {
+    const ask = this.store.askWindow;
+    if (!ask) return;
+    this._asked = true;
+    this._req += 1;
+    const width = Math.max(this.root.clientWidth, MIN_WIDTH);
+    this._askedWidth = width;
+    ask(/** @type {any} */ ({ type: "window", view: this.id, req: this._req, x0: this.zoom?.min ?? null, x1: this.zoom?.max ?? null, width }));
+  }
+
+  /**
+   * The reader zoomed (or went back to following the data: null).
+   * @param {{min: number, max: number} | null} zoom
+   */
+  _zoomTo(zoom) {
+    this.zoom = zoom;
+    this.root.dataset.zoom = zoom ? `${zoom.min},${zoom.max}` : "";
+    if (this.store.windowed) this._ask();
+    else if (!zoom) this.refresh();
   }
 
   destroy() {
@@ -119,7 +205,7 @@ export class ChartView {
         points: { show: kind === "scatter", size: 6, fill: COLORS[i % COLORS.length] },
       })),
     ];
-    return new uPlot(
+    const plot = new uPlot(
       {
         title,
         width: Math.max(this.root.clientWidth, MIN_WIDTH),
@@ -127,10 +213,21 @@ export class ChartView {
         scales: { x: { time: this.timeAxis } },
         series,
         legend: { live: false },
+        cursor: { bind: { dblclick: () => () => null } }, // a double-click follows the data again (below)
+        hooks: {
+          setScale: [
+            (u, key) => {
+              const { min, max } = u.scales.x;
+              if (key === "x" && !this._settingData && min != null && max != null) this._zoomTo({ min, max });
+            },
+          ],
+        },
       },
       data,
       this.root
     );
+    plot.over.addEventListener("dblclick", () => this._zoomTo(null));
+    return plot;
   }
 
   /** Whether the x field of the first item is text (a timestamp, as `toNumber` read it). */
@@ -142,6 +239,24 @@ export class ChartView {
   }
 
   _resize() {
-    if (this.plot && this.root.clientWidth) this.plot.setSize({ width: this.root.clientWidth, height: this.plot.height });
+    if (!this.plot || !this.root.clientWidth) return;
+    const width = this.root.clientWidth;
+    this._quietly((plot) => plot.setSize({ width, height: plot.height }));
+    if (this.store.windowed && Math.abs(width - this._askedWidth) > ASK_AGAIN_PX) this._ask();
+  }
+
+  /**
+   * Change the plot now (uPlot's batch commits at once), its scale changes not taken as the reader's.
+   * @param {(plot: uPlot) => void} change
+   */
+  _quietly(change) {
+    const plot = this.plot;
+    if (!plot) return;
+    this._settingData = true;
+    try {
+      plot.batch(() => change(plot));
+    } finally {
+      this._settingData = false;
+    }
   }
 }

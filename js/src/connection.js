@@ -68,7 +68,7 @@ export function connect(url, store, { onStatus = () => {} } = {}) {
  * @param {unknown} data a text frame
  * @returns {unknown} its JSON, or null when it is not JSON text
  */
-function parse(data) {
+export function parse(data) {
   if (typeof data !== "string") return null;
   try {
     return JSON.parse(data);

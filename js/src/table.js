@@ -2,12 +2,21 @@
 // A virtualized live table: one row per item, only the visible rows in the DOM, repainted
 // at most once per animation frame, columns as wide as what they show, changed cells
 // highlighted by direction for numbers and for a time scaled to how often they change.
+//
+// Over a windowed store (a group too large to send whole) the table asks its source for
+// the rows around what it shows, sorted there, and keeps the reader's place: when rows come
+// or go above the first visible one, it scrolls by as much, so the rows in view stay put.
+// Clicking a row selects it (ctrl/cmd-click: several); selections are kept by item id.
 import { CellChanges } from "./cell-changes.js";
 import { flatten, formatCell, pick, toNumber } from "./format.js";
+import { StatusNote } from "./status-note.js";
+import { newViewId } from "./view-id.js";
 
 /**
  * @typedef {import("./store.js").LiveStore} LiveStore
  * @typedef {import("./store.js").Entry} Entry
+ * @typedef {import("./store.js").RowsFrame} RowsFrame
+ * @typedef {import("./store.js").SortSpec} SortSpec
  */
 
 /**
@@ -44,6 +53,8 @@ const CELL_PADDING_PX = 18;
 const PRUNE_SLACK = 1000;
 /** Items looked at to derive the columns and whether the item ids need a column. */
 const SAMPLE_ROWS = 200;
+/** Rows a windowed table asks for above and below what it shows (scrolls within them ask nothing). */
+const WINDOW_MARGIN = 40;
 
 export class TableView {
   /**
@@ -65,10 +76,25 @@ export class TableView {
     this.spacer.appendChild(this.body);
     this.viewport.append(this.header, this.spacer);
     this.root.append(this.viewport, this.footer);
+    this.note = new StatusNote(this.root);
     this._setHeight();
     el.appendChild(this.root);
-    /** @type {Entry[]} the rows, in display order */
+    /** Names this view to a windowed store's source. */
+    this.id = newViewId();
+    /** @type {Entry[]} the rows held, in display order, from position `rowsStart` */
     this.rows = [];
+    this.rowsStart = 0;
+    /** Rows in all (more than `rows` holds when windowed). */
+    this.total = 0;
+    /** @type {Set<string>} ids of the selected rows */
+    this.selected = new Set();
+    /** @type {{req: number, start: number, end: number, atTop: boolean, sort: string} | null} the last window asked for */
+    this._asked = null;
+    /** Where the row the last request anchored at was last seen (the table scrolls by its moves). */
+    this._anchor = 0;
+    /** @type {RowsFrame | null} the frame whose rows are held */
+    this._shown = null;
+    this._req = 0;
     /** @type {string[]} */
     this.columns = [];
     /** @type {string | null} */
@@ -80,6 +106,7 @@ export class TableView {
     this._headerSignature = "";
     this._scheduled = false;
     this.viewport.addEventListener("scroll", () => this.schedule());
+    this.body.addEventListener("click", (event) => this._select(event));
     this.unobserve = store.observe(() => this.refresh());
     this.refresh();
   }
@@ -93,6 +120,11 @@ export class TableView {
   }
 
   refresh() {
+    if (this.store.windowed) {
+      this._refreshWindowed();
+      return;
+    }
+    this._asked = null;
     const { store, options } = this;
     let entries = Array.from(store.items.entries());
     this.columns = options.columns && options.columns.length ? options.columns : deriveColumns(entries);
@@ -109,15 +141,119 @@ export class TableView {
       if (options.newest_first) entries.reverse();
     }
     this.rows = entries;
+    this.rowsStart = 0;
+    this.total = entries.length;
     if (this.changes.size > store.items.size + PRUNE_SLACK) this.changes.prune((id) => store.items.has(id));
-    this._renderHeader();
-    this.spacer.style.height = `${entries.length * ROW_HEIGHT}px`;
     const shown = entries.length < store.items.size ? ` (showing ${entries.length})` : "";
+    this._paint(store.items.size, shown);
+  }
+
+  /** Rows from the view's window (or the default window until its own is answered). */
+  _refreshWindowed() {
+    const frame = this._frame();
+    if (frame && frame !== this._shown) {
+      if (frame.view === this.id && frame.offset !== this._anchor && !this._asked?.atTop) {
+        this.viewport.scrollTop += (frame.offset - this._anchor) * ROW_HEIGHT; // keep the reader's place
+      }
+      if (frame.view === this.id) this._anchor = frame.offset;
+      this._shown = frame;
+      this.rows = frame.rows;
+      this.rowsStart = frame.start;
+      this.total = frame.total;
+      this.columns = this.options.columns && this.options.columns.length ? this.options.columns : deriveColumns(frame.rows);
+      this.keyColumn = this._keyColumn(frame.rows);
+    }
+    if (this.changes.size > this.rows.length + PRUNE_SLACK) {
+      const held = new Set(this.rows.map(([id]) => id));
+      this.changes.prune((id) => held.has(id));
+    }
+    const sorting = this._shown && sortKey(this._shown.sort) !== sortKey(this._windowSort());
+    this._paint(this.total, sorting ? " · sorting…" : "");
+    if (!this._covers()) this._ask();
+  }
+
+  /**
+   * The frame to show: this view's answer to its latest request, else, before any, the
+   * default window if it is of the order shown. Answers to earlier requests are passed over:
+   * the one to the latest places the rows anew.
+   * @returns {RowsFrame | null}
+   */
+  _frame() {
+    const key = sortKey(this._windowSort());
+    const own = this.store.windows.get(this.id);
+    if (own) return own.req === this._req && sortKey(own.sort) === key ? own : null;
+    const initial = this.store.windows.get("");
+    return initial && sortKey(initial.sort) === key ? initial : null;
+  }
+
+  /** @returns {SortSpec} the order asked of the source */
+  _windowSort() {
+    if (this.sort.by) return { by: this.sort.by, ascending: this.sort.ascending };
+    return { by: null, ascending: !this.options.newest_first };
+  }
+
+  /** Whether the window asked for last holds every visible row (and the same order). */
+  _covers() {
+    const asked = this._asked;
+    if (!asked || asked.sort !== sortKey(this._windowSort())) return false;
+    const { first, last } = this._visible();
+    if ((first === 0) !== asked.atTop) return false;
+    return first >= asked.start && (last <= asked.end || asked.end >= this.total);
+  }
+
+  /** Ask the source for the rows around what is visible. */
+  _ask() {
+    const ask = this.store.askWindow;
+    if (!ask) return;
+    const { first, last } = this._visible();
+    const sort = this._windowSort();
+    const shown = sortKey(sort) === sortKey(this._shown?.sort ?? sort) ? this.rows[first - this.rowsStart] : undefined;
+    this._req += 1;
+    this._anchor = first;
+    this._asked = { req: this._req, start: Math.max(0, first - WINDOW_MARGIN), end: last + WINDOW_MARGIN, atTop: first === 0, sort: sortKey(sort) };
+    const columns = this.options.columns && this.options.columns.length ? this.options.columns : null;
+    const anchor = shown ? shown[0] : null; // the row there as the reader sees it: the source finds it where it is now
+    ask({ type: "window", view: this.id, req: this._req, offset: first, anchor, before: WINDOW_MARGIN, after: last - first + WINDOW_MARGIN, sort, columns });
+  }
+
+  /** @returns {{first: number, last: number}} the rows on screen */
+  _visible() {
+    const height = this.viewport.clientHeight || this.options.height || DEFAULT_HEIGHT;
+    const first = Math.max(0, Math.floor(this.viewport.scrollTop / ROW_HEIGHT));
+    return { first, last: first + Math.ceil(height / ROW_HEIGHT) };
+  }
+
+  /**
+   * Header, sizes, footer and visible rows.
+   * @param {number} items
+   * @param {string} note after the item count in the footer
+   */
+  _paint(items, note) {
+    const { store, options } = this;
+    this._renderHeader();
+    this.spacer.style.height = `${this.total * ROW_HEIGHT}px`;
     const order = !this.sort.by && options.newest_first ? " · newest first" : "";
-    this.footer.textContent = `${store.items.size} items${shown}${order}`;
-    this.root.dataset.items = String(store.items.size);
+    this.footer.textContent = `${items} items${note}${order}`;
+    this.root.dataset.items = String(items);
     this.root.dataset.seq = String(store.seq);
     this.root.dataset.gaps = String(store.stats.gaps);
+    this.note.show(store.status);
+    this._renderRows();
+  }
+
+  /**
+   * A click on a row selects it; with ctrl or cmd, adds it to (or takes it from) the selection.
+   * @param {MouseEvent} event
+   */
+  _select(event) {
+    const row = event.target instanceof Element ? event.target.closest(".iii-row") : null;
+    const id = row instanceof HTMLElement ? row.dataset.id : undefined;
+    if (id === undefined) return;
+    const several = event.ctrlKey || event.metaKey;
+    const was = this.selected.has(id);
+    if (!several) this.selected.clear();
+    if (was && several) this.selected.delete(id);
+    else this.selected.add(id);
     this._renderRows();
   }
 
@@ -128,6 +264,7 @@ export class TableView {
     requestAnimationFrame(() => {
       this._scheduled = false;
       this._renderRows();
+      if (this.store.windowed && !this._covers()) this._ask();
     });
   }
 
@@ -172,6 +309,7 @@ export class TableView {
         cell.title = `sort by ${name}`;
         cell.addEventListener("click", () => {
           this.sort = { by: name, ascending: this.sort.by === name ? !this.sort.ascending : true };
+          if (this.store.windowed) this.viewport.scrollTop = 0; // a new order starts at its top
           this.refresh();
         });
         return cell;
@@ -202,16 +340,18 @@ export class TableView {
   _renderRows() {
     const top = this.viewport.scrollTop;
     const height = this.viewport.clientHeight || this.options.height || DEFAULT_HEIGHT;
-    const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
-    const last = Math.min(this.rows.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
+    const first = Math.max(this.rowsStart, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
+    const last = Math.min(this.total, this.rowsStart + this.rows.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
     const columns = this._allColumns();
     const now = performance.now();
     const today = new Date();
     const fragment = document.createDocumentFragment();
     for (let i = first; i < last; i++) {
-      const [id, value] = this.rows[i];
+      const [id, value] = this.rows[i - this.rowsStart];
       const row = element("div", "iii-row");
       row.dataset.id = id;
+      row.dataset.position = String(i);
+      if (this.selected.has(id)) row.classList.add("iii-selected");
       row.style.transform = `translateY(${i * ROW_HEIGHT}px)`;
       for (const column of columns) {
         const key = column === this.keyColumn;
@@ -282,6 +422,14 @@ function deriveColumns(entries) {
     for (const key of Object.keys(flatten(entries[i][1]))) seen.add(key);
   }
   return Array.from(seen);
+}
+
+/**
+ * @param {SortSpec} sort
+ * @returns {string} the same text for the same order
+ */
+function sortKey(sort) {
+  return `${sort.by ?? ""}\u0000${sort.ascending}`;
 }
 
 /**

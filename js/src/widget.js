@@ -3,8 +3,14 @@
 // arrive before any view exists are kept); views render from it.
 //
 // Protocol with the kernel: the `_keyframe` trait holds `{seq, items}` (synced state is
-// never lost); custom messages carry `{type: "delta", seq, upserts, deletes}`; the view
-// sends `{type: "ready"}` when it exists and `{type: "resync"}` on a gap.
+// never lost); custom messages carry `{type: "delta", seq, upserts, deletes}`; `_state`
+// says whether the data is live. A group too large to send whole comes as windows: the
+// keyframe holds `{seq, window}` (the default window), views send `{type: "window", ...}`
+// requests and get `{type: "rows" | "points", view, ...}` frames (the viewport protocol). Each view has an id and sends `{type: "ready", view}` when
+// it exists and `{type: "gone", view}` when it goes; every few seconds (and when the page
+// shows again) the page renews its views with `{type: "alive", views}`, so the kernel stops
+// sending for views that went without a word (a reload, a closed tab). `{type: "resync"}`
+// asks for a keyframe on a gap.
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
 import { ChartView } from "./chart.js";
@@ -12,12 +18,24 @@ import { LiveStore } from "./store.js";
 import { TableView } from "./table.js";
 import { exposeForTests } from "./test-hooks.js";
 
+/** How often the page renews the leases of its views in the kernel. */
+const RENEW_MS = 5000;
+
+/** What views say over the data in each state of the widget. */
+const STATE_TEXT = {
+  live: "",
+  paused: "paused: waiting for the kernel",
+  stopped: "engine stopped",
+  closed: "closed",
+};
+
 /**
  * The synced traits of LiveTable and LiveChart.
  * @typedef {object} WidgetTraits
  * @property {string} _store_id
  * @property {"table" | "chart"} _view_kind
  * @property {import("./store.js").Keyframe} _keyframe
+ * @property {keyof typeof STATE_TEXT} _state
  * @property {string} stream_name
  * @property {string} group_id
  * @property {number} height
@@ -42,22 +60,46 @@ import { exposeForTests } from "./test-hooks.js";
 /** @type {(keyof WidgetTraits & keyof ViewOptions)[]} */
 const OPTION_TRAITS = ["columns", "sort_by", "ascending", "max_rows", "height", "show_id", "x", "y", "kind", "window", "title"];
 
-// initialize() and render() receive different proxies of one model, so stores are found
-// by the widget's own id, not by the model object.
-/** @type {Map<string, LiveStore>} */
-const stores = new Map();
+/**
+ * A model's store and the ids of its views in this page.
+ * @typedef {{store: LiveStore, views: Set<string>}} ModelEntry
+ */
 
-/** @param {Model} model */
-function storeFor(model) {
+// initialize() and render() receive different proxies of one model, so entries are found
+// by the widget's own id, not by the model object.
+/** @type {Map<string, ModelEntry>} */
+const models = new Map();
+
+/**
+ * @param {Model} model
+ * @returns {ModelEntry}
+ */
+function entryFor(model) {
   const key = model.get("_store_id");
-  let store = stores.get(key);
-  if (!store) {
-    store = new LiveStore();
+  let entry = models.get(key);
+  if (!entry) {
+    const store = new LiveStore();
     store.keyframe(model.get("_keyframe"));
-    stores.set(key, store);
+    store.setStatus(STATE_TEXT[model.get("_state")] ?? "");
+    entry = { store, views: new Set() };
+    models.set(key, entry);
   }
-  return store;
+  return entry;
 }
+
+/**
+ * Send to the kernel unless the comm is already gone (a view removed with its model).
+ * @param {Model} model
+ * @param {object} message
+ */
+function tell(model, message) {
+  try {
+    model.send(message);
+  } catch {
+    // the model is closed: nobody to tell
+  }
+}
+
 
 /**
  * @param {Model} model
@@ -73,14 +115,18 @@ function options(model) {
   return /** @type {ViewOptions} */ (out);
 }
 
-/** @param {unknown} msg */
-function isDelta(msg) {
-  return msg !== null && typeof msg === "object" && "type" in msg && msg.type === "delta";
+/**
+ * @param {unknown} msg
+ * @returns {string | null} the type of a custom message from the kernel
+ */
+function messageType(msg) {
+  return msg !== null && typeof msg === "object" && "type" in msg && typeof msg.type === "string" ? msg.type : null;
 }
 
 /** @type {import("@anywidget/types").Initialize<WidgetTraits>} */
 function initialize({ model }) {
-  const store = storeFor(model);
+  const entry = entryFor(model);
+  const { store } = entry;
   let asked = false;
   const askKeyframe = () => {
     if (asked) return;
@@ -91,23 +137,43 @@ function initialize({ model }) {
     store.keyframe(model.get("_keyframe"));
     asked = false;
   });
+  model.on("change:_state", () => store.setStatus(STATE_TEXT[model.get("_state")] ?? ""));
   model.on("msg:custom", (msg) => {
-    if (isDelta(msg) && !store.delta(/** @type {DeltaMessage} */ (msg))) askKeyframe();
+    const type = messageType(msg);
+    if (type === "delta" && !store.delta(/** @type {DeltaMessage} */ (msg))) askKeyframe();
+    if (type === "rows" || type === "points") store.windowFrame(/** @type {{view: string}} */ (msg));
   });
+  store.askWindow = (request) => tell(model, request);
+  const renew = () => {
+    if (entry.views.size) tell(model, { type: "alive", views: [...entry.views] });
+  };
+  const timer = setInterval(renew, RENEW_MS);
+  const shown = () => {
+    if (document.visibilityState === "visible") renew();
+  };
+  document.addEventListener("visibilitychange", shown);
   return () => {
-    stores.delete(model.get("_store_id"));
+    clearInterval(timer);
+    document.removeEventListener("visibilitychange", shown);
+    models.delete(model.get("_store_id"));
   };
 }
 
 /** @type {import("@anywidget/types").Render<WidgetTraits>} */
 function render({ model, el }) {
-  const store = storeFor(model);
+  const entry = entryFor(model);
+  const { store } = entry;
   const view = model.get("_view_kind") === "chart" ? new ChartView(el, store, options(model)) : new TableView(el, store, options(model));
   const update = () => view.setOptions(options(model));
   for (const name of OPTION_TRAITS) model.on(`change:${name}`, update);
-  model.send({ type: "ready", seq: store.seq });
+  const { id } = view;
+  entry.views.add(id);
+  tell(model, { type: "ready", view: id, seq: store.seq });
   const unexpose = exposeForTests({ group: `${model.get("stream_name")}/${model.get("group_id")}`, store, view });
   return () => {
+    entry.views.delete(id);
+    store.forget(id);
+    tell(model, { type: "gone", view: id });
     unexpose();
     view.destroy();
     for (const name of OPTION_TRAITS) model.off(`change:${name}`, update);

@@ -61,3 +61,42 @@ test("observers run once per frame for many changes, and not after unsubscribing
   assert.equal(lateCalls, 0);
   assert.equal(store.items.size, 100);
 });
+
+test("a status change is a change: observers run, and saying the same again is not", async () => {
+  const store = new LiveStore();
+  let calls = 0;
+  store.observe(() => (calls += 1));
+  store.setStatus("engine stopped");
+  await new Promise((resolve) => store.observe(resolve));
+  assert.equal(store.status, "engine stopped");
+  assert.equal(calls, 1);
+  store.setStatus("engine stopped");
+  store.setStatus("");
+  await new Promise((resolve) => store.observe(resolve));
+  assert.equal(store.status, "");
+  assert.equal(calls, 2);
+});
+
+test("a window keyframe makes the store windowed: rows by view, no items, deltas ignored", () => {
+  const store = new LiveStore();
+  store.keyframe({ seq: 1, items: [["a", 1]] });
+  const initial = { view: "", req: 0, total: 2e6, offset: 0, start: 0, rows: [["x", 1]], sort: { by: null, ascending: true } };
+  store.keyframe({ seq: 2, window: initial });
+  assert.equal(store.windowed, true);
+  assert.equal(store.items.size, 0);
+  assert.equal(store.windows.get(""), initial);
+  assert.equal(store.delta({ seq: 3, upserts: [["b", 2]], deletes: [] }), true);
+  assert.equal(store.items.size, 0);
+  const own = { ...initial, view: "v1", req: 3, offset: 50000, start: 49960 };
+  store.windowFrame(own);
+  assert.equal(store.windows.get("v1"), own);
+  store.forget("v1");
+  store.forget("");
+  assert.deepEqual([...store.windows.keys()], [""]);
+  store.keyframe({ seq: 4, items: [["a", 5]] }); // the group became small: sent whole again
+  assert.equal(store.windowed, false);
+  assert.equal(store.windows.size, 0);
+  store.windowFrame(own);
+  assert.equal(store.windows.size, 0);
+  assert.deepEqual(Object.fromEntries(store.items), { a: 5 });
+});

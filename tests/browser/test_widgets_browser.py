@@ -116,6 +116,14 @@ class Notebook:
         if wait:
             self.wait_idle()
 
+    def set_source(self, index: int, source: str) -> None:
+        """Edit a cell as a person would (it keeps its id)."""
+        self.page.evaluate(
+            "([i, text]) => window.jupyterapp.shell.currentWidget.content.widgets[i]"
+            ".model.sharedModel.setSource(text)",
+            [index, source],
+        )
+
     def wait_idle(self) -> None:
         self.page.wait_for_function(
             "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'"

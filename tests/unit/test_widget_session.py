@@ -1,8 +1,17 @@
-"""The widget comm protocol without a kernel: coalescing, numbering, keyframes, ready/resync."""
+"""The widget comm protocol without a kernel: coalescing, numbering, keyframes, views coming
+and going (ready, gone, alive, leases), resync."""
 
 from __future__ import annotations
 
-from iii_live.protocol.widget_session import UNACKNOWLEDGED_KEYFRAME_SECONDS, Coalescer, WidgetSession
+from iii_live.protocol.widget_session import (
+    UNACKNOWLEDGED_KEYFRAME_SECONDS,
+    VIEW_LEASE_SECONDS,
+    Coalescer,
+    Viewers,
+    WidgetSession,
+)
+
+LEASE = VIEW_LEASE_SECONDS
 
 
 def event(kind, item_id, data=None):
@@ -62,9 +71,10 @@ class Comm:
         return WidgetSession(self.deltas.append, self.keyframes.append)
 
 
-def test_until_a_view_is_ready_keyframes_are_repeated_about_once_a_second():
+def test_while_a_display_waits_for_its_view_keyframes_are_repeated_about_once_a_second():
     comm = Comm()
     session = comm.session()
+    session.viewers.displayed(0.0)
     session.start(0.0)
     session.apply(event("sync", None, {"a": 1}))
     assert session.flush(0.1) == 1 and comm.deltas[-1]["upserts"] == [["a", 1]]  # a view may not exist yet
@@ -79,14 +89,76 @@ def test_until_a_view_is_ready_keyframes_are_repeated_about_once_a_second():
 def test_ready_and_resync_get_a_keyframe_at_once_then_deltas_only():
     comm = Comm()
     session = comm.session()
+    session.viewers.displayed(0.0)
     session.start(0.0)
-    session.receive({"type": "ready", "seq": -1})
+    session.receive({"type": "ready", "view": "v1", "seq": -1}, 0.0)
     assert session.flush(0.01) == 1 and len(comm.keyframes) == 2
     session.apply(event("create", "x", 1))
     session.flush(5.0)
     session.flush(10.0)
-    assert len(comm.keyframes) == 2 and comm.deltas[-1]["upserts"] == [["x", 1]]  # acknowledged: no repeats
-    session.receive({"type": "resync", "seq": 0})
-    session.receive("not a message")
+    assert len(comm.keyframes) == 2 and comm.deltas[-1]["upserts"] == [["x", 1]]  # claimed: no repeats
+    session.receive({"type": "resync", "seq": 0}, 10.0)
+    malformed = ("not a message", None, {"type": "ready"}, {"type": "alive", "views": "v1"}, {"view": 1})
+    for message in malformed:
+        session.receive(message, 10.0)
     session.flush(10.01)
     assert comm.keyframes[-1]["items"] == [["x", 1]] and session.messages_sent == 3
+
+
+def test_pause_forgets_the_state_and_empties_the_synced_keyframe_but_keeps_counting():
+    comm = Comm()
+    session = comm.session()
+    session.apply(event("sync", None, {"a": 1}))
+    session.start(0.0)
+    session.pause()
+    assert session.coalescer.mirror == {} and comm.keyframes[-1] == {}
+    session.apply(event("sync", None, {"a": 2}))
+    session.start(1.0)
+    assert comm.keyframes[-1] == {"seq": 2, "items": [["a", 2]]}  # later than any the views hold
+
+
+def test_views_come_and_go_by_what_they_say():
+    viewers = Viewers()
+    assert not viewers.looking(0.0, 0.0)
+    viewers.displayed(0.0)
+    assert viewers.looking(1.0, 0.0) and viewers.waiting
+    viewers.ready("a", 1.0)
+    viewers.ready("b", 1.0)  # displayed twice
+    assert not viewers.waiting and len(viewers) == 2
+    viewers.gone("a")
+    viewers.gone("never-seen")
+    assert viewers.looking(2.0, 0.0) and len(viewers) == 1
+    viewers.gone("b")
+    assert not viewers.looking(2.0, 0.0)
+
+
+def test_a_view_that_stops_renewing_its_lease_is_dropped_but_only_while_the_kernel_could_hear():
+    viewers = Viewers()
+    viewers.ready("reloaded-away", 0.0)
+    viewers.ready("open", 0.0)
+    # a cell ran for a long time: nothing could be heard, nobody is dropped
+    assert viewers.looking(10 * LEASE, None) and len(viewers) == 2
+    # the cell ended at 10 x LEASE; only the open view renews
+    assert viewers.alive(["open"], 10 * LEASE + 1) == []
+    assert viewers.looking(11 * LEASE - 1, 10 * LEASE) and len(viewers) == 2  # not a whole lease yet
+    assert viewers.looking(11 * LEASE + 0.5, 10 * LEASE) and len(viewers) == 1
+    assert viewers.alive(["open", "new"], 11 * LEASE + 1) == ["new"]  # e.g. a view it had dropped
+
+
+def test_a_display_no_view_claims_expires_after_a_lease_of_hearing():
+    viewers = Viewers()
+    viewers.displayed(0.0)
+    assert viewers.looking(5 * LEASE, None)  # the cell that displayed it still runs
+    assert viewers.looking(5 * LEASE + 1, 5 * LEASE)
+    assert not viewers.looking(6 * LEASE + 1, 5 * LEASE)
+
+
+def test_an_unknown_view_that_says_it_is_alive_gets_a_keyframe():
+    comm = Comm()
+    session = comm.session()
+    session.start(0.0)
+    session.receive({"type": "alive", "views": ["v9", 3]}, 1.0)
+    assert len(session.viewers) == 1
+    assert session.flush(1.0) == 1 and len(comm.keyframes) == 2
+    session.receive({"type": "alive", "views": ["v9"]}, 2.0)
+    assert session.flush(2.0) == 0  # a known view's renewal costs nothing

@@ -6,6 +6,16 @@ loss loses nothing either. A save renames the live journal to ``journal-{n}.log`
 counts up) and writes a snapshot file for each changed group (temp file, fsync, rename).
 Loading reads the snapshots, then replays the journals still on disk, oldest first.
 
+A snapshot is read a few pages at a time, with the engine's write lock held for each batch
+only, so writes may land while it is read: it holds every change made before its journal
+was rotated, and maybe some made after. Those are in the live journal too, and replaying
+them over the snapshot gives the same state (a set stores its value again, a delete
+removes the item or finds it gone, an item deleted and written again ends last either
+way). Reading a snapshot needs no buffer the size of its group. Each snapshot records the
+journal generation it includes, and loading replays older journals only for the groups
+whose snapshots do not include them: replaying changes a snapshot already holds could
+move items out of first-write order.
+
 Replay follows write order whatever a failure leaves behind, because the journals on disk
 are always consecutive generations ending with the live one, and no snapshot is older than
 a journal that was removed:
@@ -31,7 +41,8 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from ... import codec
@@ -77,20 +88,26 @@ class Journal:
         """
         self.directory.mkdir(parents=True, exist_ok=True)
         groups: Groups = {}
+        covered: dict[GroupKey, int] = {}
+        """The last journal generation each snapshot includes: older journals skip its group."""
         for path in sorted(self.directory.glob("*.json")):
             if not path.is_file():
                 continue
             try:
-                stream_name, group_id, items = _read_snapshot(path)
+                stream_name, group_id, generation, items = _read_snapshot(path)
             except ValueError as exc:
                 log.warning("skipping a damaged snapshot %s: %s", path, exc)
                 continue
+            covered[(stream_name, group_id)] = generation
+            self._generation = max(self._generation, generation)
             if items:
                 groups.setdefault(stream_name, {})[group_id] = items
         replayed: set[GroupKey] = set()
         journals = self._journals()
-        for path in journals:
+        for generation, path in journals:
             for _kind, stream_name, group_id, item_id, value_json in _records(path):
+                if generation <= covered.get((stream_name, group_id), 0):
+                    continue
                 replayed.add((stream_name, group_id))
                 group = groups.setdefault(stream_name, {}).setdefault(group_id, {})
                 if value_json is not None:  # a set; a delete carries no value
@@ -101,10 +118,11 @@ class Journal:
                         del groups[stream_name][group_id]
                         if not groups[stream_name]:
                             del groups[stream_name]
-        return groups, replayed, journals
+        return groups, replayed, [path for _, path in journals]
 
-    def _journals(self) -> list[Path]:
-        """Journals in replay order: rotated ones by generation, then the live one."""
+    def _journals(self) -> list[tuple[int, Path]]:
+        """``(generation, journal)`` in replay order: rotated ones by generation, then the
+        live one (whose changes no snapshot includes)."""
         rotated = sorted(
             (int(match[1]), path)
             for path in self.directory.glob("journal-*.log")
@@ -113,7 +131,12 @@ class Journal:
         if rotated:
             self._generation = max(self._generation, rotated[-1][0])
         live = self.directory / _JOURNAL
-        return [path for _, path in rotated] + ([live] if live.exists() else [])
+        return rotated + ([(sys.maxsize, live)] if live.exists() else [])
+
+    @property
+    def generation(self) -> int:
+        """The last rotated journal's generation: what a snapshot taken now includes."""
+        return self._generation
 
     # -- appending -------------------------------------------------------------------
 
@@ -127,6 +150,13 @@ class Journal:
         self._append(
             b'["s",%b,%b,%b,%b]\n' % (dumps(stream_name), dumps(group_id), dumps(item_id), value_json)
         )
+
+    def record_sets(self, stream_name: str, group_id: str, items: list[tuple[bytes, bytes]]) -> None:
+        """Many sets of one group in one append: ``(JSON item id, JSON value)`` pairs."""
+        if not items:
+            return
+        head = b'["s",%b,%b,' % (codec.dumps(stream_name), codec.dumps(group_id))
+        self._append(b"".join(b"%b%b,%b]\n" % (head, id_json, value_json) for id_json, value_json in items))
 
     def record_delete(self, stream_name: str, group_id: str, item_id: str) -> None:
         dumps = codec.dumps
@@ -157,19 +187,21 @@ class Journal:
         self.open()
         return rotated
 
-    def save(self, snapshots: dict[GroupKey, bytes | None], journals: list[Path]) -> None:
-        """Write snapshots (``None`` removes an emptied group), then remove ``journals``.
+    def save(self, snapshots: Mapping[GroupKey, Iterable[bytes] | None], journals: list[Path]) -> None:
+        """Write snapshots, each given as the chunks of its file (``None`` removes an emptied
+        group), then remove ``journals``.
 
         ``journals`` must be oldest first and hold only changes the snapshots include.
         """
-        for (stream_name, group_id), content in snapshots.items():
+        for (stream_name, group_id), chunks in snapshots.items():
             path = self.directory / snapshot_name(stream_name, group_id)
-            if content is None:
+            if chunks is None:
                 path.unlink(missing_ok=True)
                 continue
             tmp = path.with_suffix(".tmp")
             with open(tmp, "wb") as fh:
-                fh.write(content)
+                for chunk in chunks:
+                    fh.write(chunk)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
@@ -185,14 +217,23 @@ class Journal:
             self._fd = -1
 
 
-def snapshot_bytes(stream_name: str, group_id: str, items: dict[str, bytes]) -> bytes:
+def snapshot_chunks(
+    stream_name: str, group_id: str, generation: int, members: Iterable[bytes]
+) -> Iterator[bytes]:
+    """A snapshot file's contents, in chunks: the group with every change of the journals up to
+    ``generation``; ``members`` are runs of ``,"item_id":value``."""
     dumps = codec.dumps
-    body = b",".join(dumps(item_id) + b":" + value for item_id, value in items.items())
-    return b'{"stream_name":%b,"group_id":%b,"items":{%b}}' % (
+    yield b'{"stream_name":%b,"group_id":%b,"generation":%d,"items":{' % (
         dumps(stream_name),
         dumps(group_id),
-        body,
+        generation,
     )
+    first = True
+    for chunk in members:
+        if first and chunk:
+            chunk, first = chunk[1:], False  # the first member has no comma before it
+        yield chunk
+    yield b"}}"
 
 
 Record = tuple[str, str, str, str, bytes | None]
@@ -225,21 +266,27 @@ def _parse_record(line: bytes) -> Record:
     return kind, stream_name, group_id, item_id, codec.dumps(record[4]) if kind == "s" else None
 
 
-def _read_snapshot(path: Path) -> tuple[str, str, dict[str, bytes]]:
-    """``(stream_name, group_id, items)``; raises ``ValueError`` saying what is wrong."""
+def _read_snapshot(path: Path) -> tuple[str, str, int, dict[str, bytes]]:
+    """``(stream_name, group_id, generation, items)``; raises ``ValueError`` saying what is wrong.
+
+    Snapshots written before generations were recorded count as generation 0."""
     doc = codec.loads(path.read_bytes())
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
     stream_name, group_id, items = doc.get("stream_name"), doc.get("group_id"), doc.get("items")
+    generation = doc.get("generation", 0)
     if not (isinstance(stream_name, str) and _is_name(stream_name)) or not (
         isinstance(group_id, str) and _is_name(group_id)
     ):
         raise ValueError("`stream_name` or `group_id` is not a non-empty string")
+    if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
+        raise ValueError("`generation` is not a non-negative integer")
     if not isinstance(items, dict):
         raise ValueError("`items` is not an object")
     if "" in items:
         raise ValueError("an item id is empty")
-    return stream_name, group_id, {item_id: codec.dumps(value) for item_id, value in items.items()}
+    values = {item_id: codec.dumps(value) for item_id, value in items.items()}
+    return stream_name, group_id, generation, values
 
 
 def _is_name(value: object) -> bool:
