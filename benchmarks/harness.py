@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import resource
+import shlex
 import shutil
 import socket
 import subprocess
@@ -104,6 +105,21 @@ def wait_for_quiet(threshold: float = 0.25, window: float = 1.0, patience: float
         share = (cpu_stall_seconds() - before) / window
         if share < threshold or time.monotonic() > deadline:
             return share
+
+
+def command_line() -> str:
+    """How this benchmark was run, as a reader would type it (without where its output went)."""
+    args = sys.argv[1:]
+    kept = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--out":
+            skip = True
+        elif arg != "--no-report" and not arg.startswith("--out="):
+            kept.append(shlex.quote(arg))
+    return " ".join(["python", f"benchmarks/{Path(sys.argv[0]).name}", *kept])
 
 
 def load() -> str:

@@ -25,6 +25,7 @@ from harness import (
     HERE,
     Server,
     Subscribers,
+    command_line,
     ensure_node_peer,
     load,
     machine,
@@ -104,8 +105,7 @@ def main() -> None:
             )
     data = {
         "machine": machine(),
-        "command": "python benchmarks/many_subscribers.py"
-        + (f" --repeat {args.repeat}" if args.repeat > 1 else ""),
+        "command": command_line(),
         "subscribers": args.subscribers,
         "rate": args.rate,
         "seconds": args.seconds,

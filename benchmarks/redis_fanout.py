@@ -23,7 +23,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import HERE, RedisServer, Server, Subscribers, load, machine, play_round
+from harness import HERE, RedisServer, Server, Subscribers, command_line, load, machine, play_round
 from sections import replace_section
 from sustained import Contender, climb
 
@@ -153,9 +153,7 @@ def main() -> None:
         passes.append({"idle_engine": idle_engine_cost(args.subscribers, args.burst), **deployments(args)})
     data = {
         "machine": machine(),
-        "command": "python benchmarks/redis_fanout.py"
-        + (f" --subscribers {args.subscribers}" if args.subscribers != 1000 else "")
-        + (f" --repeat {args.repeat}" if args.repeat > 1 else ""),
+        "command": command_line(),
         "subscribers": args.subscribers,
         "burst": args.burst,
         "p99_limit_ms": args.p99,

@@ -26,7 +26,17 @@ import json
 import time
 from pathlib import Path
 
-from harness import HERE, Server, Subscribers, ensure_node_peer, load, machine, play_round, wait_for_quiet
+from harness import (
+    HERE,
+    Server,
+    Subscribers,
+    command_line,
+    ensure_node_peer,
+    load,
+    machine,
+    play_round,
+    wait_for_quiet,
+)
 from latency import merged_percentile
 from sections import replace_section
 
@@ -112,13 +122,21 @@ def combined(rounds: list[dict], rate: float) -> dict:
     }
 
 
-def climb(contenders: list[Contender], start: float, limit: float, seconds: float, p99: float) -> None:
-    """Up the ladder together, then each from its last held rate in finer steps."""
+def climb(
+    contenders: list[Contender],
+    start: float,
+    limit: float,
+    seconds: float,
+    p99: float,
+    patience: float = 30.0,
+) -> None:
+    """Up the ladder together, then each from its last held rate in finer steps; a step waits
+    at most ``patience`` seconds for quiet cores."""
     rate = start
     climbing = list(contenders)
     while rate <= limit and climbing:
         print(f"step {rate:.1f} writes/s", flush=True)
-        climbing = settle(dict.fromkeys(climbing, rate), seconds, p99)
+        climbing = settle(dict.fromkeys(climbing, rate), seconds, p99, patience)
         rate *= COARSE
     refining: dict[Contender, float] = {}
     for contender in contenders:
@@ -127,7 +145,7 @@ def climb(contenders: list[Contender], start: float, limit: float, seconds: floa
             refining[contender] = low * FINE
     while refining:
         print("finer step " + ", ".join(f"{c.name} {r:.1f}/s" for c, r in refining.items()), flush=True)
-        held = settle(refining, seconds, p99)
+        held = settle(refining, seconds, p99, patience)
         refining = {
             c: refining[c] * FINE
             for c in held
@@ -136,7 +154,7 @@ def climb(contenders: list[Contender], start: float, limit: float, seconds: floa
 
 
 def settle(
-    rates: dict[Contender, float], seconds: float, p99_limit: float, attempts: int = 3
+    rates: dict[Contender, float], seconds: float, p99_limit: float, patience: float, attempts: int = 3
 ) -> list[Contender]:
     """Play a step until each contender holds it or has missed it ``attempts`` times; a miss
     while other work kept a task waiting for a core more than half the time does not count
@@ -146,7 +164,7 @@ def settle(
     pending = dict(rates)
     held: list[Contender] = []
     while pending:
-        quiet = wait_for_quiet()
+        quiet = wait_for_quiet(patience=patience)
         for contender, result in play_step(pending, seconds).items():
             ok = result["complete"] and result["in_order"] and (result["p99_ms"] or 0) <= p99_limit
             spoiled = not ok and result["complete"] and result["cpu_pressure"] > NOISY
@@ -185,6 +203,7 @@ def main() -> None:
     parser.add_argument("--start", type=float, default=5.0, help="first rate (writes/s)")
     parser.add_argument("--limit", type=float, default=5000.0, help="highest rate tried")
     parser.add_argument("--repeat", type=int, default=1, help="passes up the ladder")
+    parser.add_argument("--patience", type=float, default=30.0, help="longest wait for quiet cores (s)")
     parser.add_argument("--processes", type=int, default=1, help="client processes per server")
     parser.add_argument("--out", default=str(HERE / "sustained.json"))
     parser.add_argument("--no-report", action="store_true", help="leave BENCHMARKS.md as it is")
@@ -196,7 +215,7 @@ def main() -> None:
         print(f"pass {number + 1}, load {load()}", flush=True)
         contenders = [Contender.start(name, args.subscribers, args.processes) for name in args.servers]
         try:
-            climb(contenders, args.start, args.limit, args.seconds, args.p99)
+            climb(contenders, args.start, args.limit, args.seconds, args.p99, args.patience)
         finally:
             for contender in contenders:
                 contender.close()
@@ -211,7 +230,7 @@ def main() -> None:
                 for c in contenders
             }
         )
-    command = "python benchmarks/sustained.py" + (f" --repeat {args.repeat}" if args.repeat > 1 else "")
+    command = command_line()
     data = {
         "machine": machine(),
         "command": command,
