@@ -117,7 +117,7 @@ def deployments(args: argparse.Namespace) -> dict:
     contenders += [start(f"redis x{e}", e, True, args.subscribers) for e in args.engines]
     try:
         bursts = {c.name: full_speed(c, args.burst) for c in contenders}
-        climb(contenders, args.start, 5000.0, args.seconds, args.p99)
+        climb(contenders, args.start, 5000.0, args.seconds, args.p99, args.patience)
     finally:
         for contender in contenders:
             contender.close()
@@ -144,6 +144,7 @@ def main() -> None:
     parser.add_argument("--p99", type=float, default=50.0)
     parser.add_argument("--start", type=float, default=20.0, help="first rate of the ladder (writes/s)")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--patience", type=float, default=30.0, help="longest wait for quiet cores (s)")
     parser.add_argument("--out", default=str(HERE / "redis_fanout.json"))
     parser.add_argument("--no-report", action="store_true", help="leave BENCHMARKS.md as it is")
     args = parser.parse_args()
