@@ -303,6 +303,10 @@ def summary(data: dict) -> list[str]:
             ratios = [held_rate(run[ours]) / held_rate(run[p]) if held_rate(run[p]) else None for p in peers]
             cells = ["–" if r is None else f"{r:.2f}×" for r in ratios]
             lines.append(f"| {number} | " + " | ".join(cells) + " |")
+        peer = "websockets broadcast()"
+        if peer in peers:
+            met = sum(held_rate(run[ours]) >= 2 * held_rate(run[peer]) > 0 for run in passes)
+            lines += ["", f"Target, at least 2× `websockets`: met in {met} of {len(passes)} passes."]
     return lines
 
 
