@@ -150,7 +150,52 @@ def summary(data: dict) -> list[str]:
             f"{steady['cpu_us_per_delivery'] or 0:.1f} | "
             f"{full['deliveries_per_s'] if full else 0:,.0f} |"
         )
+    return lines + targets(data["results"], rate)
+
+
+def targets(results: list[dict], rate: float) -> list[str]:
+    """iii-live against the targets, and against each peer of the same run."""
+    ours = [r for r in results if r["server"] == "iii-live"]
+    if not ours:
+        return []
+    worst_p99 = max(r["steady"]["p99_ms"] or 0 for r in ours)
+    worst_kb = max(r["kb_per_connection"] for r in ours)
+    in_order = all(r["steady"]["in_order"] for r in ours)
+    lines = [
+        "",
+        f"iii-live against the targets (the worst of its runs): p99 {worst_p99:.1f} ms at {rate:g} writes/s "
+        f"(target ≤ 100 ms: {'met' if worst_p99 <= 100 else 'NOT met'}); {worst_kb:.1f} KB per idle "
+        f"connection (target ≤ 16 KB: {'met' if worst_kb <= 16 else 'NOT met'}); every event in order: "
+        f"{'yes' if in_order else 'NO'}.",
+    ]
+    peers = [r for r in results if r["server"] != "iii-live"]
+    if peers:
+        lines += [
+            "",
+            "Each peer's figure over iii-live's (the first run of each; above 1: iii-live is better):",
+            "",
+        ]
+        lines += [
+            "| peer | p99 at the steady rate | KB per idle connection | µs CPU per delivery |",
+            "|---|---|---|---|",
+        ]
+        first = ours[0]
+        seen: set[str] = set()
+        for r in peers:
+            if r["server"] in seen:
+                continue
+            seen.add(r["server"])
+            ratios = [
+                ratio(r["steady"]["p99_ms"], first["steady"]["p99_ms"]),
+                ratio(r["kb_per_connection"], first["kb_per_connection"]),
+                ratio(r["steady"]["cpu_us_per_delivery"], first["steady"]["cpu_us_per_delivery"]),
+            ]
+            lines.append(f"| {r['server']} | " + " | ".join(ratios) + " |")
     return lines
+
+
+def ratio(theirs: float | None, ours: float | None) -> str:
+    return f"{theirs / ours:.2f}×" if theirs and ours else "–"
 
 
 if __name__ == "__main__":
