@@ -26,6 +26,8 @@ from .errors import ViewSpecError
 VIEWS_STREAM_SUFFIX = "~views"
 NAME_SEPARATOR = "~"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+MAX_LIMIT = 2**53 - 1
+"""The largest ``limit``: the largest integer a page's numbers hold exactly."""
 KEYS = (
     "stream_name",
     "group_id",
@@ -238,15 +240,28 @@ def _descending(value: Any, sort_by: list[str] | None) -> bool | list[bool]:
 def _limit(value: Any) -> int | None:
     if value is None:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ViewSpecError("limit", f"expected a positive integer, not {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_LIMIT:
+        raise ViewSpecError("limit", f"expected a positive integer (at most {MAX_LIMIT}), not {value!r}")
     return value
 
 
 def _default_name(spec: ViewSpec) -> str:
     """Equal specs share a name (and so one view); specs holding callables get a fresh one."""
+    if spec.plan.has_callables:
+        return "v" + uuid.uuid4().hex[:12]
     try:
         text = spec.to_json()
-    except ViewSpecError:
-        return "v" + uuid.uuid4().hex[:12]
+    except codec.EncodeError:
+        raise _unencodable(spec) from None
     return "v" + hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def _unencodable(spec: ViewSpec) -> ViewSpecError:
+    """The error naming the part of ``spec`` that has no JSON form (a lone surrogate)."""
+    parts = spec.to_dict()
+    for part, value in parts.items():
+        try:
+            codec.dumps(value)
+        except codec.EncodeError as exc:
+            return ViewSpecError(part, f"has no JSON form: {exc}")
+    return ViewSpecError("spec", "has no JSON form")
