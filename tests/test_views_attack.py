@@ -1,0 +1,228 @@
+"""Live views against hostile and unlucky clients, over real sockets: malformed requests
+are answered naming the wrong part, specs built to be slow or huge are refused or bounded,
+and no view outlives the sockets that opened it."""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any
+
+import pytest
+
+from iii_live.views import ViewSpecError
+
+from .conftest import Client, wait_for
+from .test_view_requests import BY_REGION, ask, fill, next_change
+
+
+def view_frame(data: Any) -> dict[str, Any]:
+    return {"type": "view", "data": data}
+
+
+def request(req: int, spec: Any, **names: Any) -> dict[str, Any]:
+    return {"viewId": "t", "req": req, "streamName": "o", "groupId": "all", "spec": spec, **names}
+
+
+def view_answers_until(client: Client, req: int) -> list[dict[str, Any]]:
+    """Every view answer, in order, up to and with the one to ``req``."""
+    answers = []
+    while True:
+        frame = client.recv(timeout=10)
+        if frame.get("type") == "view":
+            answers.append(frame)
+            if frame.get("req") == req:
+                return answers
+
+
+def test_malformed_view_requests_are_answered_naming_the_part(engine, client_factory):
+    fill(engine)
+    client = client_factory(engine.stream_url + "/")
+    sent: list[tuple[Any, str]] = [
+        (None, "data"),
+        ([1], "data"),
+        ({"req": 1}, "viewId"),
+        ({"viewId": 5, "req": 2}, "viewId"),
+        ({"viewId": "x" * 300, "req": 3}, "viewId"),
+        ({"viewId": "a\u0000", "req": 4}, "viewId"),
+        (request(5, BY_REGION, streamName=7), "streamName"),
+        (request(6, BY_REGION, groupId="g" * 300), "groupId"),
+        (request(7, BY_REGION, groupId=""), "groupId"),
+        (request(8, [1]), "spec"),
+        (request(9, {"where": {"or": "x"}}), "where.or"),
+        (request(10, {"group_by": "region", "agg": {"n": ["qty"]}}), "agg.n"),
+        (request(11, {"limit": "10"}), "limit"),
+        (request(12, {"__proto__": 1}), "__proto__"),
+        (request(13, {"columns": [{"x": "().__class__"}]}), "columns.x"),
+        (request(14, {"where": "__import__('os').system('true')"}), "where"),
+        (request(15, {"where": "9 ** 9 ** 9 > qty"}), "where"),
+        (request(16, {"columns": [{"x": "sku[0]"}]}), "columns.x"),
+        (request(17, {"columns": [{"x": "[c for c in sku]"}]}), "columns.x"),
+        (request(18, {"columns": [{"x": "qty * " + "9" * 400}]}), "columns.x"),
+        (request(19, {"where": [["qty", "~=", 1]]}), "where[0]"),
+        (request(20, {"where": [["qty", "between", [1, "z"]]]}), "where[0]"),
+    ]
+    for data, _part in sent:
+        client.send(view_frame(data))
+    client.send(view_frame(request(99, BY_REGION)))  # the sentinel: a request that opens
+    answers = view_answers_until(client, 99)
+    assert [a["error"]["part"] for a in answers[:-1]] == [part for _data, part in sent]
+    assert [a["viewId"] for a in answers[:6]] == [None] * 6 and answers[7]["viewId"] == "t"
+    assert answers[2]["req"] == 1 and "max_name_length" in answers[4]["error"]["message"]
+    assert answers[-1]["groupId"] and answers[-1]["rows"] == 3
+    assert len(engine.core.views.views()) == 1
+    client.close()
+    wait_for(lambda: engine.core.views.views() == [])
+
+
+def test_a_megabyte_of_conditions_or_deep_nesting_is_refused_and_the_socket_works_on(engine, client_factory):
+    orders = fill(engine)
+    client = client_factory(engine.stream_url + "/")
+    many = [["qty", "!=", 10_000 + i] for i in range(40_000)]  # 800 kB: within a frame's bound
+    deep: Any = ["qty", ">", 0]
+    for _ in range(200):
+        deep = {"not": deep}
+    huge = ask(client, "t", {"where": many}, req=1)
+    nested = ask(client, "t", {"where": deep}, req=2)
+    assert huge["error"]["part"] == "where[2000]" and "too large" in huge["error"]["message"]
+    assert nested["error"]["part"].startswith("where.not.not") and "deep" in nested["error"]["message"]
+    opened = ask(client, "t", {"where": many[:1000]}, req=3)  # large, within the bound
+    client.join("rows", opened["streamName"], opened["groupId"])
+    assert len(next_change(client)["event"]["data"]) == 4
+    orders.set("all", "9", {"region": "eu", "qty": 9, "sku": "s9"})
+    assert next_change(client)["id"] == "9"
+
+
+def chain(first: str, step: str, length: int, prefix: str) -> list[dict[str, str]]:
+    names = [f"{prefix}{i}" for i in range(length)]
+    return [{names[0]: first}] + [{names[i]: step.format(names[i - 1])} for i in range(1, length)]
+
+
+def test_columns_that_double_a_value_per_column_give_rows_that_are_stored(engine, client_factory):
+    fill(engine)
+    client = client_factory(engine.stream_url + "/?sync=keyed")
+    columns = [
+        *chain("qty * qty + 2", "{0} * {0}", 12, "n"),
+        *chain("sku + sku", "{0} + {0}", 17, "t"),
+        *chain("[qty, qty]", "[{0}, {0}]", 12, "l"),
+        {"r": "round(qty, -99999999999)"},
+    ]
+    answer = ask(client, "t", {"columns": columns}, req=1)
+    client.join("rows", answer["streamName"], answer["groupId"])
+    rows = next_change(client)["event"]["data"]
+    assert sorted(rows) == ["0", "1", "2", "3"]
+    row = rows["0"]  # qty 1, sku "s0"
+    assert (row["n0"], row["n2"], row["n11"]) == (3, 81, None)  # 3 ** 2048 is past a float
+    assert len(row["t14"]) == 2**16 and row["t15"] is None
+    assert (row["l0"], row["l1"], row["r"]) == ([1, 1], None, 0)
+
+
+def test_no_view_outlives_the_sockets_that_opened_it(engine, client_factory):
+    fill(engine)
+    specs = [BY_REGION, {"where": [["qty", ">", 1]]}, {"sort_by": "qty", "limit": 2}]
+    readers = [client_factory(engine.stream_url + url) for url in ("/", "/stream/o/all", "/?sync=keyed")]
+    for n, client in enumerate(readers):  # equal specs on every socket, and one of each socket's own
+        for i, spec in enumerate([*specs, {"where": [["qty", "!=", n]]}]):
+            assert "groupId" in ask(client, f"h{i}", spec, req=i)
+    assert len(engine.core.views.views()) == len(specs) + len(readers)
+    flood = client_factory(engine.stream_url + "/")
+    for i in range(41):  # replaced, closed and opened again faster than answered
+        spec = None if i % 5 == 4 else {"where": [["qty", ">=", i]], "limit": 1 + i % 3}
+        flood.send(view_frame(request(i, spec, viewId=f"f{i % 3}")))
+    assert "groupId" in view_answers_until(flood, 40)[-1]
+    leaving = [client_factory(engine.stream_url + "/") for _ in range(4)]
+    for client in leaving:  # gone before any answer is read
+        for i in range(8):
+            client.send(view_frame(request(i, {"where": [["qty", "<", 100 + i]]}, viewId=f"v{i}")))
+        client.close()
+    for client in [*readers, flood]:
+        client.close()
+    wait_for(lambda: engine.core.views.views() == [], timeout=10)
+    wait_for(lambda: engine.stream("o~views").list_groups() == [], timeout=10)
+
+
+def test_a_socket_holds_at_most_eight_views_and_frees_a_place_by_closing_one(engine, client_factory):
+    fill(engine)
+    client = client_factory(engine.stream_url + "/")
+    for i in range(8):
+        assert "groupId" in ask(client, f"h{i}", {"where": [["qty", "!=", i]]}, req=i)
+    refused = ask(client, "h8", BY_REGION, req=8)
+    assert refused["error"]["part"] == "view" and "at most 8" in refused["error"]["message"]
+    assert "groupId" in ask(client, "h0", BY_REGION, req=9)  # a replacement takes no new place
+    assert ask(client, "h1", None, req=10)["closed"] is True
+    assert "groupId" in ask(client, "h8", {"limit": 1}, req=11)
+    assert len(engine.core.views.views()) == 8
+
+
+@pytest.mark.parametrize(
+    ("names", "part"),
+    [
+        ({"stream_name": "o\u0000"}, "stream_name"),
+        ({"group_id": "all\u0085"}, "group_id"),
+        ({"group_id": "\ud800"}, "group_id"),
+        ({"stream_name": "s" * 251}, "stream_name"),  # its views' stream, s…s~views, is too long
+        ({"group_id": "g" * 250}, "name"),  # the derived group, g…g~v<hash>, is too long
+    ],
+)
+def test_names_a_view_cannot_have_raise_a_spec_error(engine, names: dict[str, str], part: str):
+    with pytest.raises(ViewSpecError) as caught:
+        engine.view({"stream_name": "o", "group_id": "all", "where": {"region": "eu"}, **names})
+    assert caught.value.part == part
+    assert engine.core.views.views() == []
+
+
+def test_a_view_over_views_survives_its_base_closing_and_opening_again(engine):
+    orders = fill(engine)
+    regions = orders.view("all", group_by="region", agg={"total": ("qty", "sum")})
+    big = engine.stream(regions.stream_name).view(regions.group_id, where=[("total", ">", 2)])
+    assert set(big.items()) == {"eu", "asia"}
+    regions.close()
+    regions.close()  # a second close does nothing
+    wait_for(lambda: big.items() == {})
+    again = orders.view("all", group_by="region", agg={"total": ("qty", "sum")})
+    wait_for(lambda: set(big.items()) == {"eu", "asia"})
+    orders.set("all", "9", {"region": "us", "qty": 10, "sku": "s9"})
+    wait_for(lambda: set(big.items()) == {"eu", "us", "asia"})
+    big.close()
+    again.close()
+    wait_for(lambda: engine.core.views.views() == [])
+
+
+def test_views_stay_exact_while_their_base_group_is_emptied_and_refilled_under_writes(engine):
+    orders = engine.stream("o")
+    by_region = orders.view(
+        "all", group_by="region", agg={"n": ("qty", "count"), "low": ("qty", "min"), "top": ("qty", "max")}
+    )
+    top = orders.view("all", where=[("qty", ">=", 10)], sort_by="qty", descending=True, limit=5)
+    lock = threading.Lock()  # the truth is what the group holds once every writer is done
+
+    def write(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(1500):
+            item_id = f"i{rng.randrange(60)}"
+            if rng.random() < 0.3:
+                orders.delete("all", item_id)
+            else:
+                orders.set("all", item_id, {"region": rng.choice("abc"), "qty": rng.randrange(100)})
+
+    def empty() -> None:
+        for _ in range(30):
+            for item_id in orders.items("all"):
+                orders.delete("all", item_id)
+
+    threads = [threading.Thread(target=write, args=(seed,)) for seed in range(2)]
+    threads.append(threading.Thread(target=empty))
+    with lock:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    items = orders.items("all")
+    assert items  # the writers outlast the emptying: the group holds items at the end
+    ranked = sorted((-item["qty"], item_id) for item_id, item in items.items() if item["qty"] >= 10)
+    wait_for(lambda: list(top.items()) == [item_id for _qty, item_id in ranked[:5]])
+    regions: dict[str, list[int]] = {}
+    for item in items.values():
+        regions.setdefault(item["region"], []).append(item["qty"])
+    expected = {r: {"region": r, "n": len(q), "low": min(q), "top": max(q)} for r, q in regions.items()}
+    wait_for(lambda: by_region.items() == expected)
