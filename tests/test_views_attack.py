@@ -13,7 +13,7 @@ import pytest
 from iii_live.views import ViewSpecError
 
 from .conftest import Client, wait_for
-from .test_view_requests import BY_REGION, ask, fill, next_change
+from .test_view_requests import BY_REGION, ask, fill, next_change, shown_table
 
 
 def view_frame(data: Any) -> dict[str, Any]:
@@ -226,3 +226,69 @@ def test_views_stay_exact_while_their_base_group_is_emptied_and_refilled_under_w
         regions.setdefault(item["region"], []).append(item["qty"])
     expected = {r: {"region": r, "n": len(q), "low": min(q), "top": max(q)} for r, q in regions.items()}
     wait_for(lambda: by_region.items() == expected)
+
+
+# -- a notebook table's page ----------------------------------------------------------------
+
+
+def test_a_page_changing_its_filter_faster_than_views_open_opens_only_the_last(engine, monkeypatch):
+    from iii_live.widgets import page_requests
+
+    fill(engine)
+    opened: list[dict[str, Any]] = []
+    open_view = engine.core.views.open
+
+    def counting(spec: Any) -> Any:
+        opened.append(spec)
+        return open_view(spec)
+
+    monkeypatch.setattr(engine.core.views, "open", counting)
+    table, comm = shown_table(engine)
+    gate = threading.Event()
+    try:
+        page_requests.worker.submit(gate.wait)  # the requests queue up behind a slow one
+        for req in range(50):
+            spec = {"where": [["qty", ">=", req % 4]]}  # each a view of its own
+            table._received(table, {"type": "view", "req": req, "spec": spec}, [])
+        gate.set()
+        last = comm.answer("view", 49)
+        answers = [m for m in comm.sent if m.get("type") == "view"]
+        assert [m["req"] for m in answers] == list(range(50))
+        assert all(m.get("superseded") for m in answers[:49])
+        assert len(opened) == 1 and last["groupId"] == table.page_view.group_id
+        assert table.controls["spec"] == {"where": [["qty", ">=", 49 % 4]]}
+        wait_for(lambda: set(table.items) == {"0", "1", "2", "3"})  # qty 1 to 4
+    finally:
+        gate.set()
+        table.close()
+    wait_for(lambda: engine.core.views.views() == [])
+
+
+def test_a_page_sending_nonsense_gets_answers_and_the_table_keeps_its_view(engine):
+    fill(engine)
+    table, comm = shown_table(engine)
+    try:
+        table._received(table, {"type": "view", "req": 1, "spec": BY_REGION, "hidden": ["orders"]}, [])
+        assert "groupId" in comm.answer("view", 1)
+        view = table.page_view
+        assert view is not None
+        nonsense: list[tuple[Any, str]] = [
+            ("x", "spec"),
+            ({"name": "mine"}, "name"),
+            ({"where": [["qty", "!=", i] for i in range(5_000)]}, "where[2000]"),
+            ({"columns": [{"x": "round(qty, -99999999999) + 9 ** 9"}]}, "columns.x"),
+            ({"group_by": "region", "agg": {"n": ["sku", "sum"]}}, "agg.n"),
+        ]
+        for req, (spec, part) in enumerate(nonsense, start=2):
+            message = {"type": "view", "req": req, "spec": spec, "sort": 5, "hidden": {"a": 1}, "fields": "x"}
+            table._received(table, message, [])
+            assert comm.answer("view", req)["error"]["part"] == part
+        for content in (None, [], "view", {"type": None}, {"type": "export", "req": {"a": [1]}}):
+            table._received(table, content, [])
+        exported = comm.answer("export", {"a": [1]})
+        assert sorted(row[0] for row in exported["rows"]) == ["asia", "eu", "us"]
+        assert table.page_view is view and table.controls["spec"] == BY_REGION
+        assert table.controls["hidden"] == ["orders"]
+    finally:
+        table.close()
+    wait_for(lambda: engine.core.views.views() == [])

@@ -22,7 +22,10 @@ messages of ``EXPORT_ROWS`` rows: ``{"type": "export", "req": R, "rows": [[id, v
 "last": bool}``, or ``{"type": "export", "req": R, "error": message}``.
 
 Requests run one at a time, in the order they came, on a thread of their own: a view's
-first read of a large group must not hold the kernel's message loop.
+first read of a large group must not hold the kernel's message loop. A view request that a
+later one of the same table replaces before its turn (a page changing its filter faster
+than views open) opens nothing and is answered ``{"type": "view", "req": R, "superseded":
+true}``: the later one says what the table shows.
 """
 
 from __future__ import annotations
@@ -98,6 +101,8 @@ class PageRequests:
         self._requests = self._requests_on_engine()
         self.choice: dict[str, Any] = {}
         """What the page chose last (what ``controls`` holds)."""
+        self._view_requests = 0
+        """View requests received so far: a request whose number is not the last is replaced."""
 
     def _requests_on_engine(self) -> ViewRequests:
         core = self._link.engine.core
@@ -113,11 +118,16 @@ class PageRequests:
             return
         kind = content.get("type")
         if kind == VIEW:
-            worker.submit(lambda: self._view(content))
+            self._view_requests += 1
+            number = self._view_requests
+            worker.submit(lambda: self._view(content, number))
         elif kind == EXPORT:
             worker.submit(lambda: self._export(content.get("req")))
 
-    def _view(self, content: dict[str, Any]) -> None:
+    def _view(self, content: dict[str, Any], number: int) -> None:
+        if number != self._view_requests:
+            self._send({"type": VIEW, "viewId": HANDLE, "req": content.get("req"), "superseded": True})
+            return
         spec = content.get("spec")
         answer = self._requests.request(HANDLE, self.base_stream, self.base_group, spec, content.get("req"))
         if "error" not in answer:
