@@ -185,9 +185,9 @@ class StreamSession:
             self.transport.send([self.encode(frame)])
 
     async def _view_answer(self, data: Any) -> dict[str, Any]:
-        refused = request_error(data, self.core.limits.max_name_length)
-        if refused is not None:
-            return refused
+        unusable = request_error(data, self.core.limits.max_name_length)
+        if unusable is not None:
+            return unusable
         handle, req, spec = data["viewId"], data.get("req"), data.get("spec")
         stream_name, group_id = data["streamName"], data["groupId"]
         if self.may_join is not None:
