@@ -292,3 +292,35 @@ def test_a_page_sending_nonsense_gets_answers_and_the_table_keeps_its_view(engin
     finally:
         table.close()
     wait_for(lambda: engine.core.views.views() == [])
+
+
+def test_a_view_whose_opening_fails_is_not_handed_to_a_caller_waiting_for_it(engine, monkeypatch):
+    stream = engine.stream("s")
+    stream.set("g", "k", {"v": 1})
+    subscribe = engine.core.subscribe
+
+    def failing(subscription: Any, *args: Any) -> Any:
+        if subscription.stream_name != "s":
+            return subscribe(subscription, *args)
+        wait_for(lambda: [live.users for live in engine.core.views.views()] == [2])  # the second waits
+        raise RuntimeError("the store is down")
+
+    monkeypatch.setattr(engine.core, "subscribe", failing)
+    outcomes: list[Any] = []
+
+    def open_view() -> None:
+        try:
+            outcomes.append(stream.view("g", where=[("v", ">=", 0)]))
+        except RuntimeError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=open_view) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [type(outcome) for outcome in outcomes] == [RuntimeError, RuntimeError]
+    assert engine.core.views.views() == []
+    monkeypatch.setattr(engine.core, "subscribe", subscribe)
+    with stream.view("g", where=[("v", ">=", 0)]) as view:  # the store is back: it opens
+        assert view.items() == {"k": {"v": 1}}
