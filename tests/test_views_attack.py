@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import iii_live
 from iii_live.views import ViewSpecError
 
 from .conftest import Client, wait_for
@@ -324,3 +325,32 @@ def test_a_view_whose_opening_fails_is_not_handed_to_a_caller_waiting_for_it(eng
     monkeypatch.setattr(engine.core, "subscribe", subscribe)
     with stream.view("g", where=[("v", ">=", 0)]) as view:  # the store is back: it opens
         assert view.items() == {"k": {"v": 1}}
+
+
+def test_a_group_a_client_may_not_join_stays_closed_through_its_views(client_factory):
+    engine = iii_live.start(port=0, background=True, engine_port=None, token="s3cret", auth_function="auth")
+    try:
+        engine.register_function("auth", lambda request: {"context": request["query_params"]["user"][0]})
+        engine.register_function(
+            "on_join", lambda p: {"unauthorized": p["group_id"] == "secret" and p["context"] != "admin"}
+        )
+        engine.register_trigger({"type": "stream:join", "function_id": "on_join", "config": {}})
+        fill(engine)
+        for i in range(3):
+            engine.stream("o").set("secret", str(i), {"region": "eu", "qty": 100 + i, "sku": "k"})
+        admin = client_factory(engine.stream_url + "/?token=s3cret&user=admin&sync=keyed")
+        ann = client_factory(engine.stream_url + "/?token=s3cret&user=ann&sync=keyed")
+        opened = ask(admin, "t", BY_REGION, req=1, group="secret")
+        assert ask(ann, "t", BY_REGION, req=1, group="secret")["error"]["part"] == "view"
+        derived = {"streamName": opened["streamName"], "groupId": opened["groupId"]}
+        ann.send(view_frame({"viewId": "u", "req": 2, **derived, "spec": {"limit": 1}}))
+        assert view_answers_until(ann, 2)[-1]["error"]["part"] == "view"  # a view over the view
+        ann.join("derived", opened["streamName"], opened["groupId"])
+        ann.join("mine", "o", "all")  # the sentinel: a group ann may join
+        refused = ann.recv(timeout=10)
+        assert (refused["event"]["type"], refused["groupId"]) == ("unauthorized", opened["groupId"])
+        assert next_change(ann)["groupId"] == "all"
+        admin.join("derived", opened["streamName"], opened["groupId"])
+        assert next_change(admin)["event"]["data"] == {"eu": {"region": "eu", "total": 303, "orders": 3}}
+    finally:
+        engine.stop()

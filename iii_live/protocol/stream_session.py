@@ -62,6 +62,7 @@ from ..streams.hub import Subscription
 from ..streams.inputs import check_name
 from ..streams.subscriptions import Since
 from ..streams.triggers import LEAVE
+from ..views import base_groups
 from .stream_wire import CHANGE_KINDS, EVENT, JOIN, ClientMessage, Event, decode_client_message
 from .view_requests import MAX_PAGE_VIEWS, OWNER_PART, VIEW, ViewRequests, error_answer, request_error
 from .viewport_session import RawFrame, ViewportSession
@@ -192,8 +193,7 @@ class StreamSession:
         stream_name, group_id = data["streamName"], data["groupId"]
         if self.may_join is not None:
             return error_answer(handle, req, OWNER_PART, "this connection opens no views")
-        payload = self._trigger_payload(handle, stream_name, group_id, None)
-        if spec is not None and await self.core.triggers.run_join(stream_name, group_id, payload):
+        if spec is not None and await self._vetoed(handle, stream_name, group_id, None):
             refused = f"a stream:join trigger refused {stream_name}/{group_id}"
             return error_answer(handle, req, OWNER_PART, refused)
         request = functools.partial(self.views.request, handle, stream_name, group_id, spec, req)
@@ -268,8 +268,7 @@ class StreamSession:
         since: Since | None,
     ) -> None:
         core = self.core
-        payload = self._trigger_payload(subscription_id, stream_name, group_id, item_id)
-        if await core.triggers.run_join(stream_name, group_id, payload):
+        if await self._vetoed(subscription_id, stream_name, group_id, item_id):
             self._answer(core.unauthorized(stream_name, group_id, item_id))
             return
         if self.closed:
@@ -288,6 +287,16 @@ class StreamSession:
         finally:
             if self.closed:  # the socket went while the snapshot was read
                 core.unsubscribe(subscription)
+
+    async def _vetoed(self, subscription_id: str, stream: str, group: str, item_id: str | None) -> bool:
+        """A ``stream:join`` trigger refuses the group, or a group it is a view of (whose
+        items its rows show)."""
+        asked = [(stream, group, item_id)] + [(s, g, None) for s, g in base_groups(stream, group)]
+        for stream_name, group_id, item in asked:
+            payload = self._trigger_payload(subscription_id, stream_name, group_id, item)
+            if await self.core.triggers.run_join(stream_name, group_id, payload):
+                return True
+        return False
 
     async def leave(self, subscription_id: str, stream_name: str, group_id: str, item_id: str | None) -> None:
         payload = self._trigger_payload(subscription_id, stream_name, group_id, item_id)

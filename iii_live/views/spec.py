@@ -52,6 +52,20 @@ def derived_group(group: str, name: str) -> str:
     return f"{group}{NAME_SEPARATOR}{name}"
 
 
+def base_groups(stream: str, group: str) -> list[tuple[str, str]]:
+    """The groups whose items the group ``stream/group`` is a view of: its base, that base's
+    base if it is a view too, and so on; ``[]`` for a group whose name is no view's."""
+    bases = []
+    while stream.endswith(VIEWS_STREAM_SUFFIX):
+        base_group, _, name = group.rpartition(NAME_SEPARATOR)
+        stream = stream[: -len(VIEWS_STREAM_SUFFIX)]
+        if not (stream and base_group and NAME_PATTERN.fullmatch(name)):
+            break
+        group = base_group
+        bases.append((stream, group))
+    return bases
+
+
 Column = str | dict[str, Any]
 """A field to keep (``"price"``), or computed columns (``{"spread": "ask - bid"}``; the value
 is an expression or a Python callable of the item)."""

@@ -14,7 +14,7 @@ from iii_live.views.budget import MAX_DEPTH, MAX_TERMS
 from iii_live.views.errors import ViewSpecError
 from iii_live.views.expressions import MAX_TEXT, compile_expression
 from iii_live.views.fields import path_getter
-from iii_live.views.spec import ViewSpec
+from iii_live.views.spec import ViewSpec, base_groups
 
 
 def row(columns: list[dict[str, str]], item: dict[str, Any]) -> dict[str, Any]:
@@ -155,3 +155,19 @@ def test_parts_without_a_json_form_are_named(options: dict[str, Any], part: str)
     with pytest.raises(ViewSpecError) as caught:
         ViewSpec.build("s", "g", **options)
     assert caught.value.part == part
+
+
+@pytest.mark.parametrize(
+    ("stream", "group", "bases"),
+    [
+        ("o~views", "all~v1a2b", [("o", "all")]),
+        ("o~views~views", "a~b~v1~by_region", [("o~views", "a~b~v1"), ("o", "a~b")]),
+        ("o", "all~v1", []),
+        ("o~views", "all", []),
+        ("~views", "all~v1", []),
+        ("o~views", "~v1", []),
+        ("o~views", "all~not a name", []),
+    ],
+)
+def test_the_groups_a_derived_group_shows_are_its_bases(stream: str, group: str, bases: Any) -> None:
+    assert base_groups(stream, group) == bases
