@@ -4,6 +4,7 @@ and no view outlives the sockets that opened it."""
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from typing import Any
@@ -21,7 +22,7 @@ def view_frame(data: Any) -> dict[str, Any]:
     return {"type": "view", "data": data}
 
 
-def request(req: int, spec: Any, **names: Any) -> dict[str, Any]:
+def request(req: Any, spec: Any, **names: Any) -> dict[str, Any]:
     return {"viewId": "t", "req": req, "streamName": "o", "groupId": "all", "spec": spec, **names}
 
 
@@ -46,6 +47,8 @@ def test_malformed_view_requests_are_answered_naming_the_part(engine, client_fac
         ({"viewId": 5, "req": 2}, "viewId"),
         ({"viewId": "x" * 300, "req": 3}, "viewId"),
         ({"viewId": "a\u0000", "req": 4}, "viewId"),
+        (request([[[[[[[[1]]]]]]]] * 100, BY_REGION), "req"),
+        (request(json.loads("[" * 300 + "]" * 300), BY_REGION), "req"),
         (request(5, BY_REGION, streamName=7), "streamName"),
         (request(6, BY_REGION, groupId="g" * 300), "groupId"),
         (request(7, BY_REGION, groupId=""), "groupId"),
@@ -68,7 +71,7 @@ def test_malformed_view_requests_are_answered_naming_the_part(engine, client_fac
     client.send(view_frame(request(99, BY_REGION)))  # the sentinel: a request that opens
     answers = view_answers_until(client, 99)
     assert [a["error"]["part"] for a in answers[:-1]] == [part for _data, part in sent]
-    assert [a["viewId"] for a in answers[:6]] == [None] * 6 and answers[7]["viewId"] == "t"
+    assert [a["viewId"] for a in answers[:8]] == [None] * 8 and answers[9]["viewId"] == "t"
     assert answers[2]["req"] == 1 and "max_name_length" in answers[4]["error"]["message"]
     assert answers[-1]["groupId"] and answers[-1]["rows"] == 3
     assert len(engine.core.views.views()) == 1

@@ -89,6 +89,8 @@ def request_error(data: Any, max_name_length: int) -> Answer | None:
     if not isinstance(data, dict):
         return error_answer(None, None, "data", f"a view request's data is an object with {', '.join(KEYS)}")
     handle, req = data.get("viewId"), data.get("req")
+    if req is not None and not isinstance(req, (str, int, float)):  # echoed in the answer: kept small
+        return error_answer(None, None, "req", "`req` is a number or a string, echoed in the answer")
     for key in KEYS[:3]:
         value = data.get(key)
         try:
