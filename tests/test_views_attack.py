@@ -293,6 +293,13 @@ def test_a_page_sending_nonsense_gets_answers_and_the_table_keeps_its_view(engin
         assert sorted(row[0] for row in exported["rows"]) == ["asia", "eu", "us"]
         assert table.page_view is view and table.controls["spec"] == BY_REGION
         assert table.controls["hidden"] == ["orders"]
+        huge = "x" * 1_000_000  # names that are no column's are not kept (nor saved with the notebook)
+        sort = {"by": huge, "ascending": True}
+        names = {"hidden": [huge, "total"] * 2000, "fields": [huge, "region"]}
+        table._received(table, {"type": "view", "req": 20, "spec": BY_REGION, "sort": sort, **names}, [])
+        assert "groupId" in comm.answer("view", 20)
+        assert table.controls["sort"] is None and table.controls["hidden"] == ["total"] * 1000
+        assert table.controls["fields"] == ["region"]
     finally:
         table.close()
     wait_for(lambda: engine.core.views.views() == [])

@@ -51,6 +51,8 @@ HANDLE = "table"
 """The one view a table holds, named so to ``ViewRequests``."""
 MAX_NAMES = 1_000
 """Columns a page may list as hidden or as the group's fields."""
+MAX_NAME_LENGTH = 1_000
+"""Longest column name kept in ``controls`` (longer ones name no column a page shows)."""
 
 
 class SerialWorker:
@@ -190,7 +192,7 @@ def _sort(value: Any) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         return None
     by, ascending = value.get("by"), value.get("ascending")
-    if not isinstance(by, str) or not isinstance(ascending, bool):
+    if not (isinstance(by, str) and len(by) <= MAX_NAME_LENGTH) or not isinstance(ascending, bool):
         return None
     return {"by": by, "ascending": ascending}
 
@@ -198,4 +200,4 @@ def _sort(value: Any) -> dict[str, Any] | None:
 def _names(value: Any) -> list[str]:
     if not isinstance(value, list):
         return []
-    return [name for name in value if isinstance(name, str)][:MAX_NAMES]
+    return [name for name in value if isinstance(name, str) and len(name) <= MAX_NAME_LENGTH][:MAX_NAMES]
