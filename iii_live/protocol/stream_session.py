@@ -62,8 +62,9 @@ from ..streams.hub import Subscription
 from ..streams.inputs import check_name
 from ..streams.subscriptions import Since
 from ..streams.triggers import LEAVE
+from ..views import base_groups
 from .stream_wire import CHANGE_KINDS, EVENT, JOIN, ClientMessage, Event, decode_client_message
-from .view_requests import MAX_PAGE_VIEWS, OWNER_PART, VIEW, ViewRequests, error_answer
+from .view_requests import MAX_PAGE_VIEWS, OWNER_PART, VIEW, ViewRequests, error_answer, request_error
 from .viewport_session import RawFrame, ViewportSession
 
 log = logging.getLogger("iii_live.protocol")
@@ -165,11 +166,9 @@ class StreamSession:
             return False
         if not isinstance(message, dict) or message.get("type") != VIEW:
             return False
-        data = message.get("data")
-        if isinstance(data, dict) and isinstance(data.get("viewId"), str):
-            task = asyncio.ensure_future(self._view(data))
-            self._view_requests.add(task)
-            task.add_done_callback(self._view_handled)
+        task = asyncio.ensure_future(self._view(message.get("data")))
+        self._view_requests.add(task)
+        task.add_done_callback(self._view_handled)
         return True
 
     def _view_handled(self, task: asyncio.Future[None]) -> None:
@@ -177,7 +176,7 @@ class StreamSession:
         if not task.cancelled() and task.exception() is not None:
             log.error("a view request of %r failed", self, exc_info=task.exception())
 
-    async def _view(self, data: dict[str, Any]) -> None:
+    async def _view(self, data: Any) -> None:
         async with self._view_turn:
             if self.closed:
                 return
@@ -186,20 +185,15 @@ class StreamSession:
             frame = cast(Event, RawFrame(codec.dumps(answer)))  # encoded as an event's frame is
             self.transport.send([self.encode(frame)])
 
-    async def _view_answer(self, data: dict[str, Any]) -> dict[str, Any]:
+    async def _view_answer(self, data: Any) -> dict[str, Any]:
+        unusable = request_error(data, self.core.limits.max_name_length)
+        if unusable is not None:
+            return unusable
         handle, req, spec = data["viewId"], data.get("req"), data.get("spec")
-        stream_name, group_id = data.get("streamName"), data.get("groupId")
+        stream_name, group_id = data["streamName"], data["groupId"]
         if self.may_join is not None:
             return error_answer(handle, req, OWNER_PART, "this connection opens no views")
-        if not isinstance(stream_name, str):
-            return error_answer(handle, req, "streamName", f"expected a name, not {stream_name!r}")
-        if not isinstance(group_id, str):
-            return error_answer(handle, req, "groupId", f"expected a name, not {group_id!r}")
-        reason = _refusal(handle, stream_name, group_id, None, self.core.limits)
-        if reason is not None:
-            return error_answer(handle, req, OWNER_PART, reason)
-        payload = self._trigger_payload(handle, stream_name, group_id, None)
-        if spec is not None and await self.core.triggers.run_join(stream_name, group_id, payload):
+        if spec is not None and await self._vetoed(handle, stream_name, group_id, None):
             refused = f"a stream:join trigger refused {stream_name}/{group_id}"
             return error_answer(handle, req, OWNER_PART, refused)
         request = functools.partial(self.views.request, handle, stream_name, group_id, spec, req)
@@ -274,8 +268,7 @@ class StreamSession:
         since: Since | None,
     ) -> None:
         core = self.core
-        payload = self._trigger_payload(subscription_id, stream_name, group_id, item_id)
-        if await core.triggers.run_join(stream_name, group_id, payload):
+        if await self._vetoed(subscription_id, stream_name, group_id, item_id):
             self._answer(core.unauthorized(stream_name, group_id, item_id))
             return
         if self.closed:
@@ -294,6 +287,16 @@ class StreamSession:
         finally:
             if self.closed:  # the socket went while the snapshot was read
                 core.unsubscribe(subscription)
+
+    async def _vetoed(self, subscription_id: str, stream: str, group: str, item_id: str | None) -> bool:
+        """A ``stream:join`` trigger refuses the group, or a group it is a view of (whose
+        items its rows show)."""
+        asked = [(stream, group, item_id)] + [(s, g, None) for s, g in base_groups(stream, group)]
+        for stream_name, group_id, item in asked:
+            payload = self._trigger_payload(subscription_id, stream_name, group_id, item)
+            if await self.core.triggers.run_join(stream_name, group_id, payload):
+                return True
+        return False
 
     async def leave(self, subscription_id: str, stream_name: str, group_id: str, item_id: str | None) -> None:
         payload = self._trigger_payload(subscription_id, stream_name, group_id, item_id)

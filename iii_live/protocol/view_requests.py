@@ -17,8 +17,10 @@ Each request gets one answer, the ``req`` it carried echoed:
 ``streamName``/``groupId`` name the derived group to follow (``rows`` items now), ``columns``
 the rows' fields when the spec fixes them (``rows`` is null when it could not be counted).
 An error names the part of the spec that is
-wrong (``where[0]``, ``agg.total``) as ``ViewSpecError`` does, and the view shown before
-stays open. Nothing a page sends raises: a failure to open is answered as an error.
+wrong (``where[0]``, ``agg.total``) as ``ViewSpecError`` does, or of the request
+(``viewId``, ``streamName``, ``groupId``: ``request_error``; ``viewId`` is null when the
+request has none usable), and the view shown before stays open. Nothing a page sends
+raises: a failure to open is answered as an error.
 
 Sans-I/O: ``open_view`` opens a spec (``ViewRegistry.open``, which may wait for the base
 group's first read: call ``request`` off any event loop), ``count`` says how many rows a
@@ -32,6 +34,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .. import codec
+from ..streams.inputs import check_name
 from ..views import ViewSpecError
 
 if TYPE_CHECKING:
@@ -46,6 +50,8 @@ PAGE_KEYS = ("where", "columns", "group_by", "agg", "sort_by", "descending", "li
 """What a page's spec may set (the group is the page's, the name the spec's hash)."""
 OWNER_PART = "view"
 """The part errors name when the request, not its spec, is refused."""
+KEYS = ("viewId", "streamName", "groupId", "req", "spec")
+"""What a request over the stream port holds."""
 
 OpenView = Callable[[dict[str, Any]], "View"]
 Count = Callable[[str, str], int]
@@ -73,8 +79,28 @@ def _unset(value: Any) -> bool:
     return value is None or value is False or (isinstance(value, (list, dict)) and not value)
 
 
-def error_answer(handle: str, req: Any, part: str, message: str) -> Answer:
+def error_answer(handle: str | None, req: Any, part: str, message: str) -> Answer:
     return {"type": VIEW, "viewId": handle, "req": req, "error": {"part": part, "message": message}}
+
+
+def request_error(data: Any, max_name_length: int) -> Answer | None:
+    """The answer to a request over the stream port whose handle or names are not usable
+    (not strings, empty, too long, control characters), naming the key; None if they are."""
+    if not isinstance(data, dict):
+        return error_answer(None, None, "data", f"a view request's data is an object with {', '.join(KEYS)}")
+    handle, req = data.get("viewId"), data.get("req")
+    if req is not None and not isinstance(req, (str, int, float)):  # echoed in the answer: kept small
+        return error_answer(None, None, "req", "`req` is a number or a string, echoed in the answer")
+    for key in KEYS[:3]:
+        value = data.get(key)
+        try:
+            if not isinstance(value, str):
+                raise ValueError(f"`{key}` must be a string, not {codec.dumps(value).decode()[:40]}")
+            check_name(key, value, ValueError, max_name_length)
+        except ValueError as exc:
+            usable = isinstance(handle, str) and key != "viewId"
+            return error_answer(handle if usable else None, req, key, str(exc))
+    return None
 
 
 class ViewRequests:

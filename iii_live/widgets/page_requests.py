@@ -22,7 +22,10 @@ messages of ``EXPORT_ROWS`` rows: ``{"type": "export", "req": R, "rows": [[id, v
 "last": bool}``, or ``{"type": "export", "req": R, "error": message}``.
 
 Requests run one at a time, in the order they came, on a thread of their own: a view's
-first read of a large group must not hold the kernel's message loop.
+first read of a large group must not hold the kernel's message loop. A view request that a
+later one of the same table replaces before its turn (a page changing its filter faster
+than views open) opens nothing and is answered ``{"type": "view", "req": R, "superseded":
+true}``: the later one says what the table shows.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ HANDLE = "table"
 """The one view a table holds, named so to ``ViewRequests``."""
 MAX_NAMES = 1_000
 """Columns a page may list as hidden or as the group's fields."""
+MAX_NAME_LENGTH = 1_000
+"""Longest column name kept in ``controls`` (longer ones name no column a page shows)."""
 
 
 class SerialWorker:
@@ -98,6 +103,8 @@ class PageRequests:
         self._requests = self._requests_on_engine()
         self.choice: dict[str, Any] = {}
         """What the page chose last (what ``controls`` holds)."""
+        self._view_requests = 0
+        """View requests received so far: a request whose number is not the last is replaced."""
 
     def _requests_on_engine(self) -> ViewRequests:
         core = self._link.engine.core
@@ -113,11 +120,16 @@ class PageRequests:
             return
         kind = content.get("type")
         if kind == VIEW:
-            worker.submit(lambda: self._view(content))
+            self._view_requests += 1
+            number = self._view_requests
+            worker.submit(lambda: self._view(content, number))
         elif kind == EXPORT:
             worker.submit(lambda: self._export(content.get("req")))
 
-    def _view(self, content: dict[str, Any]) -> None:
+    def _view(self, content: dict[str, Any], number: int) -> None:
+        if number != self._view_requests:
+            self._send({"type": VIEW, "viewId": HANDLE, "req": content.get("req"), "superseded": True})
+            return
         spec = content.get("spec")
         answer = self._requests.request(HANDLE, self.base_stream, self.base_group, spec, content.get("req"))
         if "error" not in answer:
@@ -180,7 +192,7 @@ def _sort(value: Any) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         return None
     by, ascending = value.get("by"), value.get("ascending")
-    if not isinstance(by, str) or not isinstance(ascending, bool):
+    if not (isinstance(by, str) and len(by) <= MAX_NAME_LENGTH) or not isinstance(ascending, bool):
         return None
     return {"by": by, "ascending": ascending}
 
@@ -188,4 +200,4 @@ def _sort(value: Any) -> dict[str, Any] | None:
 def _names(value: Any) -> list[str]:
     if not isinstance(value, list):
         return []
-    return [name for name in value if isinstance(name, str)][:MAX_NAMES]
+    return [name for name in value if isinstance(name, str) and len(name) <= MAX_NAME_LENGTH][:MAX_NAMES]

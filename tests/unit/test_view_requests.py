@@ -216,13 +216,14 @@ def test_a_session_refuses_views_a_join_trigger_vetoes_and_bad_names() -> None:
             view_frame("t", BY_REGION, group="secret"),
             view_frame("t", BY_REGION, group=""),
             view_frame("t", BY_REGION, group=5),
-            json.dumps({"type": "view", "data": {"spec": BY_REGION}}),  # no handle: nothing to answer
+            json.dumps({"type": "view", "data": {"spec": BY_REGION, "req": 8}}),  # no handle
             json.dumps({"type": "view", "data": "x"}),
             view_frame("t", BY_REGION, req=9),
         )
-        assert [a["error"]["part"] for a in answers[:3]] == ["view", "view", "groupId"]
-        assert "stream:join" in answers[0]["error"]["message"]
-        assert answers[3]["req"] == 9 and "groupId" in answers[3] and len(answers) == 4
+        parts = [(a["viewId"], a["error"]["part"]) for a in answers[:5]]
+        assert parts == [("t", "view"), ("t", "groupId"), ("t", "groupId"), (None, "viewId"), (None, "data")]
+        assert "stream:join" in answers[0]["error"]["message"] and answers[3]["req"] == 8
+        assert answers[5]["req"] == 9 and "groupId" in answers[5] and len(answers) == 6
 
     run(scenario_of(test))
 
