@@ -131,13 +131,34 @@ class StreamSession:
         """``stream::send`` events not sent while this reader was behind."""
         self._handling: dict[str, asyncio.Future[None]] = {}
         self._joining: set[str] = set()
-        self.viewports = ViewportSession(core, transport, encode, conflate_at)
-        """The windows this connection looks through (the viewport protocol)."""
-        self.views = ViewRequests(core.views.open, core.adapter.count)
-        """The live views this connection opened (closed with it)."""
-        self._view_turn = asyncio.Lock()
-        """View requests are handled one at a time, in the order they came."""
+        self._viewports: ViewportSession | None = None
+        self._views: ViewRequests | None = None
+        self._view_turn: asyncio.Lock | None = None
         self._view_requests: set[asyncio.Future[None]] = set()
+
+    # Made at a connection's first window or view request: most connections never make one,
+    # and at 10,000 idle subscribers every connection's bytes count.
+
+    @property
+    def viewports(self) -> ViewportSession:
+        """The windows this connection looks through (the viewport protocol)."""
+        if self._viewports is None:
+            self._viewports = ViewportSession(self.core, self.transport, self.encode, self.conflate_at)
+        return self._viewports
+
+    @property
+    def views(self) -> ViewRequests:
+        """The live views this connection opened (closed with it)."""
+        if self._views is None:
+            self._views = ViewRequests(self.core.views.open, self.core.adapter.count)
+        return self._views
+
+    @property
+    def view_turn(self) -> asyncio.Lock:
+        """View requests are handled one at a time, in the order they came."""
+        if self._view_turn is None:
+            self._view_turn = asyncio.Lock()
+        return self._view_turn
 
     def __repr__(self) -> str:
         return f"<StreamSession subs={len(self.subscriptions)}>"
@@ -177,7 +198,7 @@ class StreamSession:
             log.error("a view request of %r failed", self, exc_info=task.exception())
 
     async def _view(self, data: Any) -> None:
-        async with self._view_turn:
+        async with self.view_turn:
             if self.closed:
                 return
             answer = await self._view_answer(data)
@@ -308,8 +329,9 @@ class StreamSession:
     def close(self) -> None:
         """The transport is gone: drop every subscription, then fire their leave triggers."""
         self.closed = True
-        self.viewports.close()
-        if len(self.views) or self._view_requests:
+        if self._viewports is not None:
+            self._viewports.close()
+        if self._view_requests or (self._views is not None and len(self._views)):
             self.core.spawn(self.core.offload(self.views.close))  # closing writes: off the loop
         self._pending.clear()
         self._held = None
