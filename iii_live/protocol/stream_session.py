@@ -130,11 +130,13 @@ class StreamSession:
         self.dropped = 0
         """``stream::send`` events not sent while this reader was behind."""
         self._handling: dict[str, asyncio.Future[None]] = {}
-        self._joining: set[str] = set()
+        self._joining: dict[str, None] = {}
+        """Subscription ids whose joins are under way (dicts as sets: an empty one is a
+        third of an empty set's size, and every idle connection holds these)."""
         self._viewports: ViewportSession | None = None
         self._views: ViewRequests | None = None
         self._view_turn: asyncio.Lock | None = None
-        self._view_requests: set[asyncio.Future[None]] = set()
+        self._view_requests: dict[asyncio.Future[None], None] = {}
 
     # Made at a connection's first window or view request: most connections never make one,
     # and at 10,000 idle subscribers every connection's bytes count.
@@ -188,12 +190,12 @@ class StreamSession:
         if not isinstance(message, dict) or message.get("type") != VIEW:
             return False
         task = asyncio.ensure_future(self._view(message.get("data")))
-        self._view_requests.add(task)
+        self._view_requests[task] = None
         task.add_done_callback(self._view_handled)
         return True
 
     def _view_handled(self, task: asyncio.Future[None]) -> None:
-        self._view_requests.discard(task)
+        self._view_requests.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("a view request of %r failed", self, exc_info=task.exception())
 
@@ -267,18 +269,18 @@ class StreamSession:
             reason = self.may_join(stream_name, group_id)
         if reason is None and subscription_id not in self.subscriptions:
             limit = core.limits.max_subscriptions_per_connection
-            if len(self.subscriptions.keys() | self._joining) >= limit:  # joins under way count
+            if len(self.subscriptions.keys() | self._joining.keys()) >= limit:  # joins under way count
                 reason = (
                     f"too many subscriptions on this connection (max_subscriptions_per_connection={limit})"
                 )
         if reason is not None:
             self._answer(core.unauthorized(stream_name, group_id, item_id, reason))
             return
-        self._joining.add(subscription_id)
+        self._joining[subscription_id] = None
         try:
             await self._join(subscription_id, stream_name, group_id, item_id, since_of(options))
         finally:
-            self._joining.discard(subscription_id)
+            self._joining.pop(subscription_id, None)
 
     async def _join(
         self,
