@@ -6,9 +6,11 @@ null, "width": pixels}`` (no range: all of it, or the last ``window`` points, fo
 data as it comes) and gets, whenever points in that range change (at most once per frame):
 
     {"type": "points", "view": V, "req": N, "total": points in all, "range": [x0, x1],
-     "x": [...], "y": [[...] per series], "exact": bool, "time": bool}
+     "x": 0, "y": [1, ...], "n": points sent, "exact": bool, "time": bool}
 
-(``time``: x was read from timestamps, in seconds.)
+with x and each series as Float64 arrays in the message's binary buffers of those indexes
+(NaN: no value; ``time``: x was read from timestamps, in seconds). The default range, in
+the keyframe trait, has ``x`` and ``y`` as lists instead (``null``: no value).
 
 When the range holds more than two points per pixel column, each column is sent as its
 minimum and its maximum (for every series, at the column's middle): a line drawn through
@@ -267,14 +269,15 @@ class ChartRanges:
         return self._version != self._framed or any(r.sent is None for r in self._ranges.values())
 
     def frames(self, fetch: Any = None) -> list[dict[str, Any]]:
-        """A points frame for each range whose points changed (values are all at hand:
-        ``fetch`` is not needed)."""
+        """A points frame for each range whose points changed, its ``x`` and ``y`` as arrays
+        (``points_message`` and ``points_json`` make it a message); values are all at hand:
+        ``fetch`` is not needed."""
         with self._lock:
             self._tidy()
             out = []
             for wanted in self._ranges.values():
                 frame = self._frame(wanted)
-                shape = (wanted.req, frame["range"], frame["x"], frame["y"])
+                shape = (wanted.req, frame["range"], frame["x"].tobytes(), frame["y"].tobytes())
                 if shape != wanted.sent:
                     wanted.sent = shape
                     out.append(frame)
@@ -304,8 +307,8 @@ class ChartRanges:
             "req": wanted.req,
             "total": len(self._slot_of),
             "range": [_json_number(low), _json_number(high)],
-            "x": [_json_number(x) for x in out_x.tolist()],
-            "y": [[_json_number(y) for y in series.tolist()] for series in out_y],
+            "x": out_x,
+            "y": out_y,
             "exact": bool(exact),
             "time": self.time_axis,
         }
@@ -349,6 +352,24 @@ def _min_max(
         out_y[:, 0::2] = np.fmin.reduceat(ys, starts, axis=1) if len(starts) else np.empty((ys.shape[0], 0))
         out_y[:, 1::2] = np.fmax.reduceat(ys, starts, axis=1) if len(starts) else np.empty((ys.shape[0], 0))
     return out_x, out_y
+
+
+def points_message(frame: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+    """A points frame as a comm message: ``x`` and each series of ``y`` as little-endian
+    Float64 buffers (NaN: no value), named by their indexes, ``n`` points each."""
+    xs, ys = frame["x"], frame["y"]
+    buffers = [np.ascontiguousarray(column, dtype="<f8").tobytes() for column in (xs, *ys)]
+    content = {**frame, "x": 0, "y": list(range(1, len(buffers))), "n": len(xs)}
+    return content, buffers
+
+
+def points_json(frame: dict[str, Any]) -> dict[str, Any]:
+    """A points frame as plain JSON (the default window in the keyframe trait)."""
+    return {
+        **frame,
+        "x": [_json_number(x) for x in frame["x"].tolist()],
+        "y": [[_json_number(y) for y in series.tolist()] for series in frame["y"]],
+    }
 
 
 def _json_number(value: float) -> float | None:

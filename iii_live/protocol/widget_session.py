@@ -1,8 +1,8 @@
 """A notebook widget's conversation with its views, without I/O (the kernel comm protocol).
 
-State reaches the browser two ways: numbered deltas as custom messages
-``{"type": "delta", "seq", "upserts": [[id, value]...], "deletes": [id...]}`` (small,
-frequent) and the ``_keyframe`` trait ``{"seq", "items": [[id, value]...]}`` (the whole
+State reaches the browser two ways: numbered deltas as custom messages, the changed items'
+fields as columns in the message's binary buffers (``delta_columns``; small, frequent, at
+most one per frame), and the ``_keyframe`` trait ``{"seq", "items": [[id, value]...]}`` (the whole
 group; synced state is never lost, even before a view exists).
 
 Each view names itself with an id of its own and says when it exists
@@ -30,6 +30,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from .chart_points import POINTS, points_json, points_message
+from .delta_columns import encode_delta
 from .stream_wire import CREATE, DELETE, SYNC, UPDATE
 from .viewport import DEFAULT_VIEW, WINDOW, Fetch, Windowed
 
@@ -180,7 +182,7 @@ class WidgetSession:
 
     def __init__(
         self,
-        send: Callable[[dict[str, Any]], None],
+        send: Callable[..., None],
         set_keyframe: Callable[[dict[str, Any]], None],
         make_windows: Callable[[], Windowed] | None = None,
     ):
@@ -323,7 +325,7 @@ class WidgetSession:
             elif self.windows is None:
                 delta = self.coalescer.take_delta()
                 if delta is not None:
-                    self._send(delta)
+                    self._send(*encode_delta(delta["seq"], delta["upserts"], delta["deletes"]))
                     self._keyframe_stale = True
                     sent += 1
             self.messages_sent += sent
@@ -347,10 +349,11 @@ class WidgetSession:
             return 0
         sent = 0
         for frame in windows.frames(fetch):
+            points = frame.get("type") == POINTS
             if frame["view"] == DEFAULT_VIEW:
-                self._default_window = frame
+                self._default_window = points_json(frame) if points else frame
                 self._keyframe_stale = True
             else:
-                self._send(frame)
+                self._send(*points_message(frame)) if points else self._send(frame)
                 sent += 1
         return sent

@@ -24,11 +24,11 @@ import { newViewId } from "./view-id.js";
  * @property {number} [height] in pixels
  */
 
-/** @typedef {[number[], ...(number | null)[][]]} ChartData x values, then one column per series */
+/** @typedef {[number[] | Float64Array, ...((number | null)[] | Float64Array)[]]} ChartData x values, then one column per series */
 
 /**
  * The points of a windowed chart's range, as its source sends them.
- * @typedef {{view: string, req: number, total: number, range: [number | null, number | null], x: number[], y: (number | null)[][], exact: boolean, time?: boolean}} PointsFrame
+ * @typedef {{view: string, req: number, total: number, range: [number | null, number | null], x: number[] | Float64Array, y: ((number | null)[] | Float64Array)[], exact: boolean, time?: boolean}} PointsFrame
  */
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#4d7c0f"];
