@@ -27,6 +27,7 @@ when None, the order items were first written in.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -39,6 +40,9 @@ POINTS = "points"
 MAX_WIDTH = 4000
 DEFAULT_WIDTH = 1000
 DEFAULT_VIEW = ""
+DEFAULT_REFRAME_SECONDS = 1.0
+"""While views look at ranges of their own, the default range (kept for keyframes) is framed
+at most this often."""
 
 
 def number(value: Any) -> float | None:
@@ -96,6 +100,7 @@ class ChartRanges:
         self._ranges: dict[str, _Range] = {DEFAULT_VIEW: _Range(DEFAULT_VIEW, 0, None, None, DEFAULT_WIDTH)}
         self._version = 0
         self._framed = -1
+        self._default_framed = 0.0
         self.time_axis = False
         """x is read from timestamps (text), as the first point had it."""
 
@@ -275,7 +280,12 @@ class ChartRanges:
         with self._lock:
             self._tidy()
             out = []
+            now = time.monotonic()
             for wanted in self._ranges.values():
+                if wanted.view == DEFAULT_VIEW and len(self._ranges) > 1 and wanted.sent is not None:
+                    if now - self._default_framed < DEFAULT_REFRAME_SECONDS:
+                        continue  # views look at their own ranges: the default one is for keyframes
+                    self._default_framed = now
                 frame = self._frame(wanted)
                 shape = (wanted.req, frame["range"], frame["x"].tobytes(), frame["y"].tobytes())
                 if shape != wanted.sent:
@@ -293,9 +303,11 @@ class ChartRanges:
             np.searchsorted(xs, high, side="right"),
         )
         segment = slice(int(first), int(last))
-        live = alive[segment]
-        seg_x = xs[segment][live]
-        seg_y = values[:, segment][:, live]
+        if self._dead:
+            live = alive[segment]
+            seg_x, seg_y = xs[segment][live], values[:, segment][:, live]
+        else:  # every slot holds a point: views of the arrays, nothing copied
+            seg_x, seg_y = xs[segment], values[:, segment]
         exact = len(seg_x) <= 2 * wanted.width
         if exact:
             out_x, out_y = seg_x, seg_y
@@ -314,7 +326,7 @@ class ChartRanges:
         }
 
     def _bounds(self, wanted: _Range, xs: np.ndarray, alive: np.ndarray) -> tuple[float, float]:
-        live = xs[alive]
+        live = xs[alive] if self._dead else xs
         if not len(live):
             return (wanted.x0 or 0.0, wanted.x1 or 0.0)
         low = wanted.x0 if wanted.x0 is not None else float(live[0])

@@ -19,7 +19,9 @@ answered) still catches up.
 A group of more than ``WHOLE_LIMIT`` items is not sent whole: views then ask for windows
 (``{"type": "window", ...}``, the viewport protocol of ``viewport``) and get ``rows`` frames
 for them; the keyframe carries the default window, ``{"seq", "window": frame}``, which views
-show until their own is answered. A sync picks the way by the group's size; a group sent
+show until their own is answered. The default window is also sent as a frame of its own
+(view ``""``) in each frame where it changed and no view's own did: a view's request waits
+while a cell runs, and the view follows the data meanwhile. A sync picks the way by the group's size; a group sent
 whole that grows past twice the limit goes to windows, one in windows that shrinks below
 half of it comes back through a sync.
 """
@@ -348,12 +350,24 @@ class WidgetSession:
         if windows is None or not windows.dirty:
             return 0
         sent = 0
+        default = None
         for frame in windows.frames(fetch):
-            points = frame.get("type") == POINTS
             if frame["view"] == DEFAULT_VIEW:
-                self._default_window = points_json(frame) if points else frame
+                default = frame
+                self._default_window = points_json(frame) if frame.get("type") == POINTS else frame
                 self._keyframe_stale = True
             else:
-                self._send(*points_message(frame)) if points else self._send(frame)
+                self._send_frame(frame)
                 sent += 1
+        if default is not None and not sent:
+            # No view's own window changed: views may be waiting for theirs (their requests
+            # wait while a cell runs), and show the default one meanwhile.
+            self._send_frame(default)
+            sent += 1
         return sent
+
+    def _send_frame(self, frame: dict[str, Any]) -> None:
+        if frame.get("type") == POINTS:
+            self._send(*points_message(frame))
+        else:
+            self._send(frame)
