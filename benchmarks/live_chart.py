@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lab import lab  # noqa: E402
+from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 
 SERIES = 10
 
@@ -114,7 +115,12 @@ def run(rate: int, seconds: float, window: int) -> dict:
         nb.page.evaluate(OBSERVE)
         mark = nb.frames.mark()
         load = [os.getloadavg()[0]]
-        to_end = nb.run_until(1, fill(DONE).replace("TOTAL", str(total)), timeout_s=seconds * 4 + 120)
+        try:
+            to_end = nb.run_until(1, fill(DONE).replace("TOTAL", str(total)), timeout_s=seconds * 4 + 120)
+        except PlaywrightError as error:  # report how far it got
+            to_end = None
+            out["not_done"] = str(error).splitlines()[0]
+            nb.notebook.wait_idle()
         load.append(os.getloadavg()[0])
         summary = nb.page.evaluate(SUMMARY)
         writer = nb.json_file("writer.json")

@@ -16,14 +16,15 @@ Keyframes are sent when a view asks, and about once a second while a display wai
 view, so a view created while a cell blocks the kernel (when its messages cannot be
 answered) still catches up.
 
-A group of more than ``WHOLE_LIMIT`` items is not sent whole: views then ask for windows
-(``{"type": "window", ...}``, the viewport protocol of ``viewport``) and get ``rows`` frames
+A group of more than ``WHOLE_LIMIT`` items (a widget may set a lower limit) is not sent
+whole: views then ask for windows (``{"type": "window", ...}``, the viewport protocol of
+``viewport``) and get ``rows`` frames
 for them; the keyframe carries the default window, ``{"seq", "window": frame}``, which views
 show until their own is answered. The default window is also sent as a frame of its own
 (view ``""``) in each frame where it changed and no view's own did: a view's request waits
-while a cell runs, and the view follows the data meanwhile. A sync picks the way by the group's size; a group sent
-whole that grows past twice the limit goes to windows, one in windows that shrinks below
-half of it comes back through a sync.
+while a cell runs, and the view follows the data meanwhile. A sync picks the way by the
+group's size; a group sent whole that grows past twice the limit goes to windows, one in
+windows that shrinks below half of it comes back through a sync.
 """
 
 from __future__ import annotations
@@ -187,7 +188,9 @@ class WidgetSession:
         send: Callable[..., None],
         set_keyframe: Callable[[dict[str, Any]], None],
         make_windows: Callable[[], Windowed] | None = None,
+        whole_limit: int | None = None,
     ):
+        self._whole_limit = whole_limit
         self.coalescer = Coalescer()
         self.viewers = Viewers()
         self.windows: Windowed | None = None
@@ -212,7 +215,7 @@ class WidgetSession:
             if self._make_windows is not None and message.get("id") is None:
                 event = message["event"]
                 if event["type"] == SYNC:
-                    large = len(event.get("data") or ()) > WHOLE_LIMIT
+                    large = len(event.get("data") or ()) > self.whole_limit
                     if large and (self.windows is None or self._remake):
                         self.windows = self._make_windows()
                         self._remake = False
@@ -224,6 +227,11 @@ class WidgetSession:
                 self.windows.apply(message)
             else:
                 self.coalescer.apply(message)
+
+    @property
+    def whole_limit(self) -> int:
+        """Items up to which the group is sent whole (``WHOLE_LIMIT`` unless the widget says)."""
+        return WHOLE_LIMIT if self._whole_limit is None else self._whole_limit
 
     def _changed_mode(self) -> None:
         self.coalescer.clear()
@@ -264,7 +272,7 @@ class WidgetSession:
         """The group must be followed afresh, from a new sync (new defaults for windows, or
         small enough to be sent whole again)."""
         windows = self.windows
-        return windows is not None and (self._remake or len(windows) < WHOLE_LIMIT // 2)
+        return windows is not None and (self._remake or len(windows) < self.whole_limit // 2)
 
     @property
     def needs_snapshot(self) -> bool:
@@ -337,7 +345,7 @@ class WidgetSession:
         """A group sent whole that grew past twice the limit goes to windows."""
         if self._make_windows is None or self.windows is not None:
             return
-        if len(self.coalescer.mirror) <= 2 * WHOLE_LIMIT:
+        if len(self.coalescer.mirror) <= 2 * self.whole_limit:
             return
         with self._mode_lock:
             windows = self._make_windows()

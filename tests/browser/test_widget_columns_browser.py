@@ -24,11 +24,11 @@ sent_before = {"table": table.messages_sent, "chart": chart.messages_sent}
 for r in range(5):
     for i in range(3000):
         s.set("many", str(i), {"i": i, "v": i * 0.5 + r, "name": f"n{i}-{r}", "big": 2**40 + r, "r": r})
-    for i in range(4000):
+    for i in range(3000):
         s.set("pts", str(i), {"t": i, "a": (i * (r + 1)) % 13, "b": -i - r})
 for i in range(0, 3000, 7):
     s.delete("many", str(i))
-for i in range(0, 4000, 5):
+for i in range(0, 3000, 5):
     s.delete("pts", str(i))
 s.set("many", "text", "a plain value")
 s.set("many", "nested", {"deep": {"x": [1, None]}, "ok": True})
@@ -50,7 +50,7 @@ EXPECTED_TABLE = {
     "text": "a plain value",
     "nested": {"deep": {"x": [1, None]}, "ok": True},
 }
-EXPECTED_CHART = {str(i): {"t": i, "a": (i * 5) % 13, "b": -i - 4} for i in range(4000) if i % 5}
+EXPECTED_CHART = {str(i): {"t": i, "a": (i * 5) % 13, "b": -i - 4} for i in range(3000) if i % 5}
 
 
 def test_many_writes_and_deletes_end_in_the_final_values_with_a_bounded_message_count(tmp_path, page):
@@ -65,14 +65,15 @@ def test_many_writes_and_deletes_end_in_the_final_values_with_a_bounded_message_
         nb.run(1)
         page.wait_for_function(
             """([table, chart]) => {
-                const items = (group) => (globalThis.__iiiLive || []).find((e) => e.group === group)?.store.items;
+                const items = (group) =>
+                    (globalThis.__iiiLive || []).find((e) => e.group === group)?.store.items;
                 return items('cols/many')?.size === table && items('cols/pts')?.size === chart;
             }""",
             [len(EXPECTED_TABLE), len(EXPECTED_CHART)],
         )
         assert store_items(page, "cols/many") == EXPECTED_TABLE
         assert store_items(page, "cols/pts") == EXPECTED_CHART
-        last = 3999
+        last = 2999
         page.wait_for_function(
             f"() => document.querySelector('.iii-chart').dataset.points === '{len(EXPECTED_CHART)}'"
         )
