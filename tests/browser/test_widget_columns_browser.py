@@ -69,7 +69,7 @@ def test_many_writes_and_deletes_end_in_the_final_values_with_a_bounded_message_
                     (globalThis.__iiiLive || []).find((e) => e.group === group)?.store.items;
                 return items('cols/many')?.size === table && items('cols/pts')?.size === chart;
             }""",
-            [len(EXPECTED_TABLE), len(EXPECTED_CHART)],
+            arg=[len(EXPECTED_TABLE), len(EXPECTED_CHART)],
         )
         assert store_items(page, "cols/many") == EXPECTED_TABLE
         assert store_items(page, "cols/pts") == EXPECTED_CHART
