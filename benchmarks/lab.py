@@ -63,12 +63,17 @@ class KernelFrames:
         """Where each widget's messages stand now (to count those of a phase from here)."""
         return {comm_id: len(frames) for comm_id, frames in self.by_comm.items()}
 
-    def since(self, mark: dict[str, int], comm_id: str) -> list[tuple[float, int]]:
-        return self.by_comm.get(comm_id, [])[mark.get(comm_id, 0) :]
+    def since(
+        self, mark: dict[str, int], comm_id: str, until: dict[str, int] | None = None
+    ) -> list[tuple[float, int]]:
+        """A widget's frames from ``mark`` (to ``until``, another mark, if given)."""
+        end = None if until is None else until.get(comm_id, 0)
+        return self.by_comm.get(comm_id, [])[mark.get(comm_id, 0) : end]
 
-    def rate(self, mark: dict[str, int], comm_id: str) -> dict[str, int]:
-        """A widget's messages and bytes since ``mark``, and the most within any one second."""
-        frames = self.since(mark, comm_id)
+    def rate(self, mark: dict[str, int], comm_id: str, until: dict[str, int] | None = None) -> dict[str, int]:
+        """A widget's messages and bytes from ``mark`` (to ``until``), and the most within any
+        one second."""
+        frames = self.since(mark, comm_id, until)
         times = [t for t, _ in frames]
         most, first = 0, 0
         for last, t in enumerate(times):

@@ -112,14 +112,19 @@ PERSPECTIVE_DONE = """async () => {
   try {  // the viewer has no view for a moment while it redraws, and may stop answering
     if (!(await Promise.race([read(), late]))) c = null;
   } catch { c = null; }
-  let matched = 0;
+  const now = performance.now();
+  if (!c) {  // no answer: not a sign of no progress, unless none comes for STALL_MS * 6
+    p.silent ??= now;
+    if (now - p.silent < STALL_MS * 6) return false;
+  } else p.silent = undefined;
+  let matched = Math.max(p.matched, 0);
   if (c) {
+    matched = 0;
     for (let k = 0; k < rows; k++) {
       const i = c.i[k];
       if (c.id[k] === String(i) && c.v[k] === i * 0.5 && c.r[k] === ROUND) matched += 1;
     }
-  } else matched = Math.max(p.matched, 0);
-  const now = performance.now();
+  }
   if (matched !== p.matched) Object.assign(p, { matched, since: now });
   const idle = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle';
   if (matched === ITEMS || (idle && now - p.since > STALL_MS)) {
@@ -190,12 +195,7 @@ def run(items: int, rounds: int) -> dict:
         marks = [p["mark"] for p in phases.values()] + [end_mark]
         for (name, p), following in zip(phases.items(), marks[1:], strict=True):
             writes = items * (rounds if name == "iii_sustained" else 1)
-            frames = nb.frames.rate(p["mark"], p["comm"])
-            frames["messages"] = len(
-                nb.frames.since(p["mark"], p["comm"])[
-                    : following.get(p["comm"], 0) - p["mark"].get(p["comm"], 0)
-                ]
-            )
+            frames = nb.frames.rate(p["mark"], p["comm"], following)
             result = {
                 "writes": writes,
                 "items_per_s": writes / p["seconds"],

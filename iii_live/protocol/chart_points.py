@@ -83,7 +83,9 @@ class _Range:
 class ChartRanges:
     """The points of a group by x, and the range each view of a chart looks at."""
 
-    def __init__(self, x: str | None, ys: list[str], window: int | None = None) -> None:
+    def __init__(self, x: str | None, ys: list[str], window: int | None = None, arrays: bool = False) -> None:
+        self.arrays = arrays
+        """Frames hold ``x`` and ``y`` as numpy arrays (for ``points_message``), not lists."""
         self._x = path_getter(x) if x else None
         self._ys = [path_getter(y) for y in ys]
         self.window = window
@@ -274,9 +276,9 @@ class ChartRanges:
         return self._version != self._framed or any(r.sent is None for r in self._ranges.values())
 
     def frames(self, fetch: Any = None) -> list[dict[str, Any]]:
-        """A points frame for each range whose points changed, its ``x`` and ``y`` as arrays
-        (``points_message`` and ``points_json`` make it a message); values are all at hand:
-        ``fetch`` is not needed."""
+        """A points frame for each range whose points changed, its ``x`` and ``y`` as lists, or
+        as arrays if ``arrays`` (``points_message`` makes it a binary message); values are all
+        at hand: ``fetch`` is not needed."""
         with self._lock:
             self._tidy()
             out = []
@@ -290,7 +292,7 @@ class ChartRanges:
                 shape = (wanted.req, frame["range"], frame["x"].tobytes(), frame["y"].tobytes())
                 if shape != wanted.sent:
                     wanted.sent = shape
-                    out.append(frame)
+                    out.append(frame if self.arrays else points_json(frame))
             self._framed = self._version
             return out
 

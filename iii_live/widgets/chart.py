@@ -64,7 +64,7 @@ class LiveChart(LiveWidget):
 
     def _windows_maker(self) -> Callable[[], Windowed]:
         x, ys, window = self.x, list(self.y), self.window
-        return lambda: ChartRanges(x, ys, window)
+        return lambda: ChartRanges(x, ys, window, arrays=True)
 
     @traitlets.observe("x", "y", "window")
     def _defaults_changed(self, _change: Any) -> None:
