@@ -5,8 +5,13 @@ whichever server it measures. Every frame carrying ``"seq":n,"t":ns`` is counted
 connection must see seq 0, 1, 2, ... in order (the correctness check), and the delivery
 latency is ``receive time - t`` (both CLOCK_MONOTONIC, comparable across processes).
 
-Usage: python client.py URL PROTOCOL N COUNT TIMEOUT   (PROTOCOL: ws | socketio)
-Prints ``{"ready": n}`` once connected, then the results as one JSON line.
+    python client.py URLS PROTOCOL N COUNT TIMEOUT   # one round of COUNT messages, then exit
+    python client.py URLS PROTOCOL N                 # rounds read from stdin: "COUNT TIMEOUT"
+
+URLS is one URL or several separated by commas (connections go round-robin to them);
+PROTOCOL is ``ws`` or ``socketio``. Prints ``{"ready": n}`` once connected, then one JSON
+line per round. Every round starts again at seq 0; its latencies also come as a histogram
+(``latency.py``) so the rounds of several client processes can be merged.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ import sys
 import time
 from urllib.parse import urlsplit
 
+from latency import histogram, percentile
+
 SEQ = re.compile(rb'"seq": ?(\d+), ?"t": ?(\d+)')
-SAMPLE_EVERY = 1  # latency samples per connection: every Nth delivery
 
 
 class Subscriber(asyncio.Protocol):
@@ -37,7 +43,6 @@ class Subscriber(asyncio.Protocol):
         self.upgraded = False
         self.ready = asyncio.get_running_loop().create_future()
         self.next_seq = 0
-        self.received = 0
         self.errors = 0
         self.transport: asyncio.Transport | None = None
 
@@ -56,75 +61,80 @@ class Subscriber(asyncio.Protocol):
         self.transport.write(bytes((0x81, 0x80 | len(text))) + b"\0\0\0\0" + text)
 
     def data_received(self, data: bytes) -> None:
-        buffer = self.buffer
-        buffer += data
+        if self.buffer:  # the start of a frame came with the previous read
+            self.buffer += data
+            data = bytes(self.buffer)
+            self.buffer.clear()
         if not self.upgraded:
-            end = buffer.find(b"\r\n\r\n")
+            end = data.find(b"\r\n\r\n")
             if end < 0:
+                self.buffer += data
                 return
-            if not buffer.startswith(b"HTTP/1.1 101"):
-                self.ready.set_exception(ConnectionError(bytes(buffer[:80]).decode(errors="replace")))
+            if not data.startswith(b"HTTP/1.1 101"):
+                self.ready.set_exception(ConnectionError(data[:80].decode(errors="replace")))
                 return
-            del buffer[: end + 4]
+            data = data[end + 4 :]
             self.upgraded = True
             if not self.socketio:
                 self.ready.set_result(None)
         offset = 0
-        size = len(buffer)
+        size = len(data)
         now = time.monotonic_ns()
         while size - offset >= 2:
-            opcode = buffer[offset] & 0x0F
-            length = buffer[offset + 1] & 0x7F
+            opcode = data[offset] & 0x0F
+            length = data[offset + 1] & 0x7F
             head = 2
             if length == 126:
                 if size - offset < 4:
                     break
-                length = int.from_bytes(buffer[offset + 2 : offset + 4], "big")
+                length = int.from_bytes(data[offset + 2 : offset + 4], "big")
                 head = 4
             elif length == 127:
                 if size - offset < 10:
                     break
-                length = int.from_bytes(buffer[offset + 2 : offset + 10], "big")
+                length = int.from_bytes(data[offset + 2 : offset + 10], "big")
                 head = 10
-            if size - offset < head + length:
+            end = offset + head + length
+            if end > size:
                 break
-            payload = bytes(buffer[offset + head : offset + head + length])
-            offset += head + length
             if opcode == 0x1:
-                self.on_text(payload, now)
+                self.on_text(data, offset + head, end, now)
             elif opcode == 0x9:  # ping -> pong
+                payload = data[offset + head : end]
                 self.transport.write(bytes((0x8A, 0x80 | len(payload))) + b"\0\0\0\0" + payload)
-        del buffer[:offset]
+            offset = end
+        if offset < size:
+            self.buffer += data[offset:]
 
-    def on_text(self, payload: bytes, now: int) -> None:
-        if self.socketio:
+    def on_text(self, data: bytes, start: int, end: int, now: int) -> None:
+        """A text frame: ``data[start:end]`` (searched in place: no copy per frame)."""
+        if self.socketio and data[start : start + 2] != b"42":
+            payload = data[start:end]
             if payload[:1] == b"0":
                 self.send_text(b"40")
-                return
-            if payload[:2] == b"40":
-                if not self.ready.done():
-                    self.ready.set_result(None)
-                return
-            if payload == b"2":
+            elif payload[:2] == b"40" and not self.ready.done():
+                self.ready.set_result(None)
+            elif payload == b"2":
                 self.send_text(b"3")
-                return
-        match = SEQ.search(payload)
+            return
+        match = SEQ.search(data, start, end)
         if match is None:
             return
         seq = int(match.group(1))
         if seq != self.next_seq:
             self.errors += 1
         self.next_seq = seq + 1
-        self.received += 1
-        self.stats.received += 1
-        if self.received % SAMPLE_EVERY == 0:
-            self.stats.latencies.append(now - int(match.group(2)))
-        if self.stats.first_ns == 0:
-            self.stats.first_ns = now
-        self.stats.last_ns = now
+        stats = self.stats
+        stats.received += 1
+        stats.latencies.append(now - int(match.group(2)))
+        if stats.first_ns == 0:
+            stats.first_ns = now
+        stats.last_ns = now
 
 
 class Stats:
+    """One round's counts, for all the connections of this process."""
+
     def __init__(self) -> None:
         self.received = 0
         self.closed = 0
@@ -132,18 +142,21 @@ class Stats:
         self.first_ns = 0
         self.last_ns = 0
 
+    def next_round(self) -> None:
+        self.received = 0
+        self.latencies = []
+        self.first_ns = 0
+        self.last_ns = 0
 
-async def main(url: str, protocol: str, n: int, count: int, timeout: float) -> None:
-    parts = urlsplit(url)
-    path = parts.path or "/"
-    if protocol == "socketio":
-        path = "/socket.io/?EIO=4&transport=websocket"
-    stats = Stats()
+
+async def connect_all(urls: list[str], protocol: str, n: int, stats: Stats) -> list[Subscriber]:
     loop = asyncio.get_running_loop()
     subscribers: list[Subscriber] = []
     semaphore = asyncio.Semaphore(100)
 
-    async def connect() -> None:
+    async def connect(index: int) -> None:
+        parts = urlsplit(urls[index % len(urls)])
+        path = "/socket.io/?EIO=4&transport=websocket" if protocol == "socketio" else parts.path or "/"
         async with semaphore:
             _, sub = await loop.create_connection(
                 lambda: Subscriber(path, parts.netloc, protocol == "socketio", stats),
@@ -153,43 +166,58 @@ async def main(url: str, protocol: str, n: int, count: int, timeout: float) -> N
             subscribers.append(sub)
             await sub.ready
 
-    await asyncio.gather(*(connect() for _ in range(n)))
-    print(json.dumps({"ready": len(subscribers)}), flush=True)
-    expected = n * count
+    await asyncio.gather(*(connect(i) for i in range(n)))
+    return subscribers
+
+
+async def one_round(subscribers: list[Subscriber], stats: Stats, count: int, timeout: float) -> dict:
+    """Wait for ``count`` messages on every connection (or ``timeout``), then report."""
+    expected = len(subscribers) * count
     deadline = time.monotonic() + timeout
     while stats.received < expected and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
     latencies = sorted(stats.latencies)
+    result = {
+        "received": stats.received,
+        "expected": expected,
+        "in_order": all(s.errors == 0 for s in subscribers) and stats.received == expected,
+        "order_errors": sum(s.errors for s in subscribers),
+        "first_ns": stats.first_ns,
+        "last_ns": stats.last_ns,
+        "p50_ms": percentile(latencies, 0.50),
+        "p99_ms": percentile(latencies, 0.99),
+        "max_ms": latencies[-1] / 1e6 if latencies else None,
+        "histogram": histogram(latencies),
+        "closed": stats.closed,
+    }
+    for s in subscribers:
+        s.next_seq = 0
+        s.errors = 0
+    stats.next_round()
+    return result
 
-    def pct(p: float) -> float | None:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] / 1e6 if latencies else None
 
-    print(
-        json.dumps(
-            {
-                "received": stats.received,
-                "expected": expected,
-                "in_order": all(s.errors == 0 for s in subscribers) and stats.received == expected,
-                "order_errors": sum(s.errors for s in subscribers),
-                "first_ns": stats.first_ns,
-                "last_ns": stats.last_ns,
-                "p50_ms": pct(0.50),
-                "p99_ms": pct(0.99),
-                "max_ms": latencies[-1] / 1e6 if latencies else None,
-                "closed": stats.closed,
-            }
-        ),
-        flush=True,
-    )
+async def main(urls: list[str], protocol: str, n: int, rounds: tuple[int, float] | None) -> None:
+    stats = Stats()
+    subscribers = await connect_all(urls, protocol, n, stats)
+    print(json.dumps({"ready": len(subscribers)}), flush=True)
+    if rounds is not None:
+        print(json.dumps(await one_round(subscribers, stats, *rounds)), flush=True)
+    else:
+        loop = asyncio.get_running_loop()
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            count, timeout = line.split()
+            print(json.dumps(await one_round(subscribers, stats, int(count), float(timeout))), flush=True)
     for s in subscribers:
         s.transport.close()
 
 
 if __name__ == "__main__":
-    url, protocol, n, count, timeout = sys.argv[1:6]
+    urls, protocol, n = sys.argv[1].split(","), sys.argv[2], int(sys.argv[3])
+    rounds = (int(sys.argv[4]), float(sys.argv[5])) if len(sys.argv) > 5 else None
     try:  # the lighter the client, the more of the machine the server under test gets
         import uvloop
     except ImportError:
-        asyncio.run(main(url, protocol, int(n), int(count), float(timeout)))
+        asyncio.run(main(urls, protocol, n, rounds))
     else:
-        uvloop.run(main(url, protocol, int(n), int(count), float(timeout)))
+        uvloop.run(main(urls, protocol, n, rounds))

@@ -706,6 +706,22 @@ def pages_priority() -> None:
     os.nice(PAGES_NICENESS)
 
 
+def lower_priority() -> None:
+    """Every thread of the pages' process tree at ``PAGES_NICENESS``, again and again: run as
+    root, Chromium raises its display threads (nice -8) and starts new threads as it goes,
+    which would put the checking pages ahead of the server they check."""
+    for pid in tree(os.getpid())[1:]:
+        try:
+            threads = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for thread in threads:
+            try:
+                os.setpriority(os.PRIO_PROCESS, int(thread), PAGES_NICENESS)
+            except OSError:
+                continue
+
+
 def pages_main(url: str, count: int) -> None:
     """Open ``count`` pages on ``url``, print ``ready``; then, given the engine's state as a
     JSON line on stdin, answer whether every page holds it exactly and shows it."""
@@ -724,15 +740,11 @@ def pages_main(url: str, count: int) -> None:
             page.goto(url)
             page.wait_for_function("() => (globalThis.__iiiLive || []).length === 2")
             pages.append(page)
-        for pid in tree(os.getpid())[1:]:  # every thread: Chromium raises its display threads itself
-            for thread in os.listdir(f"/proc/{pid}/task"):
-                try:
-                    os.setpriority(os.PRIO_PROCESS, int(thread), PAGES_NICENESS)
-                except OSError:
-                    continue
+        lower_priority()
         print("ready", flush=True)
         while not select.select([sys.stdin], [], [], 0)[0]:
             pages[0].wait_for_timeout(100)  # Playwright handles the pages' events meanwhile
+            lower_priority()
         state = json.loads(sys.stdin.readline())
         top_id, top = max(state["hosts"].items(), key=lambda kv: kv[1]["cpu"])
         exact = True
@@ -800,7 +812,8 @@ def run_iii_live(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         time.sleep(args.warmup)
         idle_rss = rss_mb(server.pid)
         idle_cores = cores_over(server.pid, args.window / 2)
-        pages = Pages(url, args.pages)  # first: opening pages costs the machine more than showing them
+        if args.pages:  # first: opening pages costs the machine more than showing them
+            pages = Pages(url, args.pages)
         groups = [Viewers("iii-live", url) for _ in range(args.viewer_procs)]
         first = max(1, args.viewers // 10 // args.viewer_procs)  # warms what viewers share (histories)
         rest = args.viewers // args.viewer_procs - first
@@ -822,7 +835,7 @@ def run_iii_live(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         )
         stop_path.touch()
         time.sleep(1)
-        result["pages_exact"] = pages.hold(engine_state(url))
+        result["pages_exact"] = pages.hold(engine_state(url)) if pages is not None else None
         result["pages"] = args.pages
         return result
     finally:

@@ -1,9 +1,15 @@
-"""BENCHMARKS.md and the plot, written from benchmarks/results.json."""
+"""BENCHMARKS.md's fan-out blocks and the plot, written from benchmarks/results.json.
+
+Only the marked blocks this report owns are replaced (``sections.replace_block``): the
+summary at the top, the fan-out sections and the in-process writes; every other section
+and any text written by hand outside the markers stays as it is."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from sections import replace_block, replace_section
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -14,7 +20,10 @@ def write_report(results_path: Path) -> None:
     data = json.loads(results_path.read_text())
     results = data["results"]
     plot = _plot(results, ROOT / "BENCHMARKS.png")
-    (ROOT / "BENCHMARKS.md").write_text(_markdown(data, plot))
+    head, sections = _markdown(data, plot)
+    replace_block("fan-out summary", "\n".join(head), None)
+    for title, lines in sections:
+        replace_section(title, lines)
 
 
 def _find(results, server, n, mode):
@@ -54,14 +63,13 @@ def _fmt(value, spec):
     return "–" if value is None else format(value, spec)
 
 
-def _markdown(data, plot: Path | None) -> str:
+def _markdown(data, plot: Path | None) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """The summary's lines, and each section's ``(title, lines)``."""
     results = data["results"]
     machine = data["machine"]
     servers = list(dict.fromkeys(r["server"] for r in results))
     sizes = sorted({r["subscribers"] for r in results})
     lines = [
-        "# Benchmarks",
-        "",
         "Targets (1,000 subscribers, 2 cores, loopback): deliveries per second at least 1.5× the",
         "`websockets` `broadcast()` peer and 3× python-socketio; p99 write-to-receive latency at most",
         "25 ms at 100 writes/s; at most 16 KB of memory per idle connection; every subscriber gets",
@@ -74,7 +82,7 @@ def _markdown(data, plot: Path | None) -> str:
         "",
         "```bash",
         "pip install -e '.[bench]' && npm ci --prefix benchmarks && python benchmarks/run.py",
-        "python benchmarks/inprocess.py && python benchmarks/widget_path.py   # the other two sections",
+        "python benchmarks/inprocess.py   # the in-process writes",
         "```",
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}, "
@@ -158,9 +166,22 @@ def _markdown(data, plot: Path | None) -> str:
         lines.append(f"| {n:,} | " + " | ".join(cells) + " |")
     if plot:
         lines += ["", f"![deliveries per second by subscribers]({plot.relative_to(ROOT).as_posix()})"]
-    lines += _inprocess_section() + _widget_section()
-    lines.append("")
-    return "\n".join(lines)
+    lines += _inprocess_section()
+    return _by_section(lines)
+
+
+def _by_section(lines: list[str]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Split at each ``## `` heading: the lines before the first, and ``(title, lines)``."""
+    head: list[str] = []
+    sections: list[tuple[str, list[str]]] = []
+    for line in lines:
+        if line.startswith("## "):
+            sections.append((line[3:], []))
+        elif sections:
+            sections[-1][1].append(line)
+        else:
+            head.append(line)
+    return head, [(title, body[1:] if body[:1] == [""] else body) for title, body in sections]
 
 
 def _inprocess_section() -> list[str]:
@@ -181,28 +202,6 @@ def _inprocess_section() -> list[str]:
     for name, rate in results.items():
         lines.append(f"| {name} | {rate:,.0f} | {rate / baseline:.2f}× |")
     return lines
-
-
-def _widget_section() -> list[str]:
-    path = HERE / "widget_path.json"
-    if not path.exists():
-        return []
-    r = json.loads(path.read_text())
-    return [
-        "",
-        "## The widget path",
-        "",
-        f"`python benchmarks/widget_path.py {r['items']}`: a JupyterLab cell writes {r['items']:,} items",
-        "as fast as it can while a LiveTable shows the group in Chromium; the clock stops when the",
-        "browser holds every item with its final value. The peer is the naive way, an anywidget that",
-        "sends one comm message per item.",
-        "",
-        "| | items/s reaching the browser | items lost |",
-        "|---|---|---|",
-        f"| iii-live LiveTable (coalesced, numbered deltas) | {r['live_table_items_per_s']:,.0f} | 0 |",
-        f"| one comm message per item | {r['naive_items_per_s']:,.0f} | {r['naive_lost_fraction']:.0%} "
-        "(dropped by the Jupyter server's rate limit) |",
-    ]
 
 
 def _plot(results, path: Path) -> Path | None:

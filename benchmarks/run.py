@@ -16,118 +16,38 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-SERVERS = {
-    "iii-live": ([sys.executable, str(HERE / "servers" / "iii_live_server.py")], "/stream/bench/g", "ws"),
-    "websockets broadcast()": ([sys.executable, str(HERE / "servers" / "websockets_server.py")], "/", "ws"),
-    "tornado write_message": ([sys.executable, str(HERE / "servers" / "tornado_server.py")], "/", "ws"),
-    "python-socketio": ([sys.executable, str(HERE / "servers" / "socketio_server.py")], "/", "socketio"),
-    "socket.io (node)": (["node", str(HERE / "servers" / "socketio_server.mjs")], "/", "socketio"),
-}
+from harness import HERE, SERVERS, Server, Subscribers, ensure_node_peer, load, machine, play_round
+
 TARGET_DELIVERIES = 300_000
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def read_json(proc: subprocess.Popen, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"process exited: {proc.args}")
-        line = line.strip()
-        if line.startswith("{"):
-            return json.loads(line)
-    raise TimeoutError(proc.args)
 
 
 def run_one(name: str, n: int, count: int, rate: float, timeout: float) -> dict:
-    command, path, protocol = SERVERS[name]
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": f"{HERE / 'servers'}{os.pathsep}{ROOT}"}
-    server = subprocess.Popen(
-        [*command, str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=HERE
-    )
+    server = Server(name)
     try:
-        read_json(server, 30)
         time.sleep(0.3)
-        rss_before = rss_kb(server.pid)
-        client = subprocess.Popen(
-            [
-                sys.executable,
-                str(HERE / "client.py"),
-                f"ws://127.0.0.1:{port}{path}",
-                protocol,
-                str(n),
-                str(count),
-                str(timeout),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        ready = read_json(client, 120)
-        time.sleep(0.5)
-        rss_idle = rss_kb(server.pid)
-        cpu_before = cpu_seconds(server.pid)
-        go_ns = time.monotonic_ns()
-        server.stdin.write(f"go {count} {rate}\n")
-        server.stdin.flush()
-        sent = read_json(server, timeout + 60)
-        result = read_json(client, timeout + 60)
-        cpu = cpu_seconds(server.pid) - cpu_before
-        client.wait(30)
-        elapsed = max((result["last_ns"] - go_ns) / 1e9, 1e-9) if result["last_ns"] else None
-        return {
-            "server": name,
-            "subscribers": n,
-            "connected": ready["ready"],
-            "messages": count,
-            "rate": rate,
-            "deliveries": result["received"],
-            "expected": result["expected"],
-            "in_order": result["in_order"],
-            "deliveries_per_s": result["received"] / elapsed if elapsed else 0.0,
-            "p50_ms": result["p50_ms"],
-            "p99_ms": result["p99_ms"],
-            "server_cpu_s": round(cpu, 3),
-            "cpu_us_per_delivery": cpu / result["received"] * 1e6 if result["received"] else None,
-            "kb_per_connection": (rss_idle - rss_before) / n if n >= 100 else None,
-            "send_s": sent["send_s"],
-        }
-    finally:
+        rss_before = server.rss_kb()
+        subscribers = Subscribers([server.url], server.protocol, n)
         try:
-            server.stdin.write("quit\n")
-            server.stdin.flush()
-            server.wait(10)
-        except (BrokenPipeError, subprocess.TimeoutExpired):
-            server.kill()
+            time.sleep(0.5)
+            rss_idle = server.rss_kb()
+            result = play_round(server, subscribers, count, rate, timeout)
+        finally:
+            subscribers.close()
+    finally:
+        server.stop()
+    return {
+        "server": name,
+        "subscribers": n,
+        "connected": subscribers.connected,
+        "deliveries": result["received"],
+        **{k: result[k] for k in ("messages", "rate", "expected", "in_order", "deliveries_per_s")},
+        **{k: result[k] for k in ("p50_ms", "p99_ms", "server_cpu_s", "cpu_us_per_delivery", "send_s")},
+        "kb_per_connection": (rss_idle - rss_before) / n if n >= 100 else None,
+        "load": load(),
+    }
 
 
 def main() -> None:
@@ -138,9 +58,9 @@ def main() -> None:
     parser.add_argument("--servers", nargs="*", default=list(SERVERS))
     parser.add_argument("--quick", action="store_true", help="a tenth of the messages")
     parser.add_argument("--out", default=str(HERE / "results.json"))
+    parser.add_argument("--no-report", action="store_true", help="leave BENCHMARKS.md as it is")
     args = parser.parse_args()
-    if shutil.which("node") is None or not (HERE / "node_modules" / "socket.io").exists():
-        sys.exit("install the Node peer first: npm ci --prefix benchmarks")
+    ensure_node_peer()
     scale = 0.1 if args.quick else 1.0
     results = []
     for n in args.sizes:
@@ -161,24 +81,11 @@ def main() -> None:
                     f"in order: {result['in_order']}",
                     flush=True,
                 )
-    machine = {
-        "cpu": next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            platform.processor(),
-        ),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "kernel": platform.release(),
-        "date": time.strftime("%Y-%m-%d"),
-    }
-    Path(args.out).write_text(json.dumps({"machine": machine, "results": results}, indent=1))
-    from report import write_report
+    Path(args.out).write_text(json.dumps({"machine": machine(), "results": results}, indent=1))
+    if not args.no_report:
+        from report import write_report
 
-    write_report(Path(args.out))
+        write_report(Path(args.out))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,8 +47,8 @@ def to_frame(stream: StreamHandle, group_id: str) -> pd.DataFrame:
     if not items:
         return pd.DataFrame(index=pd.Index([], name="item_id"))
     values = list(items.values())
-    if all(type(value) is dict for value in values):
-        frame = pd.DataFrame(values)
+    if set(map(type, values)) == {dict}:
+        frame = pd.DataFrame(values, columns=_shared_columns(values))
         objects = [column for column in frame.columns if pd.api.types.is_object_dtype(frame[column].dtype)]
         if any(_holds_dicts(frame[column]) for column in objects):
             frame = pd.json_normalize(values)
@@ -55,12 +56,20 @@ def to_frame(stream: StreamHandle, group_id: str) -> pd.DataFrame:
         frame = pd.json_normalize(
             [value if isinstance(value, dict) else {"value": value} for value in values]
         )
-    frame.index = pd.Index(list(items), name="item_id")
     for column in frame.columns:  # ISO timestamps written from pandas come back as datetimes
         converted = _as_datetimes(frame[column])
         if converted is not None:
             frame[column] = converted
+    # The index comes last: columns replaced over a range index need no alignment.
+    frame.index = pd.Index(list(items), name="item_id")
     return frame
+
+
+def _shared_columns(values: list[dict[str, Any]]) -> list[str] | None:
+    """The first item's fields when no other item has more: given to pandas, it skips
+    gathering the keys of every row (the usual frame, written by ``write_frame``)."""
+    first = list(values[0])
+    return first if len(set().union(*values)) == len(first) else None
 
 
 def _holds_dicts(column: pd.Series) -> bool:
@@ -79,7 +88,7 @@ def _as_datetimes(column: pd.Series) -> pd.Series | None:
     strings = values.tolist()
     if not _ISO_TIME.match(strings[0]) or min(map(len, strings)) < 16:
         return None
-    if not all(text[10] in "T " for text in strings):
+    if not set(map(itemgetter(10), strings)) <= {"T", " "}:
         return None
     converted = pd.to_datetime(column, errors="coerce", format="ISO8601")
     if converted.isna().sum() != column.isna().sum():

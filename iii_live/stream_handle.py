@@ -24,12 +24,12 @@ class StreamHandle:
         return f"<stream {self.name!r} of {self.engine!r}>"
 
     def _call(self, op: str, **payload: Any) -> Any:
-        return self.engine.trigger(
-            {"function_id": f"stream::{op}", "payload": {"stream_name": self.name, **payload}}
-        )
+        return self.engine.trigger(f"stream::{op}", {"stream_name": self.name, **payload})
 
     def set(self, group_id: str, item_id: str, data: Any) -> dict[str, Any]:
-        return self._call("set", group_id=group_id, item_id=item_id, data=data)
+        # the hottest call: its payload built directly, without keyword arguments
+        payload = {"stream_name": self.name, "group_id": group_id, "item_id": item_id, "data": data}
+        return self.engine.trigger("stream::set", payload)
 
     def get(self, group_id: str, item_id: str) -> Any:
         return self._call("get", group_id=group_id, item_id=item_id)

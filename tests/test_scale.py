@@ -303,6 +303,17 @@ def test_to_frame_of_a_large_group_keeps_order_and_types(engine):
     assert back["y"].sum() == frame["y"].sum()
 
 
+def test_to_frame_columns_are_every_field_seen_in_first_seen_order(engine):
+    s = engine.stream("ragged")
+    s.set("g", "a", {"x": 1, "y": 2})
+    s.set("g", "b", {"y": 3, "z": "2024-01-01T10:00"})
+    s.set("g", "c", {"x": 4, "z": "late"})  # one string that is no time keeps the column as text
+    back = s.to_frame("g")
+    assert list(back.columns) == ["x", "y", "z"]
+    assert back.loc["b", "y"] == 3 and pd.isna(back.loc["b", "x"])
+    assert back["z"].tolist()[1:] == ["2024-01-01T10:00", "late"]
+
+
 # -- Redis ---------------------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ async def main(port: int) -> None:
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     print(json.dumps({"listening": port}), flush=True)
-    await serve_commands(lambda seq: sio.emit("tick", json.loads(wrapper(seq))))
+    await serve_commands(lambda seq, t: sio.emit("tick", json.loads(wrapper(seq, t))))
 
 
 asyncio.run(main(int(sys.argv[1])))

@@ -21,8 +21,8 @@ class Handler(tornado.websocket.WebSocketHandler):
         connections.discard(self)
 
 
-def broadcast(seq: int) -> None:
-    message = wrapper(seq)
+def broadcast(seq: int, t: int) -> None:
+    message = wrapper(seq, t)
     for connection in list(connections):
         connection.write_message(message)
 

@@ -23,7 +23,7 @@ async def handler(ws) -> None:
 async def main(port: int) -> None:
     async with serve(handler, "127.0.0.1", port, compression=None, max_queue=None):
         print(json.dumps({"listening": port}), flush=True)
-        await serve_commands(lambda seq: broadcast(connections, wrapper(seq)))
+        await serve_commands(lambda seq, t: broadcast(connections, wrapper(seq, t)))
 
 
 asyncio.run(main(int(sys.argv[1])))

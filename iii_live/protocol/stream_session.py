@@ -29,8 +29,17 @@ A connection may also look at large groups through windows (``{"type": "window"}
 an iii-live extension served by ``ViewportSession``): it gets the rows or chart points it
 shows rather than the whole group.
 
-Frames a client sends that are not a valid join, leave or window are ignored, as the iii
-engine does; the connection stays open.
+A connection may open live views over the groups it may join (``{"type": "view"}``
+frames, an iii-live extension served by ``ViewRequests``): ``{"type": "view", "data":
+{"viewId": H, "req": R, "streamName", "groupId", "spec": {...} or null}}`` opens, replaces
+or closes the view of handle ``H``, after the group's ``stream:join`` triggers (a veto
+refuses it), and is answered with the derived group to follow or an error naming the
+wrong part of the spec. Requests are handled one at a time, in order, off the loop; the
+views close with the connection. A connection whose joins are narrowed (``may_join``: a
+dashboard viewer) opens none.
+
+Frames a client sends that are not a valid join, leave, window or view are ignored, as the
+iii engine does; the connection stays open.
 
 A transport may narrow what a connection joins with ``may_join(stream_name, group_id)``,
 which returns why a join is refused (answered ``unauthorized`` with that reason) or None:
@@ -40,10 +49,12 @@ a dashboard viewer joins only the groups its dashboard shows.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
+from .. import codec
 from ..core import StreamCore
 from ..errors import InvocationError
 from ..limits import Limits
@@ -51,8 +62,10 @@ from ..streams.hub import Subscription
 from ..streams.inputs import check_name
 from ..streams.subscriptions import Since
 from ..streams.triggers import LEAVE
+from ..views import base_groups
 from .stream_wire import CHANGE_KINDS, EVENT, JOIN, ClientMessage, Event, decode_client_message
-from .viewport_session import ViewportSession
+from .view_requests import MAX_PAGE_VIEWS, OWNER_PART, VIEW, ViewRequests, error_answer, request_error
+from .viewport_session import RawFrame, ViewportSession
 
 log = logging.getLogger("iii_live.protocol")
 
@@ -120,6 +133,11 @@ class StreamSession:
         self._joining: set[str] = set()
         self.viewports = ViewportSession(core, transport, encode, conflate_at)
         """The windows this connection looks through (the viewport protocol)."""
+        self.views = ViewRequests(core.views.open, core.adapter.count)
+        """The live views this connection opened (closed with it)."""
+        self._view_turn = asyncio.Lock()
+        """View requests are handled one at a time, in the order they came."""
+        self._view_requests: set[asyncio.Future[None]] = set()
 
     def __repr__(self) -> str:
         return f"<StreamSession subs={len(self.subscriptions)}>"
@@ -131,10 +149,55 @@ class StreamSession:
         try:
             message = decode_client_message(raw)
         except ValueError as exc:
-            if not self.viewports.receive(raw):
+            if self.viewports.receive(raw):
+                return
+            if not self._view_request(raw):
                 log.debug("ignoring client frame: %s", exc)
+            elif len(self._view_requests) > MAX_PAGE_VIEWS:  # a flood waits: the socket stops being read
+                await asyncio.wait(list(self._view_requests), return_when=asyncio.FIRST_COMPLETED)
             return
         await self.submit(message)
+
+    def _view_request(self, raw: str | bytes) -> bool:
+        """Take a client frame if it is a view request (True); others are not for us."""
+        try:
+            message = codec.loads(raw.encode() if isinstance(raw, str) else raw)
+        except (codec.JSONDecodeError, RecursionError):
+            return False
+        if not isinstance(message, dict) or message.get("type") != VIEW:
+            return False
+        task = asyncio.ensure_future(self._view(message.get("data")))
+        self._view_requests.add(task)
+        task.add_done_callback(self._view_handled)
+        return True
+
+    def _view_handled(self, task: asyncio.Future[None]) -> None:
+        self._view_requests.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a view request of %r failed", self, exc_info=task.exception())
+
+    async def _view(self, data: Any) -> None:
+        async with self._view_turn:
+            if self.closed:
+                return
+            answer = await self._view_answer(data)
+        if not self.closed:
+            frame = cast(Event, RawFrame(codec.dumps(answer)))  # encoded as an event's frame is
+            self.transport.send([self.encode(frame)])
+
+    async def _view_answer(self, data: Any) -> dict[str, Any]:
+        unusable = request_error(data, self.core.limits.max_name_length)
+        if unusable is not None:
+            return unusable
+        handle, req, spec = data["viewId"], data.get("req"), data.get("spec")
+        stream_name, group_id = data["streamName"], data["groupId"]
+        if self.may_join is not None:
+            return error_answer(handle, req, OWNER_PART, "this connection opens no views")
+        if spec is not None and await self._vetoed(handle, stream_name, group_id, None):
+            refused = f"a stream:join trigger refused {stream_name}/{group_id}"
+            return error_answer(handle, req, OWNER_PART, refused)
+        request = functools.partial(self.views.request, handle, stream_name, group_id, spec, req)
+        return cast(dict[str, Any], await self.core.offload(request))
 
     async def submit(self, message: ClientMessage) -> None:
         """Start handling a join or a leave (a frame, or the subscription a URL names)."""
@@ -161,9 +224,9 @@ class StreamSession:
             log.error("handling a frame of %r failed", self, exc_info=done.exception())
 
     async def settled(self) -> None:
-        """Wait until every join and leave received so far is done."""
-        while self._handling:
-            await asyncio.wait(list(self._handling.values()))
+        """Wait until every join, leave and view request received so far is done."""
+        while self._handling or self._view_requests:
+            await asyncio.wait([*self._handling.values(), *self._view_requests])
 
     async def join(
         self,
@@ -205,8 +268,7 @@ class StreamSession:
         since: Since | None,
     ) -> None:
         core = self.core
-        payload = self._trigger_payload(subscription_id, stream_name, group_id, item_id)
-        if await core.triggers.run_join(stream_name, group_id, payload):
+        if await self._vetoed(subscription_id, stream_name, group_id, item_id):
             self._answer(core.unauthorized(stream_name, group_id, item_id))
             return
         if self.closed:
@@ -226,6 +288,16 @@ class StreamSession:
             if self.closed:  # the socket went while the snapshot was read
                 core.unsubscribe(subscription)
 
+    async def _vetoed(self, subscription_id: str, stream: str, group: str, item_id: str | None) -> bool:
+        """A ``stream:join`` trigger refuses the group, or a group it is a view of (whose
+        items its rows show)."""
+        asked = [(stream, group, item_id)] + [(s, g, None) for s, g in base_groups(stream, group)]
+        for stream_name, group_id, item in asked:
+            payload = self._trigger_payload(subscription_id, stream_name, group_id, item)
+            if await self.core.triggers.run_join(stream_name, group_id, payload):
+                return True
+        return False
+
     async def leave(self, subscription_id: str, stream_name: str, group_id: str, item_id: str | None) -> None:
         payload = self._trigger_payload(subscription_id, stream_name, group_id, item_id)
         await self.core.triggers.run_leave(stream_name, group_id, payload)
@@ -237,6 +309,8 @@ class StreamSession:
         """The transport is gone: drop every subscription, then fire their leave triggers."""
         self.closed = True
         self.viewports.close()
+        if len(self.views) or self._view_requests:
+            self.core.spawn(self.core.offload(self.views.close))  # closing writes: off the loop
         self._pending.clear()
         self._held = None
         remaining = list(self.subscriptions.values())

@@ -20,8 +20,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from tornado.httputil import HTTPServerRequest
+from tornado.httputil import HTTPHeaders, HTTPServerRequest
 from tornado.iostream import IOStream
+from tornado.util import ObjectDict
 from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError
 
@@ -39,6 +40,13 @@ from .settings import ServerSettings
 from .websocket import StrictWebSocketHandler
 
 log = logging.getLogger("iii_live.server")
+
+
+FORGOTTEN_HEADERS = HTTPHeaders()
+"""Every open socket's request and response headers: empty, shared, never written (Tornado
+refuses header writes once a socket is open)."""
+FORGOTTEN_UI = ObjectDict()
+"""Every open socket's template namespace (a socket renders no template)."""
 
 
 def ws_frame(event: Event) -> bytes:
@@ -156,11 +164,18 @@ class StreamSocketHandler(StrictWebSocketHandler):
             conflate_at=self.server_settings.conflate_at,
         )
         self.connections.add(self)
+        self._forget_upgrade()
         if stream_name is not None and group_id is not None:
             since = {"seq": _integer(query("since_seq", "")), "epoch": query("since_epoch", None)}
             options = {"since": since} if query("since_seq", None) is not None else None
             path = ClientMessage(JOIN, str(uuid.uuid4()), stream_name, group_id, item_id, options)
             await self.session.submit(path)
+
+    def _forget_upgrade(self) -> None:
+        """An open socket needs no more of its upgrade: the request's headers, the response
+        headers Tornado prepared and the template namespace (about 2 KB a connection)."""
+        self.request.headers = self._headers = FORGOTTEN_HEADERS
+        self.ui = FORGOTTEN_UI
 
     def new_session(self, **options: Any) -> StreamSession:
         """This socket's session (a dashboard viewer's is narrower)."""

@@ -1,8 +1,10 @@
 """The Tornado internals the servers rely on, and the check that they are still there.
 
 ``fast_write`` writes to ``IOStream.socket`` when ``IOStream._write_buffer`` is empty;
-``websocket`` narrows ``WebSocketProtocol13`` through ``_receive_frame``, ``_read_bytes``,
-``_handle_message`` and ``_abort``, built with ``_WebSocketParams``. These are private, so
+``websocket`` narrows ``WebSocketProtocol13`` through ``_receive_frame_loop``,
+``_receive_frame``, ``_read_bytes``, ``_handle_message``, ``_abort`` and
+``on_ws_connection_close``, built with ``_WebSocketParams``; ``stream_socket`` replaces an
+open socket's ``RequestHandler._headers`` and ``ui``. These are private, so
 they are used only within the versions ``pyproject.toml`` allows, and ``check()`` (run by
 the tests) fails loudly if a release changes them.
 """
@@ -19,7 +21,13 @@ from tornado.iostream import IOStream
 SUPPORTED = ((6, 4), (7, 0))
 """``[low, high)`` of the Tornado versions whose internals the servers rely on."""
 
-PROTOCOL_METHODS = {"_receive_frame": True, "_read_bytes": True, "_handle_message": False, "_abort": False}
+PROTOCOL_METHODS = {
+    "_receive_frame_loop": True,
+    "_receive_frame": True,
+    "_read_bytes": True,
+    "_handle_message": False,
+    "_abort": False,
+}
 """``WebSocketProtocol13`` methods overridden or called, and whether each is a coroutine."""
 
 
@@ -33,6 +41,8 @@ def check() -> None:
         method = getattr(protocol, name, None)
         if method is None or inspect.iscoroutinefunction(method) != coroutine:
             raise RuntimeError(f"tornado {tornado.version}: WebSocketProtocol13.{name} changed")
+    if not callable(getattr(tornado.websocket.WebSocketHandler, "on_ws_connection_close", None)):
+        raise RuntimeError(f"tornado {tornado.version}: WebSocketHandler.on_ws_connection_close changed")
     params = getattr(tornado.websocket, "_WebSocketParams", None)
     fields = set(inspect.signature(params).parameters) if params is not None else set()
     if not {"ping_interval", "ping_timeout", "max_message_size", "compression_options"} <= fields:

@@ -223,6 +223,8 @@ class Hub:
             self._schedule_flush()
 
     def _schedule_flush(self) -> None:
+        if self._flush_scheduled:  # the loop clears it before taking the batch: nothing is missed
+            return
         with self._flush_lock:
             if self._flush_scheduled or self._schedule is None:
                 return

@@ -2,7 +2,7 @@
 kept current one write at a time and published as a stream group of their own."""
 
 from .errors import ViewSpecError
-from .spec import ViewSpec, derived_group, derived_stream
+from .spec import ViewSpec, base_groups, derived_group, derived_stream
 from .view import View
 
-__all__ = ["View", "ViewSpec", "ViewSpecError", "derived_group", "derived_stream"]
+__all__ = ["View", "ViewSpec", "ViewSpecError", "base_groups", "derived_group", "derived_stream"]

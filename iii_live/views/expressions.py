@@ -15,6 +15,12 @@ to anything but the functions listed here are refused when the view is made.
 Nulls propagate: an operation on a missing field, a null, or values of the wrong type gives
 null (a filter then does not match), and so does a division by zero. Nothing an item holds
 can make an expression raise.
+
+Values stay the size of JSON's, so that no expression, however written, and no chain of
+computed columns feeding each other makes one item's evaluation slow or large: integers are
+64-bit (a result beyond becomes a float, and null beyond a float's range), texts built
+with ``+`` are at most ``MAX_TEXT`` characters (null beyond), and a list literal holds
+numbers, texts, booleans and nulls (it is null if an element is a list or an object).
 """
 
 from __future__ import annotations
@@ -30,6 +36,12 @@ from .fields import MISSING, is_number
 
 MAX_LENGTH = 1_000
 MAX_NODES = 200
+MAX_TEXT = 65_536
+"""Longest text ``+`` builds (a longer result is null)."""
+INT_RANGE = (-(2**63), 2**64 - 1)
+"""The integers JSON holds here (signed and unsigned 64-bit); others become floats."""
+MAX_ROUND_DIGITS = 400
+"""Beyond this many digits either side of the point, ``round`` gives the same result."""
 
 Evaluate = Callable[[Any, Any], Any]
 """``evaluate(item, computed)``: the value of an expression (or field) for one item."""
@@ -45,6 +57,8 @@ class Expression:
     fields: frozenset[str]
     """Every field name the expression reads."""
     evaluate: Evaluate
+    terms: int
+    """Its size in syntax nodes: what evaluating it costs, about."""
 
 
 def compile_expression(text: Any, part: str, resolve: Resolve) -> Expression:
@@ -58,22 +72,33 @@ def compile_expression(text: Any, part: str, resolve: Resolve) -> Expression:
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         detail = exc.msg if isinstance(exc, SyntaxError) else type(exc).__name__
         raise ViewSpecError(part, f"invalid expression {text!r}: {detail}") from None
-    if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
+    terms = sum(1 for _ in ast.walk(tree))
+    if terms > MAX_NODES:
         raise ViewSpecError(part, f"expression {text!r} is too long (at most {MAX_NODES} terms)")
     compiler = _Compiler(text, part, resolve)
     evaluate = compiler.compile(tree.body)
-    return Expression(text, frozenset(compiler.fields), evaluate)
+    return Expression(text, frozenset(compiler.fields), evaluate, terms)
 
 
 def _null(value: Any) -> Any:
     return None if value is MISSING else value
 
 
+def _json_number(value: Any) -> Any:
+    """``value`` if JSON holds it; an integer beyond 64 bits as a float (null beyond that)."""
+    if type(value) is not int or INT_RANGE[0] <= value <= INT_RANGE[1]:
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        return None
+
+
 def _numbers(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     def apply(a: Any, b: Any) -> Any:
         if is_number(a) and is_number(b):
             try:
-                return fn(a, b)
+                return _json_number(fn(a, b))
             except (ArithmeticError, ValueError):
                 return None
         return None
@@ -82,7 +107,9 @@ def _numbers(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
 
 
 def _add(a: Any, b: Any) -> Any:
-    if (is_number(a) and is_number(b)) or (type(a) is str and type(b) is str):
+    if is_number(a) and is_number(b):
+        return _json_number(a + b)
+    if type(a) is str and type(b) is str and len(a) + len(b) <= MAX_TEXT:
         return a + b
     return None
 
@@ -144,7 +171,7 @@ def _to_number(kind: type) -> Callable[[Any], Any]:
     def convert(value: Any) -> Any:
         if type(value) in (str, int, float):
             try:
-                return kind(value)
+                return _json_number(kind(value))
             except (ValueError, OverflowError):
                 return None
         return None
@@ -172,17 +199,21 @@ def _extreme(pick: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _round(value: Any, digits: Any = None) -> Any:
+    value = _json_number(value)
     if not is_number(value) or (digits is not None and type(digits) is not int):
         return None
     try:
-        return round(value) if digits is None else round(value, digits)
+        if digits is None:
+            return _json_number(round(value))
+        # round(n, -d) computes 10 ** d: past the digits a JSON number has, every d gives one result
+        return round(value, max(-MAX_ROUND_DIGITS, min(digits, MAX_ROUND_DIGITS)))
     except (OverflowError, ValueError):
         return None
 
 
 FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
     # name: (function, fewest arguments, most arguments)
-    "abs": (lambda v: abs(v) if is_number(v) else None, 1, 1),
+    "abs": (lambda v: _json_number(abs(v)) if is_number(v) else None, 1, 1),
     "round": (_round, 1, 2),
     "min": (_extreme(min), 1, 32),
     "max": (_extreme(max), 1, 32),
@@ -223,6 +254,9 @@ class _Compiler:
         value = node.value
         if value is not None and type(value) not in (str, int, float, bool):
             raise self.fail(f"the literal {value!r} is not allowed")
+        value = _json_number(value)
+        if value is None and node.value is not None:
+            raise self.fail("a number beyond a float's range")
         return lambda item, computed: value
 
     def _Name(self, node: ast.Name) -> Evaluate:
@@ -244,7 +278,14 @@ class _Compiler:
 
     def _List(self, node: ast.List | ast.Tuple) -> Evaluate:
         elements = [self.compile(element) for element in node.elts]
-        return lambda item, computed: [element(item, computed) for element in elements]
+
+        def listed(item: Any, computed: Any) -> Any:
+            values = [element(item, computed) for element in elements]
+            if any(type(value) is list or type(value) is dict for value in values):
+                return None  # lists of lists would let computed columns double a row per column
+            return values
+
+        return listed
 
     _Tuple = _List
 
@@ -345,7 +386,7 @@ class _Compiler:
 
 
 def _negate(value: Any) -> Any:
-    return -value if is_number(value) else None
+    return _json_number(-value) if is_number(value) else None
 
 
 def _positive(value: Any) -> Any:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import codec
+from .budget import MAX_DEPTH, TermBudget
 from .errors import ViewSpecError
 from .expressions import Resolve, compile_expression
 from .fields import MISSING, is_number
@@ -39,11 +40,12 @@ class Where:
     predicate: Predicate
 
 
-def compile_where(raw: Any, resolve: Resolve) -> Where | None:
-    """Validate and compile a ``where``; None when there is none."""
+def compile_where(raw: Any, resolve: Resolve, budget: TermBudget | None = None) -> Where | None:
+    """Validate and compile a ``where``; None when there is none. Its conditions and
+    expression terms are spent from ``budget`` (a spec's)."""
     if raw is None or raw == [] or raw == {}:
         return None
-    compiler = _WhereCompiler(resolve)
+    compiler = _WhereCompiler(resolve, budget or TermBudget())
     if isinstance(raw, (list, tuple)) and not _is_condition(raw):
         parts = [(f"where[{i}]", node) for i, node in enumerate(raw)]
     elif isinstance(raw, dict) and not _is_combination(raw):
@@ -81,22 +83,28 @@ def _is_combination(node: Any) -> bool:
 
 
 class _WhereCompiler:
-    def __init__(self, resolve: Resolve) -> None:
+    def __init__(self, resolve: Resolve, budget: TermBudget) -> None:
         self.resolve = resolve
+        self.budget = budget
         self.fields: set[str] = set()
 
-    def node(self, part: str, node: Any) -> tuple[Any, Predicate]:
+    def node(self, part: str, node: Any, depth: int = 0) -> tuple[Any, Predicate]:
         if isinstance(node, str):
             expression = compile_expression(node, part, self.resolve)
+            self.budget.spend(part, expression.terms)
             self.fields |= expression.fields
             evaluate = expression.evaluate
             return node, lambda item, computed: bool(evaluate(item, computed))
+        self.budget.spend(part)
         if _is_combination(node):
-            return self.combination(part, node)
+            if depth >= MAX_DEPTH:
+                raise ViewSpecError(part, f"conditions may nest at most {MAX_DEPTH} deep")
+            return self.combination(part, node, depth + 1)
         if isinstance(node, dict):
             if not node:
                 raise ViewSpecError(part, "an empty condition")
-            return self.combination(part, {"and": [[field, "==", value] for field, value in node.items()]})
+            equalities = [[field, "==", value] for field, value in node.items()]
+            return self.combination(part, {"and": equalities}, depth + 1)
         if isinstance(node, (list, tuple)) and len(node) == 3:
             return self.condition(part, node)
         raise ViewSpecError(
@@ -104,15 +112,15 @@ class _WhereCompiler:
             f"expected (field, op, value), {{field: value}}, {{'or': [...]}} or an expression, not {node!r}",
         )
 
-    def combination(self, part: str, node: dict[str, Any]) -> tuple[Any, Predicate]:
+    def combination(self, part: str, node: dict[str, Any], depth: int) -> tuple[Any, Predicate]:
         ((kind, operand),) = node.items()
         inner = f"{part}.{kind}"
         if kind == "not":
-            normalized, negated = self.node(inner, operand)
+            normalized, negated = self.node(inner, operand, depth)
             return {"not": normalized}, lambda item, computed: not negated(item, computed)
         if not isinstance(operand, (list, tuple)) or not operand:
             raise ViewSpecError(inner, f"`{kind}` takes a non-empty list of conditions")
-        compiled = [self.node(f"{inner}[{i}]", child) for i, child in enumerate(operand)]
+        compiled = [self.node(f"{inner}[{i}]", child, depth) for i, child in enumerate(operand)]
         tests = [test for _, test in compiled]
         combine = all if kind == "and" else any
 

@@ -65,6 +65,9 @@ class LiveView:
         self._synced = threading.Event()
         self._opened = threading.Event()
         self._failure: ViewSpecError | None = None
+        """What the data refused (a field no item has)."""
+        self._open_failed: BaseException | None = None
+        """Why ``open`` failed, whatever it was."""
         self._marked = False
         self._closed = False
         self._stopped = False
@@ -97,6 +100,9 @@ class LiveView:
                     current = set(self.rows.ordered_ids())
                 self.derived.write([(row_id, None) for row_id in self.derived.items().keys() - current])
             self.publish()
+        except BaseException as exc:
+            self._open_failed = exc
+            raise
         finally:
             self._opened.set()
 
@@ -105,6 +111,8 @@ class LiveView:
         self._opened.wait()
         if self._failure is not None:
             raise self._failure
+        if self._open_failed is not None:  # storage, say: there is no view to share
+            raise RuntimeError(f"{self!r} could not be opened: {self._open_failed}")
 
     def close(self) -> None:
         """Stop following the base group and delete the derived group's rows."""

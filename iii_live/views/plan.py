@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .aggregates import NUMERIC, READERS, FieldState, Needs
+from .budget import TermBudget
 from .errors import ViewSpecError
 from .expressions import Evaluate, Resolve, compile_expression
 from .fields import MISSING, is_number, path_getter, put_path
@@ -136,6 +137,7 @@ class _PlanCompiler:
         self.computed_names: set[str] = set()
         self.references: dict[str, str] = {}
         self.has_callables = False
+        self.budget = TermBudget()
 
     def resolver(self, part: str) -> Resolve:
         visible = frozenset(self.computed_names)
@@ -151,7 +153,10 @@ class _PlanCompiler:
     def compile(self) -> ViewPlan:
         spec = self.spec
         computed, plain = self.columns()
-        where = compile_where(spec.where, self.resolver("where"))
+        where = compile_where(spec.where, self.resolver("where"), self.budget)
+        for part, names in (("group_by", spec.group_by), ("agg", spec.agg), ("sort_by", spec.sort_by)):
+            for i, name in enumerate(names or ()):
+                self.budget.spend(f"{part}.{name}" if part == "agg" else f"{part}[{i}]")
         if spec.grouped:
             return self.grouped(computed, where)
         projection: list[tuple[str, Evaluate]] | None = None
@@ -199,15 +204,19 @@ class _PlanCompiler:
                         "a grouped view's rows hold its group-by fields and aggregates; "
                         "list only computed columns ({name: expression}) here",
                     )
+                self.budget.spend(f"columns.{column}")
                 names.append(column)
                 continue
             ((name, source),) = column.items()
             part = f"columns.{name}"
             if callable(source):
+                self.budget.spend(part)
                 evaluate = _guarded(name, source)
                 self.has_callables = True
             else:
-                evaluate = compile_expression(source, part, self.resolver(part)).evaluate
+                expression = compile_expression(source, part, self.resolver(part))
+                self.budget.spend(part, expression.terms)
+                evaluate = expression.evaluate
             computed.append((name, evaluate))
             self.computed_names.add(name)
             names.append(name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+from ..streams.inputs import check_name
 from .errors import ViewSpecError
 from .live_view import LiveView
 from .publisher import Publisher
@@ -32,6 +33,8 @@ class ViewRegistry:
         """A handle on the view of ``spec`` (a ``ViewSpec``, its dict or its JSON)."""
         spec = ViewSpec.parse(spec)
         limit = self.core.limits.max_name_length
+        for part, name in (("stream_name", spec.stream_name), ("group_id", spec.group_id)):
+            check_name(part, name, lambda reason, part=part: ViewSpecError(part, reason), limit)
         for part, name in (("stream_name", spec.derived_stream), ("name", spec.derived_group)):
             if len(name) > limit:
                 raise ViewSpecError(

@@ -26,6 +26,8 @@ from .errors import ViewSpecError
 VIEWS_STREAM_SUFFIX = "~views"
 NAME_SEPARATOR = "~"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+MAX_LIMIT = 2**53 - 1
+"""The largest ``limit``: the largest integer a page's numbers hold exactly."""
 KEYS = (
     "stream_name",
     "group_id",
@@ -48,6 +50,20 @@ def derived_stream(stream: str) -> str:
 def derived_group(group: str, name: str) -> str:
     """The group that holds the rows of view ``name`` over ``group``."""
     return f"{group}{NAME_SEPARATOR}{name}"
+
+
+def base_groups(stream: str, group: str) -> list[tuple[str, str]]:
+    """The groups whose items the group ``stream/group`` is a view of: its base, that base's
+    base if it is a view too, and so on; ``[]`` for a group whose name is no view's."""
+    bases = []
+    while stream.endswith(VIEWS_STREAM_SUFFIX):
+        base_group, _, name = group.rpartition(NAME_SEPARATOR)
+        stream = stream[: -len(VIEWS_STREAM_SUFFIX)]
+        if not (stream and base_group and NAME_PATTERN.fullmatch(name)):
+            break
+        group = base_group
+        bases.append((stream, group))
+    return bases
 
 
 Column = str | dict[str, Any]
@@ -238,15 +254,28 @@ def _descending(value: Any, sort_by: list[str] | None) -> bool | list[bool]:
 def _limit(value: Any) -> int | None:
     if value is None:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ViewSpecError("limit", f"expected a positive integer, not {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_LIMIT:
+        raise ViewSpecError("limit", f"expected a positive integer (at most {MAX_LIMIT}), not {value!r}")
     return value
 
 
 def _default_name(spec: ViewSpec) -> str:
     """Equal specs share a name (and so one view); specs holding callables get a fresh one."""
+    if spec.plan.has_callables:
+        return "v" + uuid.uuid4().hex[:12]
     try:
         text = spec.to_json()
-    except ViewSpecError:
-        return "v" + uuid.uuid4().hex[:12]
+    except codec.EncodeError:
+        raise _unencodable(spec) from None
     return "v" + hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def _unencodable(spec: ViewSpec) -> ViewSpecError:
+    """The error naming the part of ``spec`` that has no JSON form (a lone surrogate)."""
+    parts = spec.to_dict()
+    for part, value in parts.items():
+        try:
+            codec.dumps(value)
+        except codec.EncodeError as exc:
+            return ViewSpecError(part, f"has no JSON form: {exc}")
+    return ViewSpecError("spec", "has no JSON form")

@@ -48,6 +48,8 @@ class EngineLink:
         self._subscription: CallbackSubscription | None = None
         self._lock = threading.RLock()
         self._resyncing = False
+        self.on_moved: Callable[[], None] | None = None
+        """Called once the widget moved to the engine that replaced its own."""
         engine.widgets.add(self)
 
     # -- what views and the kernel say ----------------------------------------------------
@@ -86,6 +88,17 @@ class EngineLink:
 
         threading.Thread(target=run, name="iii-live-widget-sync", daemon=True).start()
 
+    def show(self, stream_name: str, group_id: str) -> None:
+        """Follow another group (a view's derived group, or the widget's own again), from
+        a fresh sync: what the views hold becomes that group's items."""
+        with self._lock:
+            if (stream_name, group_id) == (self.stream_name, self.group_id):
+                return
+            self.stream_name, self.group_id = stream_name, group_id
+            if self.state == LIVE:
+                self._release(sending=True)
+                self._subscribe()
+
     def read(self, item_ids: list[str]) -> dict[str, Any]:
         """The stored values of items (those that exist), from the widget's engine."""
         return read_stored(self.engine.core.call, self.stream_name, self.group_id, item_ids)
@@ -97,8 +110,9 @@ class EngineLink:
             if self.state != LIVE:
                 return
             self._release(sending=True)
-            engine = self.engine
-        subscription = engine.subscribe(self.stream_name, self.group_id, self.session.apply, keyed=True)
+            engine, stream_name, group_id = self.engine, self.stream_name, self.group_id
+        apply = self._while_following(stream_name, group_id, self.session.apply)
+        subscription = engine.subscribe(stream_name, group_id, apply, keyed=True)
         with self._lock:
             if self.state == LIVE and self._subscription is None and self.engine is engine:
                 self._subscription = subscription
@@ -108,7 +122,21 @@ class EngineLink:
     def _snapshot(self) -> None:
         """One snapshot for the windows, through a second subscription closed once it came
         (its sync is delivered even so: it is queued before the subscription ends)."""
-        self.engine.subscribe(self.stream_name, self.group_id, self.session.build, keyed=True).close()
+        stream_name, group_id = self.stream_name, self.group_id
+        build = self._while_following(stream_name, group_id, self.session.build)
+        self.engine.subscribe(stream_name, group_id, build, keyed=True).close()
+
+    def _while_following(
+        self, stream_name: str, group_id: str, deliver: Callable[[dict[str, Any]], None]
+    ) -> Callable[[dict[str, Any]], None]:
+        """``deliver``, for as long as the widget follows ``stream_name/group_id``: a read
+        begun off the lock must not bring a group the widget left (``show``) into its views."""
+
+        def guarded(message: dict[str, Any]) -> None:
+            if (self.stream_name, self.group_id) == (stream_name, group_id):
+                deliver(message)
+
+        return guarded
 
     # -- what the engine does -------------------------------------------------------------
 
@@ -127,6 +155,8 @@ class EngineLink:
             else:
                 self.session.pause()
                 self._set(PAUSED)
+        if self.on_moved is not None:
+            self.on_moved()
 
     def engine_stopped(self) -> None:
         """The engine stopped with no successor: keep what the views show, say it stopped."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,8 @@ import traitlets
 from ..protocol.viewport import Sort, TableWindows, Windowed
 from ..views import View
 from .base import LiveWidget
+from .link import weak_method
+from .page_requests import PageRequests
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -43,6 +46,12 @@ class LiveTable(LiveWidget):
     scroll and sort as fast as a hundred.
     A table of a view shows its derived group, with the view's columns, order and limit
     unless given here.
+
+    Each header has a menu: sort, filter (text contains, a number range, a set of values),
+    hide the column, group by it; the toolbar picks group-by fields and aggregates, takes a
+    filter expression and exports the rows as CSV. Filters and group-bys become a view in
+    the kernel (``page_view``), which the table then shows; what the page chose is kept in
+    ``controls``, so a reloaded page shows the same.
     """
 
     columns = traitlets.List(traitlets.Unicode()).tag(sync=True)
@@ -50,6 +59,11 @@ class LiveTable(LiveWidget):
     ascending = traitlets.Bool(True).tag(sync=True)
     max_rows = traitlets.Int(None, allow_none=True).tag(sync=True)
     show_id = traitlets.Bool(True).tag(sync=True)
+    controls = traitlets.Dict().tag(sync=True)
+    """What the page set with the header menu: ``spec`` (the view over the group, or None),
+    ``sort``, ``hidden`` columns, and ``view``, the derived group shown (set by the kernel)."""
+    _grouped = False
+    """The table shows a grouped view's rows (which have their own columns)."""
 
     def __init__(
         self,
@@ -73,12 +87,43 @@ class LiveTable(LiveWidget):
             max_rows=max_rows,
             **kwargs,
         )
+        show, keep = weak_method(self._show_group), weak_method(self._keep_controls)
+        self._page = PageRequests(self._link, show, keep, weak_method(self.send))
+        self._link.on_moved = self._page.moved
+        weakref.finalize(self, self._page.close)
+
+    @property
+    def page_view(self) -> View | None:
+        """The view the page's filters and group-by opened (None: the table shows its group)."""
+        page = getattr(self, "_page", None)
+        return page.view if page is not None else None
+
+    def _received(self, widget: Any, content: Any, buffers: Any) -> None:
+        super()._received(widget, content, buffers)
+        self._page.receive(content)
+
+    def _show_group(self, stream_name: str, group_id: str, grouped: bool) -> None:
+        if (stream_name, group_id) == (self._link.stream_name, self._link.group_id):
+            return  # a new sort or hidden column only: the rows stay as they are
+        self._grouped = grouped
+        self.session.set_windows_maker(self._windows_maker())
+        self._link.show(stream_name, group_id)
+
+    def _keep_controls(self, choice: dict[str, Any]) -> None:
+        self.controls = choice
 
     def _windows_maker(self) -> Callable[[], Windowed]:
         sort = Sort(self.sort_by, self.ascending)
-        columns = tuple(self.columns) or None
+        columns = None if self._grouped else tuple(self.columns) or None
         limit = self.max_rows
         return lambda: TableWindows(sort, columns, limit)
+
+    def close(self) -> None:
+        """Let go of the group and close the view the page opened."""
+        super().close()
+        page = getattr(self, "_page", None)
+        if page is not None:
+            page.close()
 
     @traitlets.observe("sort_by", "ascending", "columns", "max_rows")
     def _defaults_changed(self, _change: Any) -> None:

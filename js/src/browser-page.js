@@ -2,11 +2,18 @@
 // The stream browser: the engine's streams and groups (refreshed every few seconds) and
 // the chosen group as a live table, newest items first; a large group is paged through
 // windows (the engine sends the rows on screen), so a million items open at once.
+//
+// The table's header menu and toolbar filter and group the rows through a view the engine
+// opens for the page (see socket-control.js); the page then follows the view's derived
+// group. The group watched and what the reader set are kept in the page's address
+// (`?stream=…&group=…&view=…`), so a reload, or the address sent to someone, shows the same.
 import { byId, withToken } from "./page-context.js";
+import { SocketControl } from "./socket-control.js";
 import { LiveStore } from "./store.js";
 import { TableView } from "./table.js";
 import { exposeForTests } from "./test-hooks.js";
-import { WHOLE_LIMIT, follow } from "./window-connection.js";
+import { isGrouped, noChoice, readChoice } from "./view-choice.js";
+import { WHOLE_LIMIT, engineSocketUrl, follow } from "./window-connection.js";
 
 const REFRESH_MS = 3000;
 const TABLE_HEIGHT = 520;
@@ -18,35 +25,70 @@ const TABLE_HEIGHT = 520;
  * @property {{id: string, groups: {id: string, items: number, subscribers: number}[]}[]} streams
  */
 
+/**
+ * @typedef {import("./view-choice.js").Choice} Choice
+ * @typedef {import("./socket-control.js").Target} Target
+ * @typedef {{target: Target, windowed: boolean, close: () => void}} Shown the table of one group
+ */
+
 export function startBrowser() {
-  /** @type {{stream: string, group: string, windowed: boolean, close: () => void} | null} */
+  /** @type {{stream: string, group: string, control: SocketControl, shown: () => Shown | null, reshow: (target: Target) => void, close: () => void} | null} */
   let watching = null;
+  const address = readAddress(location);
 
   /**
    * @param {string} stream
    * @param {string} group
    * @param {number} items how many it holds (a large group is followed through windows)
+   * @param {Choice} initial what the reader set before (a reloaded address)
    */
-  const watch = (stream, group, items) => {
+  const watch = (stream, group, items, initial) => {
     if (watching) watching.close();
-    const store = new LiveStore();
+    /** @type {Shown | null} */
+    let shown = null;
     const status = byId("status");
-    const stop = follow(store, {
+    /** @param {Target} target */
+    const show = (target) => {
+      if (shown) shown.close();
+      const store = new LiveStore();
+      const stop = follow(store, {
+        stream: target.stream,
+        group: target.group,
+        items: target.items ?? (target.stream === stream && target.group === group ? items : 0),
+        onStatus: (state) => (status.textContent = `${stream} / ${group}${target.group === group ? "" : " (a view)"}: ${state}`),
+      });
+      const grouped = isGrouped(control.shown());
+      const view = new TableView(byId("view"), store, { height: TABLE_HEIGHT, newest_first: !grouped }, control);
+      const unexpose = exposeForTests({ group: `${stream}/${group}`, store, view });
+      shown = {
+        target,
+        windowed: store.windowed,
+        close: () => {
+          stop();
+          unexpose();
+          view.destroy();
+        },
+      };
+    };
+    const control = new SocketControl({
+      url: engineSocketUrl(),
       stream,
       group,
-      items,
-      onStatus: (state) => (status.textContent = `${stream} / ${group}: ${state}`),
+      initial,
+      onShow: show,
+      onApplied: (choice) => writeAddress(stream, group, choice),
     });
-    const view = new TableView(byId("view"), store, { height: TABLE_HEIGHT, newest_first: true });
-    const unexpose = exposeForTests({ group: `${stream}/${group}`, store, view });
+    show(control.target);
+    writeAddress(stream, group, control.choice());
     watching = {
       stream,
       group,
-      windowed: store.windowed,
+      control,
+      shown: () => shown,
+      reshow: show,
       close: () => {
-        stop();
-        unexpose();
-        view.destroy();
+        shown?.close();
+        control.close();
       },
     };
     markActive();
@@ -72,26 +114,69 @@ export function startBrowser() {
     }
     const { engine, streams } = overview;
     byId("engine").textContent = `${engine.stream_url} · ${engine.connections} connections`;
-    byId("streams").replaceChildren(...(streams.length ? streams.flatMap((stream) => streamEntries(stream, watch)) : [empty("No streams yet.")]));
+    const pick = (/** @type {string} */ stream, /** @type {string} */ group, /** @type {number} */ items) => watch(stream, group, items, noChoice());
+    byId("streams").replaceChildren(...(streams.length ? streams.flatMap((stream) => streamEntries(stream, pick)) : [empty("No streams yet.")]));
+    if (!watching && address) {
+      const found = streams.find((s) => s.id === address.stream)?.groups.find((g) => g.id === address.group);
+      watch(address.stream, address.group, found?.items ?? 0, address.choice);
+    }
     markActive();
     rewatchIfResized(streams);
   };
 
   /**
-   * Follow the watched group the other way once it grew past twice the limit (or shrank
+   * Follow the group shown the other way once it grew past twice the limit (or shrank
    * below half of it).
    * @param {Overview["streams"]} streams
    */
   const rewatchIfResized = (streams) => {
-    if (!watching) return;
-    const { stream, group, windowed } = watching;
-    const found = streams.find((s) => s.id === stream)?.groups.find((g) => g.id === group);
+    const shown = watching?.shown();
+    if (!watching || !shown) return;
+    const { target, windowed } = shown;
+    const found = streams.find((s) => s.id === target.stream)?.groups.find((g) => g.id === target.group);
     if (!found) return;
-    if ((!windowed && found.items > 2 * WHOLE_LIMIT) || (windowed && found.items < WHOLE_LIMIT / 2)) watch(stream, group, found.items);
+    if ((!windowed && found.items > 2 * WHOLE_LIMIT) || (windowed && found.items < WHOLE_LIMIT / 2)) watching.reshow({ ...target, items: found.items });
   };
 
   refresh();
   setInterval(refresh, REFRESH_MS);
+}
+
+/**
+ * The group and the reader's choice an address names.
+ * @param {Location} where
+ * @returns {{stream: string, group: string, choice: Choice} | null}
+ */
+function readAddress(where) {
+  const query = new URLSearchParams(where.search);
+  const stream = query.get("stream");
+  const group = query.get("group");
+  if (stream === null || group === null) return null;
+  let choice = noChoice();
+  const view = query.get("view");
+  if (view) {
+    try {
+      choice = readChoice(JSON.parse(view));
+    } catch {
+      // an address cut or edited by hand: the group as it is
+    }
+  }
+  return { stream, group, choice };
+}
+
+/**
+ * Keep the group watched and the reader's choice in the address (the rest of it, a token, stays).
+ * @param {string} stream
+ * @param {string} group
+ * @param {Choice} choice
+ */
+function writeAddress(stream, group, choice) {
+  const query = new URLSearchParams(location.search);
+  query.set("stream", stream);
+  query.set("group", group);
+  if (choice.spec || choice.sort || choice.hidden.length) query.set("view", JSON.stringify(choice));
+  else query.delete("view");
+  history.replaceState(null, "", `${location.pathname}?${query}`);
 }
 
 /**

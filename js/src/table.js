@@ -7,9 +7,19 @@
 // the rows around what it shows, sorted there, and keeps the reader's place: when rows come
 // or go above the first visible one, it scrolls by as much, so the rows in view stay put.
 // Clicking a row selects it (ctrl/cmd-click: several); selections are kept by item id.
+//
+// Each header has a menu (sort, filter, hide, group by) and a toolbar sits above the rows
+// (what the view does, the group-by picker, a filter expression, CSV export). What they set
+// goes to the table's control: a view in the engine (filters, group-by) and how the page
+// shows it (sort, hidden columns); a table with no control keeps both in the page.
 import { CellChanges } from "./cell-changes.js";
+import { csvFileName, download, toCsv } from "./csv.js";
+import { button, element } from "./dom.js";
 import { flatten, formatCell, pick, toNumber } from "./format.js";
 import { StatusNote } from "./status-note.js";
+import { closeMenu, openColumnMenu, openGroupPicker } from "./table-menu.js";
+import { TableToolbar } from "./table-toolbar.js";
+import { LocalControl, groupedColumns, isGrouped } from "./view-choice.js";
 import { newViewId } from "./view-id.js";
 
 /**
@@ -17,6 +27,9 @@ import { newViewId } from "./view-id.js";
  * @typedef {import("./store.js").Entry} Entry
  * @typedef {import("./store.js").RowsFrame} RowsFrame
  * @typedef {import("./store.js").SortSpec} SortSpec
+ * @typedef {import("./view-choice.js").Choice} Choice
+ * @typedef {import("./view-choice.js").ControlState} ControlState
+ * @typedef {import("./view-choice.js").ViewControl} ViewControl
  */
 
 /**
@@ -45,8 +58,8 @@ const MAX_COLUMN_CHARS = 40;
  */
 const CELL_CHAR_EM = 0.62;
 const HEADER_CHAR_EM = 0.7;
-/** Room for the sort arrow after a header's name, in characters. */
-const SORT_ARROW_CHARS = 2;
+/** Room for the sort arrow and the menu button after a header's name, in characters. */
+const SORT_ARROW_CHARS = 4;
 /** Horizontal padding of a cell, in pixels. */
 const CELL_PADDING_PX = 18;
 /** Forget the highlight state of deleted items once it holds this many more than live ones. */
@@ -61,13 +74,26 @@ export class TableView {
    * @param {HTMLElement} el
    * @param {LiveStore} store
    * @param {TableOptions} options
+   * @param {ViewControl} [control] where filters, group-bys, the sort and hidden columns go
    */
-  constructor(el, store, options) {
+  constructor(el, store, options, control = new LocalControl("rows")) {
     this.store = store;
     this.options = options;
+    this.control = control;
+    const shown = control.shown();
     /** @type {{by: string | null, ascending: boolean}} */
-    this.sort = { by: options.sort_by || null, ascending: options.ascending !== false };
+    this.sort = shown.sort ?? { by: options.sort_by || null, ascending: options.ascending !== false };
+    /** @type {string[]} columns the reader hid */
+    this.hidden = shown.hidden;
+    this._shownSignature = choiceSignature(shown);
     this.root = element("div", "iii-live iii-table");
+    this.toolbar = new TableToolbar({
+      views: control.views,
+      onChoose: (choice) => this._choose(choice),
+      onGroupPicker: (anchor) => openGroupPicker(anchor, { choice: this._wanted(), baseColumns: this._baseColumns(), onChoose: (choice) => this._choose(choice) }),
+      onExport: () => void this.exportCsv(),
+      baseColumns: () => this._baseColumns(),
+    });
     this.viewport = element("div", "iii-table-viewport");
     this.header = element("div", "iii-table-header");
     this.spacer = element("div", "iii-table-spacer");
@@ -75,7 +101,7 @@ export class TableView {
     this.footer = element("div", "iii-table-footer");
     this.spacer.appendChild(this.body);
     this.viewport.append(this.header, this.spacer);
-    this.root.append(this.viewport, this.footer);
+    this.root.append(this.toolbar.element, this.toolbar.error, this.viewport, this.footer);
     this.note = new StatusNote(this.root);
     this._setHeight();
     el.appendChild(this.root);
@@ -95,6 +121,8 @@ export class TableView {
     /** @type {RowsFrame | null} the frame whose rows are held */
     this._shown = null;
     this._req = 0;
+    /** The store's keyframes when this view last asked for its window. */
+    this._keyframes = store.stats.keyframes;
     /** @type {string[]} */
     this.columns = [];
     /** @type {string | null} */
@@ -108,7 +136,100 @@ export class TableView {
     this.viewport.addEventListener("scroll", () => this.schedule());
     this.body.addEventListener("click", (event) => this._select(event));
     this.unobserve = store.observe(() => this.refresh());
+    this.unlisten = control.listen((state) => this._controlState(state));
+    this.toolbar.render(this._wanted(), { pending: false, error: null });
     this.refresh();
+  }
+
+  /**
+   * The control's news: a choice applied (take its sort and hidden columns), pending, or refused.
+   * @param {ControlState} state
+   */
+  _controlState(state) {
+    const shown = this.control.shown();
+    const signature = choiceSignature(shown);
+    if (signature !== this._shownSignature) {
+      this._shownSignature = signature;
+      if (shown.sort) this.sort = shown.sort;
+      this.hidden = shown.hidden;
+      this._headerSignature = "";
+      this.refresh();
+    }
+    this.toolbar.render(this._wanted(), state);
+  }
+
+  /** @returns {Choice} what the reader set: the control's choice with this table's sort and hidden columns */
+  _wanted() {
+    return { ...this.control.choice(), sort: this.sort.by ? { ...this.sort } : null, hidden: [...this.hidden] };
+  }
+
+  /**
+   * Take a choice from a menu or the toolbar: the sort and hidden columns at once, the rest
+   * when the control has applied it.
+   * @param {Choice} choice
+   */
+  _choose(choice) {
+    const resort = choice.sort && (choice.sort.by !== this.sort.by || choice.sort.ascending !== this.sort.ascending);
+    this.sort = choice.sort ? { ...choice.sort } : { by: null, ascending: this.options.ascending !== false };
+    this.hidden = [...choice.hidden];
+    if (resort && this.store.windowed) this.viewport.scrollTop = 0; // a new order starts at its top
+    this.control.choose(choice);
+    this.refresh();
+  }
+
+  /**
+   * @param {string} column
+   * @param {boolean} ascending
+   */
+  _sortBy(column, ascending) {
+    this._choose({ ...this._wanted(), sort: { by: column, ascending } });
+  }
+
+  /** @returns {string[]} the group's own columns (what filters and group-bys are over) */
+  _baseColumns() {
+    const shown = this.control.shown();
+    return isGrouped(shown) ? shown.fields : this.columns;
+  }
+
+  /**
+   * Open the menu of a column under its header.
+   * @param {string} column
+   * @param {HTMLElement} anchor
+   */
+  _openMenu(column, anchor) {
+    const shown = this.control.shown();
+    const grouped = isGrouped(shown);
+    const filterable = column !== this.keyColumn && (!grouped || Boolean(shown.spec?.group_by?.includes(column)));
+    openColumnMenu(anchor, {
+      column,
+      choice: this._wanted(),
+      views: this.control.views,
+      filterable,
+      values: this.rows.slice(0, SAMPLE_ROWS).map(([id, value]) => (column === this.keyColumn ? id : pick(value, column))),
+      baseColumns: this._baseColumns(),
+      onSort: (ascending) => this._sortBy(column, ascending),
+      onChoose: (choice) => this._choose(choice),
+    });
+  }
+
+  /**
+   * Save every row of the view as CSV, in the order and with the columns shown: from the
+   * page when it holds them all, else read from the source.
+   */
+  async exportCsv() {
+    /** @type {Entry[]} */
+    let rows;
+    try {
+      if (!this.store.windowed) rows = Array.from(this.store.items.entries());
+      else if (this.control.readAll) rows = await this.control.readAll();
+      else throw new Error("the rows are too many to hold in this page");
+    } catch (error) {
+      this.toolbar.say(`CSV export failed: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    const ordered = this._order(rows);
+    download(csvFileName(this.control.name), toCsv(this._allColumns(), ordered, this.keyColumn));
+    this.root.dataset.exported = String(ordered.length);
   }
 
   /** @param {TableOptions} options */
@@ -125,21 +246,11 @@ export class TableView {
       return;
     }
     this._asked = null;
-    const { store, options } = this;
-    let entries = Array.from(store.items.entries());
-    this.columns = options.columns && options.columns.length ? options.columns : deriveColumns(entries);
-    this.keyColumn = this._keyColumn(entries);
-    if (this.sort.by) {
-      const key = this.sort.by;
-      const sign = this.sort.ascending ? 1 : -1;
-      /** @type {(entry: Entry) => unknown} */
-      const value = key === this.keyColumn ? ([id]) => id : ([, v]) => pick(v, key);
-      entries.sort((a, b) => sign * compare(value(a), value(b)));
-      if (options.max_rows) entries = entries.slice(0, options.max_rows);
-    } else {
-      if (options.max_rows && entries.length > options.max_rows) entries = entries.slice(entries.length - options.max_rows);
-      if (options.newest_first) entries.reverse();
-    }
+    const { store } = this;
+    const all = Array.from(store.items.entries());
+    this.columns = this._columnsOf(all);
+    this.keyColumn = this._keyColumn(all);
+    const entries = this._order(all);
     this.rows = entries;
     this.rowsStart = 0;
     this.total = entries.length;
@@ -148,8 +259,44 @@ export class TableView {
     this._paint(store.items.size, shown);
   }
 
+  /**
+   * Rows in the order shown: sorted (the first `max_rows`), else in the group's order (the
+   * newest `max_rows`, newest first if asked).
+   * @param {Entry[]} entries (sorted in place)
+   * @returns {Entry[]}
+   */
+  _order(entries) {
+    const { options } = this;
+    if (this.sort.by) {
+      const key = this.sort.by;
+      const sign = this.sort.ascending ? 1 : -1;
+      /** @type {(entry: Entry) => unknown} */
+      const value = key === this.keyColumn ? ([id]) => id : ([, v]) => pick(v, key);
+      entries.sort((a, b) => sign * compare(value(a), value(b)));
+      return options.max_rows ? entries.slice(0, options.max_rows) : entries;
+    }
+    const kept = options.max_rows && entries.length > options.max_rows ? entries.slice(entries.length - options.max_rows) : entries;
+    return options.newest_first ? kept.reverse() : kept;
+  }
+
+  /**
+   * The rows' columns (hidden ones included): a grouped view's fields and aggregates, the
+   * table's `columns`, else those of the items.
+   * @param {Entry[]} entries
+   * @returns {string[]}
+   */
+  _columnsOf(entries) {
+    const grouped = groupedColumns(this.control.shown());
+    if (grouped) return grouped;
+    return this.options.columns && this.options.columns.length ? this.options.columns : deriveColumns(entries);
+  }
+
   /** Rows from the view's window (or the default window until its own is answered). */
   _refreshWindowed() {
+    if (this._keyframes !== this.store.stats.keyframes) {
+      this._keyframes = this.store.stats.keyframes; // the source started over (another group, new windows): ask anew
+      this._asked = null;
+    }
     const frame = this._frame();
     if (frame && frame !== this._shown) {
       if (frame.view === this.id && frame.offset !== this._anchor && !this._asked?.atTop) {
@@ -160,7 +307,7 @@ export class TableView {
       this.rows = frame.rows;
       this.rowsStart = frame.start;
       this.total = frame.total;
-      this.columns = this.options.columns && this.options.columns.length ? this.options.columns : deriveColumns(frame.rows);
+      this.columns = this._columnsOf(frame.rows);
       this.keyColumn = this._keyColumn(frame.rows);
     }
     if (this.changes.size > this.rows.length + PRUNE_SLACK) {
@@ -211,7 +358,7 @@ export class TableView {
     this._req += 1;
     this._anchor = first;
     this._asked = { req: this._req, start: Math.max(0, first - WINDOW_MARGIN), end: last + WINDOW_MARGIN, atTop: first === 0, sort: sortKey(sort) };
-    const columns = this.options.columns && this.options.columns.length ? this.options.columns : null;
+    const columns = this.options.columns && this.options.columns.length && !isGrouped(this.control.shown()) ? this.options.columns : null;
     const anchor = shown ? shown[0] : null; // the row there as the reader sees it: the source finds it where it is now
     ask({ type: "window", view: this.id, req: this._req, offset: first, anchor, before: WINDOW_MARGIN, after: last - first + WINDOW_MARGIN, sort, columns });
   }
@@ -270,6 +417,8 @@ export class TableView {
 
   destroy() {
     this.unobserve();
+    this.unlisten();
+    closeMenu();
     this.root.remove();
   }
 
@@ -284,15 +433,17 @@ export class TableView {
    * @returns {string | null}
    */
   _keyColumn(entries) {
-    if (this.options.show_id === false) return null;
+    if (this.options.show_id === false || isGrouped(this.control.shown())) return null; // a grouped row's id is its key
     if (!this.columns.includes("id")) return "id";
     const sample = entries.slice(0, SAMPLE_ROWS);
     const same = sample.every(([id, value]) => isRecord(value) && String(value.id) === id);
     return same ? null : "item id";
   }
 
+  /** @returns {string[]} the columns shown, in order */
   _allColumns() {
-    return this.keyColumn === null ? this.columns : [this.keyColumn, ...this.columns];
+    const columns = this.keyColumn === null ? this.columns : [this.keyColumn, ...this.columns];
+    return this.hidden.length ? columns.filter((name) => !this.hidden.includes(name)) : columns;
   }
 
   _renderHeader() {
@@ -305,12 +456,16 @@ export class TableView {
         const cell = element("div", "iii-cell iii-th");
         cell.dataset.column = name;
         const arrow = this.sort.by === name ? (this.sort.ascending ? " \u25b2" : " \u25bc") : "";
-        cell.textContent = name + arrow;
-        cell.title = `sort by ${name}`;
-        cell.addEventListener("click", () => {
-          this.sort = { by: name, ascending: this.sort.by === name ? !this.sort.ascending : true };
-          if (this.store.windowed) this.viewport.scrollTop = 0; // a new order starts at its top
-          this.refresh();
+        const label = element("span", "iii-th-label");
+        label.textContent = name + arrow;
+        label.title = `sort by ${name}`;
+        const menu = button("", "menu", () => this._openMenu(name, cell), "iii-th-menu");
+        menu.title = `${name}: sort, filter, hide, group`;
+        menu.setAttribute("aria-label", menu.title);
+        cell.append(label, menu);
+        cell.addEventListener("click", (event) => {
+          if (event.target instanceof Node && menu.contains(event.target)) return;
+          this._sortBy(name, this.sort.by === name ? !this.sort.ascending : true);
         });
         return cell;
       })
@@ -393,17 +548,6 @@ export class TableView {
 }
 
 /**
- * @param {string} tag
- * @param {string} className
- * @returns {HTMLElement}
- */
-function element(tag, className) {
-  const node = document.createElement(tag);
-  node.className = className;
-  return node;
-}
-
-/**
  * @param {unknown} value
  * @returns {value is Record<string, unknown>}
  */
@@ -422,6 +566,14 @@ function deriveColumns(entries) {
     for (const key of Object.keys(flatten(entries[i][1]))) seen.add(key);
   }
   return Array.from(seen);
+}
+
+/**
+ * @param {Choice} choice
+ * @returns {string} the same text for the same choice
+ */
+function choiceSignature(choice) {
+  return JSON.stringify([choice.spec, choice.sort, choice.hidden]);
 }
 
 /**

@@ -20,6 +20,7 @@ import { decodeDelta, decodePoints } from "./delta-columns.js";
 import { LiveStore } from "./store.js";
 import { TableView } from "./table.js";
 import { exposeForTests } from "./test-hooks.js";
+import { ModelControl } from "./widget-control.js";
 
 /** How often the page renews the leases of its views in the kernel. */
 const RENEW_MS = 5000;
@@ -167,7 +168,7 @@ function initialize({ model }) {
 function render({ model, el }) {
   const entry = entryFor(model);
   const { store } = entry;
-  const view = model.get("_view_kind") === "chart" ? new ChartView(el, store, options(model)) : new TableView(el, store, options(model));
+  const view = model.get("_view_kind") === "chart" ? new ChartView(el, store, options(model)) : new TableView(el, store, options(model), new ModelControl(model));
   const update = () => view.setOptions(options(model));
   for (const name of OPTION_TRAITS) model.on(`change:${name}`, update);
   const { id } = view;

@@ -184,9 +184,14 @@ class PagedGroup:
         return b"".join(needle(item_id) + value for item_id, value in self._loose.items())
 
 
-def object_json(records: bytes) -> bytes:
-    """``{"item_id": value, ...}`` from a group's ``records()``."""
-    return b"{" + object_members(records)[1:] + b"}"
+def object_json(records: bytes) -> bytearray:
+    """``{"item_id": value, ...}`` from a group's ``records()``: the members with their
+    leading comma turned into the brace in place, so a large group is copied once more, not
+    three times."""
+    text = bytearray(object_members(records))
+    text[0:1] = b"{"
+    text += b"}"
+    return text
 
 
 def object_members(records: bytes) -> bytes:
