@@ -40,13 +40,13 @@ def frame_message(payload: bytes) -> tuple[str, str | None]:
 class KernelFrames:
     """Arrival times (seconds, the browser's clock) and sizes of comm messages, by comm id."""
 
-    def __init__(self, page: Page) -> None:
+    def __init__(self, page: Page, enabled: bool = True) -> None:
         self.by_comm: dict[str, list[tuple[float, int]]] = defaultdict(list)
         self.total_bytes = 0
-        cdp = page.context.new_cdp_session(page)
-        cdp.on("Network.webSocketFrameReceived", self._received)
-        cdp.send("Network.enable")
-        self._cdp = cdp
+        if enabled:
+            cdp = page.context.new_cdp_session(page)
+            cdp.on("Network.webSocketFrameReceived", self._received)
+            cdp.send("Network.enable")
 
     def _received(self, params: dict[str, Any]) -> None:
         response = params["response"]
@@ -122,7 +122,9 @@ class Lab:
 
 
 @contextmanager
-def lab(cells: list[str], width: int = 1280, height: int = 900) -> Iterator[Lab]:
+def lab(cells: list[str], width: int = 1280, height: int = 900, count_frames: bool = True) -> Iterator[Lab]:
+    """JupyterLab with ``cells`` open in Chromium; ``count_frames=False`` leaves the DevTools
+    protocol out (it copies every WebSocket frame to this process, base64-encoded)."""
     root = Path(tempfile.mkdtemp())
     write_notebook(root / "bench.ipynb", cells)
     server = Server("lab", root)
@@ -132,7 +134,7 @@ def lab(cells: list[str], width: int = 1280, height: int = 900) -> Iterator[Lab]
             page = browser.new_page(viewport={"width": width, "height": height})
             page.add_init_script("globalThis.__iiiLiveTestHooks = true")  # exposes the widgets' stores
             page.set_default_timeout(300_000)
-            frames = KernelFrames(page)
+            frames = KernelFrames(page, count_frames)
             page.goto(f"{server.base}/lab/tree/bench.ipynb")
             yield Lab(page, Notebook(page), frames, root)
             browser.close()

@@ -1,14 +1,15 @@
 """A LiveChart fed steadily: frames drawn per second in Chromium and the longest main-thread
 task, while a JupyterLab cell writes RATE points per second across 10 series.
 
-    python benchmarks/live_chart.py [RATE] [SECONDS] [WINDOW]
+    python benchmarks/live_chart.py [RATE] [SECONDS] [WINDOW] [uncounted]
 
 Each item is one x (``t``) with 10 series (``s0``..``s9``): RATE points a second are RATE / 10
 items a second, written in small batches on a steady clock by the cell. The chart keeps the
 last WINDOW points by x. The page counts the chart's draws (each a ``setData`` on the same
 uPlot, never a new plot: counted too), the animation frames, and every main-thread task
 over 50 ms (``PerformanceObserver`` ``longtask``); the run ends when the chart draws a
-frame that counts every point and ends at the last one. Comm messages to the chart are counted per second.
+frame that counts every point and ends at the last one. Comm messages to the chart are
+counted per second (``uncounted``: not, to see what counting them costs the page).
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def per_second(times: list[float], start: float, end: float) -> list[int]:
     return counts
 
 
-def run(rate: int, seconds: float, window: int) -> dict:
+def run(rate: int, seconds: float, window: int, count_frames: bool = True) -> dict:
     total = int(rate / SERIES * seconds)
     subs = {"RATE": str(rate), "SECONDS": str(seconds), "WINDOW": str(window), "SERIES": str(SERIES)}
 
@@ -108,7 +109,7 @@ def run(rate: int, seconds: float, window: int) -> dict:
         "seconds": seconds,
         "cores": os.cpu_count(),
     }
-    with lab([fill(SETUP), fill(WRITER)], height=700) as nb:
+    with lab([fill(SETUP), fill(WRITER)], height=700, count_frames=count_frames) as nb:
         nb.run(0)
         nb.page.wait_for_selector(".iii-chart")
         ids = nb.json_file("ids.json")
@@ -154,6 +155,7 @@ if __name__ == "__main__":
         int(args[0]) if args else 50_000,
         float(args[1]) if len(args) > 1 else 30,
         int(args[2]) if len(args) > 2 else 100_000,
+        count_frames="uncounted" not in args,
     )
     print(json.dumps(result, indent=1))
     Path(__file__).with_name("live_chart.json").write_text(json.dumps(result, indent=1) + "\n")
