@@ -21,8 +21,13 @@ class Comm:
         comm.send = self.send
 
     def send(self, data=None, metadata=None, buffers=None):
-        if data.get("method") == "custom":
-            self.sent.append(data["content"])
+        if data.get("method") != "custom":
+            return
+        content = data["content"]
+        if content.get("type") == "points":  # x and each series in Float64 buffers
+            x, *y = [memoryview(buffer).cast("d").tolist() for buffer in buffers]
+            content = {**content, "x": x, "y": y}
+        self.sent.append(content)
 
     def frames(self, view: str) -> list[dict]:
         return [m for m in self.sent if m.get("type") == "rows" and m.get("view") == view]

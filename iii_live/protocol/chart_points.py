@@ -6,9 +6,11 @@ null, "width": pixels}`` (no range: all of it, or the last ``window`` points, fo
 data as it comes) and gets, whenever points in that range change (at most once per frame):
 
     {"type": "points", "view": V, "req": N, "total": points in all, "range": [x0, x1],
-     "x": [...], "y": [[...] per series], "exact": bool, "time": bool}
+     "x": 0, "y": [1, ...], "n": points sent, "exact": bool, "time": bool}
 
-(``time``: x was read from timestamps, in seconds.)
+with x and each series as Float64 arrays in the message's binary buffers of those indexes
+(NaN: no value; ``time``: x was read from timestamps, in seconds). The default range, in
+the keyframe trait, has ``x`` and ``y`` as lists instead (``null``: no value).
 
 When the range holds more than two points per pixel column, each column is sent as its
 minimum and its maximum (for every series, at the column's middle): a line drawn through
@@ -25,6 +27,7 @@ when None, the order items were first written in.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -37,6 +40,9 @@ POINTS = "points"
 MAX_WIDTH = 4000
 DEFAULT_WIDTH = 1000
 DEFAULT_VIEW = ""
+DEFAULT_REFRAME_SECONDS = 1.0
+"""While views look at ranges of their own, the default range (kept for keyframes) is framed
+at most this often."""
 
 
 def number(value: Any) -> float | None:
@@ -77,7 +83,9 @@ class _Range:
 class ChartRanges:
     """The points of a group by x, and the range each view of a chart looks at."""
 
-    def __init__(self, x: str | None, ys: list[str], window: int | None = None) -> None:
+    def __init__(self, x: str | None, ys: list[str], window: int | None = None, arrays: bool = False) -> None:
+        self.arrays = arrays
+        """Frames hold ``x`` and ``y`` as numpy arrays (for ``points_message``), not lists."""
         self._x = path_getter(x) if x else None
         self._ys = [path_getter(y) for y in ys]
         self.window = window
@@ -94,6 +102,7 @@ class ChartRanges:
         self._ranges: dict[str, _Range] = {DEFAULT_VIEW: _Range(DEFAULT_VIEW, 0, None, None, DEFAULT_WIDTH)}
         self._version = 0
         self._framed = -1
+        self._default_framed = 0.0
         self.time_axis = False
         """x is read from timestamps (text), as the first point had it."""
 
@@ -267,17 +276,23 @@ class ChartRanges:
         return self._version != self._framed or any(r.sent is None for r in self._ranges.values())
 
     def frames(self, fetch: Any = None) -> list[dict[str, Any]]:
-        """A points frame for each range whose points changed (values are all at hand:
-        ``fetch`` is not needed)."""
+        """A points frame for each range whose points changed, its ``x`` and ``y`` as lists, or
+        as arrays if ``arrays`` (``points_message`` makes it a binary message); values are all
+        at hand: ``fetch`` is not needed."""
         with self._lock:
             self._tidy()
             out = []
+            now = time.monotonic()
             for wanted in self._ranges.values():
+                if wanted.view == DEFAULT_VIEW and len(self._ranges) > 1 and wanted.sent is not None:
+                    if now - self._default_framed < DEFAULT_REFRAME_SECONDS:
+                        continue  # views look at their own ranges: the default one is for keyframes
+                    self._default_framed = now
                 frame = self._frame(wanted)
-                shape = (wanted.req, frame["range"], frame["x"], frame["y"])
+                shape = (wanted.req, frame["range"], frame["x"].tobytes(), frame["y"].tobytes())
                 if shape != wanted.sent:
                     wanted.sent = shape
-                    out.append(frame)
+                    out.append(frame if self.arrays else points_json(frame))
             self._framed = self._version
             return out
 
@@ -290,9 +305,11 @@ class ChartRanges:
             np.searchsorted(xs, high, side="right"),
         )
         segment = slice(int(first), int(last))
-        live = alive[segment]
-        seg_x = xs[segment][live]
-        seg_y = values[:, segment][:, live]
+        if self._dead:
+            live = alive[segment]
+            seg_x, seg_y = xs[segment][live], values[:, segment][:, live]
+        else:  # every slot holds a point: views of the arrays, nothing copied
+            seg_x, seg_y = xs[segment], values[:, segment]
         exact = len(seg_x) <= 2 * wanted.width
         if exact:
             out_x, out_y = seg_x, seg_y
@@ -304,14 +321,14 @@ class ChartRanges:
             "req": wanted.req,
             "total": len(self._slot_of),
             "range": [_json_number(low), _json_number(high)],
-            "x": [_json_number(x) for x in out_x.tolist()],
-            "y": [[_json_number(y) for y in series.tolist()] for series in out_y],
+            "x": out_x,
+            "y": out_y,
             "exact": bool(exact),
             "time": self.time_axis,
         }
 
     def _bounds(self, wanted: _Range, xs: np.ndarray, alive: np.ndarray) -> tuple[float, float]:
-        live = xs[alive]
+        live = xs[alive] if self._dead else xs
         if not len(live):
             return (wanted.x0 or 0.0, wanted.x1 or 0.0)
         low = wanted.x0 if wanted.x0 is not None else float(live[0])
@@ -349,6 +366,24 @@ def _min_max(
         out_y[:, 0::2] = np.fmin.reduceat(ys, starts, axis=1) if len(starts) else np.empty((ys.shape[0], 0))
         out_y[:, 1::2] = np.fmax.reduceat(ys, starts, axis=1) if len(starts) else np.empty((ys.shape[0], 0))
     return out_x, out_y
+
+
+def points_message(frame: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+    """A points frame as a comm message: ``x`` and each series of ``y`` as little-endian
+    Float64 buffers (NaN: no value), named by their indexes, ``n`` points each."""
+    xs, ys = frame["x"], frame["y"]
+    buffers = [np.ascontiguousarray(column, dtype="<f8").tobytes() for column in (xs, *ys)]
+    content = {**frame, "x": 0, "y": list(range(1, len(buffers))), "n": len(xs)}
+    return content, buffers
+
+
+def points_json(frame: dict[str, Any]) -> dict[str, Any]:
+    """A points frame as plain JSON (the default window in the keyframe trait)."""
+    return {
+        **frame,
+        "x": [_json_number(x) for x in frame["x"].tolist()],
+        "y": [[_json_number(y) for y in series.tolist()] for series in frame["y"]],
+    }
 
 
 def _json_number(value: float) -> float | None:

@@ -1,8 +1,8 @@
 """A notebook widget's conversation with its views, without I/O (the kernel comm protocol).
 
-State reaches the browser two ways: numbered deltas as custom messages
-``{"type": "delta", "seq", "upserts": [[id, value]...], "deletes": [id...]}`` (small,
-frequent) and the ``_keyframe`` trait ``{"seq", "items": [[id, value]...]}`` (the whole
+State reaches the browser two ways: numbered deltas as custom messages, the changed items'
+fields as columns in the message's binary buffers (``delta_columns``; small, frequent, at
+most one per frame), and the ``_keyframe`` trait ``{"seq", "items": [[id, value]...]}`` (the whole
 group; synced state is never lost, even before a view exists).
 
 Each view names itself with an id of its own and says when it exists
@@ -16,12 +16,15 @@ Keyframes are sent when a view asks, and about once a second while a display wai
 view, so a view created while a cell blocks the kernel (when its messages cannot be
 answered) still catches up.
 
-A group of more than ``WHOLE_LIMIT`` items is not sent whole: views then ask for windows
-(``{"type": "window", ...}``, the viewport protocol of ``viewport``) and get ``rows`` frames
+A group of more than ``WHOLE_LIMIT`` items (a widget may set a lower limit) is not sent
+whole: views then ask for windows (``{"type": "window", ...}``, the viewport protocol of
+``viewport``) and get ``rows`` frames
 for them; the keyframe carries the default window, ``{"seq", "window": frame}``, which views
-show until their own is answered. A sync picks the way by the group's size; a group sent
-whole that grows past twice the limit goes to windows, one in windows that shrinks below
-half of it comes back through a sync.
+show until their own is answered. The default window is also sent as a frame of its own
+(view ``""``) in each frame where it changed and no view's own did: a view's request waits
+while a cell runs, and the view follows the data meanwhile. A sync picks the way by the
+group's size; a group sent whole that grows past twice the limit goes to windows, one in
+windows that shrinks below half of it comes back through a sync.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from .chart_points import POINTS, points_json, points_message
+from .delta_columns import encode_delta
 from .stream_wire import CREATE, DELETE, SYNC, UPDATE
 from .viewport import DEFAULT_VIEW, WINDOW, Fetch, Windowed
 
@@ -180,10 +185,12 @@ class WidgetSession:
 
     def __init__(
         self,
-        send: Callable[[dict[str, Any]], None],
+        send: Callable[..., None],
         set_keyframe: Callable[[dict[str, Any]], None],
         make_windows: Callable[[], Windowed] | None = None,
+        whole_limit: int | None = None,
     ):
+        self._whole_limit = whole_limit
         self.coalescer = Coalescer()
         self.viewers = Viewers()
         self.windows: Windowed | None = None
@@ -208,7 +215,7 @@ class WidgetSession:
             if self._make_windows is not None and message.get("id") is None:
                 event = message["event"]
                 if event["type"] == SYNC:
-                    large = len(event.get("data") or ()) > WHOLE_LIMIT
+                    large = len(event.get("data") or ()) > self.whole_limit
                     if large and (self.windows is None or self._remake):
                         self.windows = self._make_windows()
                         self._remake = False
@@ -220,6 +227,11 @@ class WidgetSession:
                 self.windows.apply(message)
             else:
                 self.coalescer.apply(message)
+
+    @property
+    def whole_limit(self) -> int:
+        """Items up to which the group is sent whole (``WHOLE_LIMIT`` unless the widget says)."""
+        return WHOLE_LIMIT if self._whole_limit is None else self._whole_limit
 
     def _changed_mode(self) -> None:
         self.coalescer.clear()
@@ -260,7 +272,7 @@ class WidgetSession:
         """The group must be followed afresh, from a new sync (new defaults for windows, or
         small enough to be sent whole again)."""
         windows = self.windows
-        return windows is not None and (self._remake or len(windows) < WHOLE_LIMIT // 2)
+        return windows is not None and (self._remake or len(windows) < self.whole_limit // 2)
 
     @property
     def needs_snapshot(self) -> bool:
@@ -323,7 +335,7 @@ class WidgetSession:
             elif self.windows is None:
                 delta = self.coalescer.take_delta()
                 if delta is not None:
-                    self._send(delta)
+                    self._send(*encode_delta(delta["seq"], delta["upserts"], delta["deletes"]))
                     self._keyframe_stale = True
                     sent += 1
             self.messages_sent += sent
@@ -333,7 +345,7 @@ class WidgetSession:
         """A group sent whole that grew past twice the limit goes to windows."""
         if self._make_windows is None or self.windows is not None:
             return
-        if len(self.coalescer.mirror) <= 2 * WHOLE_LIMIT:
+        if len(self.coalescer.mirror) <= 2 * self.whole_limit:
             return
         with self._mode_lock:
             windows = self._make_windows()
@@ -346,11 +358,24 @@ class WidgetSession:
         if windows is None or not windows.dirty:
             return 0
         sent = 0
+        default = None
         for frame in windows.frames(fetch):
             if frame["view"] == DEFAULT_VIEW:
-                self._default_window = frame
+                default = frame
+                self._default_window = points_json(frame) if frame.get("type") == POINTS else frame
                 self._keyframe_stale = True
             else:
-                self._send(frame)
+                self._send_frame(frame)
                 sent += 1
+        if default is not None and not sent:
+            # No view's own window changed: views may be waiting for theirs (their requests
+            # wait while a cell runs), and show the default one meanwhile.
+            self._send_frame(default)
+            sent += 1
         return sent
+
+    def _send_frame(self, frame: dict[str, Any]) -> None:
+        if frame.get("type") == POINTS:
+            self._send(*points_message(frame))
+        else:
+            self._send(frame)

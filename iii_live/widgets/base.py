@@ -43,6 +43,8 @@ class LiveWidget(anywidget.AnyWidget):
     # alive for ever (to reload it when the file changes), so it could never be collected.
     _esm = (STATIC / "widget.js").read_text()
     _css = (STATIC / "widget.css").read_text()
+    _whole_limit: int | None = None
+    """Items up to which the group is sent whole (None: the session's default)."""
     _view_kind = traitlets.Unicode("table").tag(sync=True)
     _keyframe = traitlets.Dict().tag(sync=True)
     _store_id = traitlets.Unicode().tag(sync=True)
@@ -61,7 +63,10 @@ class LiveWidget(anywidget.AnyWidget):
         super().__init__(stream_name=stream_name, group_id=group_id, _store_id=uuid.uuid4().hex, **kwargs)
         hearing.install()
         self.session = WidgetSession(
-            weak_method(self.send), weak_method(self._publish_keyframe), self._windows_maker()
+            weak_method(self.send),
+            weak_method(self._publish_keyframe),
+            self._windows_maker(),
+            self._whole_limit,
         )
         self._link = EngineLink(
             engine,

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from ..views import View
 
 KINDS = ("line", "bar", "scatter")
+WHOLE_POINTS = 2_000
+"""Points up to which a chart's group is sent whole. Beyond, each view gets at most two
+points per pixel column of its range, which draws the same line: a browser that drew every
+point of a group of tens of thousands, ten series each, many times a second, would stall."""
 
 
 class LiveChart(LiveWidget):
@@ -26,11 +30,12 @@ class LiveChart(LiveWidget):
     of fields (one series each), ``kind`` is ``"line"``, ``"bar"`` or ``"scatter"``, and
     ``window`` keeps only the last N points by ``x`` (for append-style groups). Axes
     follow the data; dragging zooms, and the zoom stays while points come (double-click to
-    follow the data again). A group of more than ten thousand points is not sent to the
+    follow the data again). A group of more than two thousand points is not sent to the
     browser: the kernel sends each view the minimum and maximum of each pixel column of the
     range it shows, and again when it zooms.
     """
 
+    _whole_limit = WHOLE_POINTS
     x = traitlets.Unicode(None, allow_none=True).tag(sync=True)
     y = traitlets.List(traitlets.Unicode()).tag(sync=True)
     kind = traitlets.Enum(KINDS, "line").tag(sync=True)
@@ -59,7 +64,7 @@ class LiveChart(LiveWidget):
 
     def _windows_maker(self) -> Callable[[], Windowed]:
         x, ys, window = self.x, list(self.y), self.window
-        return lambda: ChartRanges(x, ys, window)
+        return lambda: ChartRanges(x, ys, window, arrays=True)
 
     @traitlets.observe("x", "y", "window")
     def _defaults_changed(self, _change: Any) -> None:

@@ -2,7 +2,8 @@
 
 Sending from a thread, not the event loop, keeps widgets live while a cell blocks (comm
 messages leave through ipykernel's IOPub thread). The Jupyter server drops comm messages
-above 1000 per second, so each widget sends at most one message per frame and all widgets
+above 1000 per second, so each widget sends at most one message per frame (50 a second)
+and all widgets
 together at most ``MAX_MESSAGES_PER_SECOND``; what waits keeps coalescing. Only widgets that
 a view may be looking at are here (the others cost nothing), held weakly.
 """
@@ -17,7 +18,7 @@ from typing import Protocol
 
 log = logging.getLogger("iii_live.widgets")
 
-FRAME_SECONDS = 0.05
+FRAME_SECONDS = 0.02
 MAX_MESSAGES_PER_SECOND = 200
 
 

@@ -24,12 +24,22 @@ import { newViewId } from "./view-id.js";
  * @property {number} [height] in pixels
  */
 
-/** @typedef {[number[], ...(number | null)[][]]} ChartData x values, then one column per series */
+/** @typedef {[number[] | Float64Array, ...((number | null)[] | Float64Array)[]]} ChartData x values, then one column per series */
 
 /**
  * The points of a windowed chart's range, as its source sends them.
- * @typedef {{view: string, req: number, total: number, range: [number | null, number | null], x: number[], y: (number | null)[][], exact: boolean, time?: boolean}} PointsFrame
+ * @typedef {{view: string, req: number, total: number, range: [number | null, number | null], x: number[] | Float64Array, y: ((number | null)[] | Float64Array)[], exact: boolean, time?: boolean}} PointsFrame
  */
+
+/**
+ * A reader of one field path, split once (charts read every item each frame).
+ * @param {string} path
+ * @returns {(value: unknown) => unknown}
+ */
+function reader(path) {
+  if (path === "value" || path.includes(".")) return (value) => pick(value, path);
+  return (value) => (value !== null && typeof value === "object" && !Array.isArray(value) ? /** @type {Record<string, unknown>} */ (value)[path] : undefined);
+}
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#4d7c0f"];
 const MIN_WIDTH = 300;
@@ -80,22 +90,35 @@ export class ChartView {
     this.refresh();
   }
 
-  /** @returns {ChartData} */
+  /**
+   * The points of the items held, ordered by x (sorted only if they came out of order), the
+   * last `window` of them; x as a typed array.
+   * @returns {ChartData}
+   */
   data() {
     const { x, window: size } = this.options;
-    const ys = this._ys();
-    /** @type {[number, (number | null)[]][]} */
-    let points = [];
+    const ys = this._ys().map(reader);
+    const readX = x ? reader(x) : null;
+    const held = this.store.items.size;
+    const xs = new Float64Array(held);
+    /** @type {(number | null)[][]} */
+    const columns = ys.map(() => new Array(held));
+    let count = 0;
+    let sorted = true;
     let index = 0;
-    for (const [, value] of this.store.items) {
-      const xv = x ? toNumber(pick(value, x)) : index;
+    for (const value of this.store.items.values()) {
+      const xv = readX ? toNumber(readX(value)) : index;
       index += 1;
       if (xv === null) continue;
-      points.push([xv, ys.map((y) => toNumber(pick(value, y)))]);
+      if (count && xv < xs[count - 1]) sorted = false;
+      xs[count] = xv;
+      for (let k = 0; k < ys.length; k++) columns[k][count] = toNumber(ys[k](value));
+      count += 1;
     }
-    if (x) points.sort((a, b) => a[0] - b[0]);
-    if (size && points.length > size) points = points.slice(points.length - size);
-    return [points.map((p) => p[0]), ...ys.map((_, i) => points.map((p) => p[1][i]))];
+    const first = size && count > size ? count - size : 0;
+    if (sorted) return [xs.slice(first, count), ...columns.map((column) => column.slice(first, count))];
+    const order = Array.from({ length: count }, (_, i) => i).sort((a, b) => xs[a] - xs[b]).slice(first);
+    return [Float64Array.from(order, (i) => xs[i]), ...columns.map((column) => order.map((i) => column[i]))];
   }
 
   refresh() {

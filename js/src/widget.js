@@ -3,10 +3,12 @@
 // arrive before any view exists are kept); views render from it.
 //
 // Protocol with the kernel: the `_keyframe` trait holds `{seq, items}` (synced state is
-// never lost); custom messages carry `{type: "delta", seq, upserts, deletes}`; `_state`
+// never lost); custom messages carry `{type: "delta", seq, runs, deletes}` with the changed
+// items' numeric fields in binary buffers (delta-columns.js); `_state`
 // says whether the data is live. A group too large to send whole comes as windows: the
 // keyframe holds `{seq, window}` (the default window), views send `{type: "window", ...}`
-// requests and get `{type: "rows" | "points", view, ...}` frames (the viewport protocol). Each view has an id and sends `{type: "ready", view}` when
+// requests and get `{type: "rows" | "points", view, ...}` frames (the viewport protocol;
+// a chart's points in binary buffers). Each view has an id and sends `{type: "ready", view}` when
 // it exists and `{type: "gone", view}` when it goes; every few seconds (and when the page
 // shows again) the page renews its views with `{type: "alive", views}`, so the kernel stops
 // sending for views that went without a word (a reload, a closed tab). `{type: "resync"}`
@@ -14,6 +16,7 @@
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
 import { ChartView } from "./chart.js";
+import { decodeDelta, decodePoints } from "./delta-columns.js";
 import { LiveStore } from "./store.js";
 import { TableView } from "./table.js";
 import { exposeForTests } from "./test-hooks.js";
@@ -55,7 +58,7 @@ const STATE_TEXT = {
 /**
  * @typedef {import("@anywidget/types").AnyModel<WidgetTraits>} Model
  * @typedef {import("./table.js").TableOptions & import("./chart.js").ChartOptions} ViewOptions
- * @typedef {{type: "delta"} & import("./store.js").Delta} DeltaMessage
+ * @typedef {{type: "delta"} & import("./delta-columns.js").ColumnsDelta} DeltaMessage
  */
 
 /** @type {(keyof WidgetTraits & keyof ViewOptions)[]} */
@@ -139,10 +142,11 @@ function initialize({ model }) {
     asked = false;
   });
   model.on("change:_state", () => store.setStatus(STATE_TEXT[model.get("_state")] ?? ""));
-  model.on("msg:custom", (msg) => {
+  model.on("msg:custom", (msg, buffers) => {
     const type = messageType(msg);
-    if (type === "delta" && !store.delta(/** @type {DeltaMessage} */ (msg))) askKeyframe();
-    if (type === "rows" || type === "points") store.windowFrame(/** @type {{view: string}} */ (msg));
+    if (type === "delta" && !store.delta(decodeDelta(/** @type {DeltaMessage} */ (msg), buffers ?? []))) askKeyframe();
+    if (type === "rows") store.windowFrame(/** @type {{view: string}} */ (msg));
+    if (type === "points") store.windowFrame(decodePoints(/** @type {import("./delta-columns.js").PointsMessage} */ (msg), buffers ?? []));
   });
   store.askWindow = (request) => tell(model, request);
   const renew = () => {

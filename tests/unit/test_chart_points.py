@@ -5,12 +5,13 @@ far as they make sense, frames only when what a range shows changed."""
 from __future__ import annotations
 
 import json
+import math
 import random
 
 import numpy as np
 import pytest
 
-from iii_live.protocol.chart_points import ChartRanges, number
+from iii_live.protocol.chart_points import ChartRanges, number, points_json, points_message
 
 
 def event(kind, item_id, data=None):
@@ -130,8 +131,23 @@ def test_timestamps_plot_as_seconds():
 
 
 def test_a_million_points_are_sent_in_well_under_a_megabyte():
-    chart = ChartRanges(None, ["v"])
+    chart = ChartRanges(None, ["v"], arrays=True)
     chart.load({f"{i}": {"v": (i * 7919) % 1000} for i in range(1_000_000)})
     chart.ask({"view": "wide", "req": 1, "width": 2000})
-    sizes = [len(json.dumps(frame)) for frame in chart.frames()]
+    messages = [points_message(frame) for frame in chart.frames()]
+    sizes = [len(json.dumps(content)) + sum(map(len, buffers)) for content, buffers in messages]
     assert max(sizes) < 1_000_000
+
+
+def test_a_points_message_carries_the_frame_in_float64_buffers():
+    chart = ChartRanges("t", ["v", "w"], arrays=True)
+    chart.load({"a": {"t": 1, "v": 2.5, "w": None}, "b": {"t": 2, "v": -1, "w": 7}})
+    chart.ask({"view": "v", "req": 3, "width": 100})
+    frame = {f["view"]: f for f in chart.frames()}["v"]
+    content, buffers = points_message(frame)
+    assert content["x"] == 0 and content["y"] == [1, 2] and content["n"] == 2 and content["req"] == 3
+    json.dumps(content)
+    columns = [memoryview(b).cast("d").tolist() for b in buffers]
+    assert columns[0] == [1.0, 2.0] and columns[1] == [2.5, -1.0]
+    assert math.isnan(columns[2][0]) and columns[2][1] == 7.0
+    assert points_json(frame)["y"] == [[2.5, -1.0], [None, 7.0]]

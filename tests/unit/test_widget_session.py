@@ -62,13 +62,36 @@ def test_send_events_do_not_touch_state():
     assert c.take_delta() is None
 
 
+def read_delta(content: dict, buffers: list[bytes]) -> dict:
+    """A delta message's upserts as ``[id, value]`` pairs (what the browser rebuilds from it)."""
+    upserts = []
+    for run in content["runs"]:
+        if "values" in run:
+            upserts += [[i, v] for i, v in zip(run["ids"], run["values"], strict=True)]
+            continue
+        columns = [
+            (
+                name,
+                ref
+                if kind == "json"
+                else memoryview(buffers[ref]).cast("d" if kind == "f64" else "i").tolist(),
+            )
+            for name, kind, ref in run["columns"]
+        ]
+        upserts += [[i, {name: column[k] for name, column in columns}] for k, i in enumerate(run["ids"])]
+    return {"seq": content["seq"], "upserts": upserts, "deletes": content["deletes"]}
+
+
 class Comm:
     def __init__(self) -> None:
         self.deltas: list[dict] = []
         self.keyframes: list[dict] = []
 
+    def send(self, content: dict, buffers: list[bytes] | None = None) -> None:
+        self.deltas.append(read_delta(content, buffers or []))
+
     def session(self) -> WidgetSession:
-        return WidgetSession(self.deltas.append, self.keyframes.append)
+        return WidgetSession(self.send, self.keyframes.append)
 
 
 def test_while_a_display_waits_for_its_view_keyframes_are_repeated_about_once_a_second():

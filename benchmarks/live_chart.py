@@ -1,0 +1,161 @@
+"""A LiveChart fed steadily: frames drawn per second in Chromium and the longest main-thread
+task, while a JupyterLab cell writes RATE points per second across 10 series.
+
+    python benchmarks/live_chart.py [RATE] [SECONDS] [WINDOW] [uncounted]
+
+Each item is one x (``t``) with 10 series (``s0``..``s9``): RATE points a second are RATE / 10
+items a second, written in small batches on a steady clock by the cell. The chart keeps the
+last WINDOW points by x. The page counts the chart's draws (each a ``setData`` on the same
+uPlot, never a new plot: counted too), the animation frames, and every main-thread task
+over 50 ms (``PerformanceObserver`` ``longtask``); the run ends when the chart draws a
+frame that counts every point and ends at the last one. Comm messages to the chart are
+counted per second (``uncounted``: not, to see what counting them costs the page).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from lab import lab  # noqa: E402
+from playwright.sync_api import Error as PlaywrightError  # noqa: E402
+
+SERIES = 10
+
+SETUP = """
+import json, time, iii_live
+engine = iii_live.start(port=0)
+s = engine.stream("bench")
+chart = s.chart("points", x="t", y=[f"s{k}" for k in range(SERIES)], window=WINDOW, height=320)
+display(chart)
+json.dump({"chart": chart.model_id}, open("ids.json", "w"))
+"""
+
+WRITER = """
+items_per_s = RATE / SERIES
+total = int(items_per_s * SECONDS)
+started = time.perf_counter()
+written = 0
+while written < total:
+    due = min(total, int((time.perf_counter() - started) * items_per_s) + 1)
+    while written < due:
+        t = written
+        s.set("points", str(t), {"t": t, **{f"s{k}": (t * (k + 1)) % 1000 for k in range(SERIES)}})
+        written += 1
+    time.sleep(0.002)
+elapsed = time.perf_counter() - started
+json.dump({"written": written, "seconds": elapsed, "messages": chart.messages_sent}, open("writer.json", "w"))
+"""
+
+OBSERVE = """() => {
+  const entry = (globalThis.__iiiLive || []).find((x) => x.group === 'bench/points');
+  const view = entry.view;
+  const run = { draws: [], builds: 0, longtasks: [], frames: 0, started: performance.now() };
+  globalThis.__chartRun = run;
+  const draw = view._draw.bind(view);
+  view._draw = (data, time) => { run.draws.push(performance.now()); return draw(data, time); };
+  const build = view._build.bind(view);
+  view._build = (data) => { run.builds += 1; return build(data); };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) run.longtasks.push([e.startTime, e.duration]);
+  }).observe({ type: 'longtask' });
+  const tick = () => { run.frames += 1; if (!run.stopped) requestAnimationFrame(tick); };
+  requestAnimationFrame(tick);
+}"""
+
+DONE = """() => {
+  // the frame drawn counts every point and its range ends at the last one
+  const entry = (globalThis.__iiiLive || []).find((x) => x.group === 'bench/points');
+  const frame = entry.view._shown;
+  return !!frame && frame.total === TOTAL && frame.range[1] === TOTAL - 1;
+}"""
+
+SUMMARY = """() => {
+  const run = globalThis.__chartRun;
+  run.stopped = true;
+  return { draws: run.draws, builds: run.builds, longtasks: run.longtasks, frames: run.frames,
+           elapsed: performance.now() - run.started, started: run.started };
+}"""
+
+
+def per_second(times: list[float], start: float, end: float) -> list[int]:
+    """Events in each whole second from ``start`` to ``end`` (milliseconds)."""
+    seconds = int((end - start) // 1000)
+    counts = [0] * seconds
+    for t in times:
+        k = int((t - start) // 1000)
+        if 0 <= k < seconds:
+            counts[k] += 1
+    return counts
+
+
+def run(rate: int, seconds: float, window: int, count_frames: bool = True) -> dict:
+    total = int(rate / SERIES * seconds)
+    subs = {"RATE": str(rate), "SECONDS": str(seconds), "WINDOW": str(window), "SERIES": str(SERIES)}
+
+    def fill(text: str) -> str:
+        for name, value in subs.items():
+            text = text.replace(name, value)
+        return text
+
+    out: dict = {
+        "points_per_s": rate,
+        "series": SERIES,
+        "window": window,
+        "seconds": seconds,
+        "cores": os.cpu_count(),
+    }
+    with lab([fill(SETUP), fill(WRITER)], height=700, count_frames=count_frames) as nb:
+        nb.run(0)
+        nb.page.wait_for_selector(".iii-chart")
+        ids = nb.json_file("ids.json")
+        nb.page.evaluate(OBSERVE)
+        mark = nb.frames.mark()
+        load = [os.getloadavg()[0]]
+        try:
+            to_end = nb.run_until(1, fill(DONE).replace("TOTAL", str(total)), timeout_s=seconds * 4 + 120)
+        except PlaywrightError as error:  # report how far it got
+            to_end = None
+            out["not_done"] = str(error).splitlines()[0]
+            nb.notebook.wait_idle()
+        load.append(os.getloadavg()[0])
+        summary = nb.page.evaluate(SUMMARY)
+        writer = nb.json_file("writer.json")
+    start = summary["started"]
+    end = start + summary["elapsed"]
+    draws = per_second(summary["draws"], start, end)
+    steady = draws[1:-1] or draws  # whole seconds inside the run
+    frames = nb.frames.rate(mark, ids["chart"])
+    out.update(
+        items=total,
+        written_points_per_s=writer["written"] * SERIES / writer["seconds"],
+        to_last_point_s=to_end,
+        draws=len(summary["draws"]),
+        draws_per_s_median=sorted(steady)[len(steady) // 2] if steady else 0,
+        draws_per_s_min=min(steady) if steady else 0,
+        animation_frames_per_s=summary["frames"] / (summary["elapsed"] / 1000),
+        plots_built=summary["builds"],
+        longtasks=len(summary["longtasks"]),
+        longest_task_ms=max((d for _, d in summary["longtasks"]), default=0),
+        comm_messages=frames["messages"],
+        comm_bytes=frames["bytes"],
+        busiest_second_messages=frames["busiest_second"],
+        load_average_1min=load,
+    )
+    return out
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    result = run(
+        int(args[0]) if args else 50_000,
+        float(args[1]) if len(args) > 1 else 30,
+        int(args[2]) if len(args) > 2 else 100_000,
+        count_frames="uncounted" not in args,
+    )
+    print(json.dumps(result, indent=1))
+    Path(__file__).with_name("live_chart.json").write_text(json.dumps(result, indent=1) + "\n")
