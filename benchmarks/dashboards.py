@@ -75,6 +75,8 @@ SERVER_NICENESS = -5
 """Every server under test (and Voila's writer and Redis) and the simulated viewers run at
 this priority, all three systems alike, so other work on a shared machine does not starve
 them."""
+VIEW_ALIVE_SECONDS = 5.0
+"""How often a simulated Voila page renews its widget views' leases (as the page does)."""
 PAGES_NICENESS = 10
 """The Chromium pages (each repaints at up to 60 frames a second) share one core and yield
 it to the server and the simulated viewers, as they would on viewers' own machines. Every
@@ -410,6 +412,7 @@ class VoilaViewer(Viewer):
         path = f"/api/kernels/{kernel_id}/channels?session_id={uuid.uuid4().hex}"
         super().__init__(path, host, recorder, True)
         self.session = uuid.uuid4().hex
+        self.comms: list[str] = []
 
     def message(self, msg_type: str, content: dict[str, Any]) -> bytes:
         header = {
@@ -434,6 +437,19 @@ class VoilaViewer(Viewer):
     def opened(self) -> None:
         self.send(self.message("comm_info_request", {"target_name": "jupyter.widget"}))
 
+    def tell(self, comm_id: str, content: dict[str, Any]) -> None:
+        """A custom message from the widget's view, as the page sends it."""
+        data = {"method": "custom", "content": content}
+        self.send(self.message("comm_msg", {"comm_id": comm_id, "data": data}))
+
+    def alive(self) -> None:
+        """Renew the views' leases, as a page does while they are shown."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        for comm_id in self.comms:
+            self.tell(comm_id, {"type": "alive", "views": [f"{comm_id}-view"]})
+        asyncio.get_running_loop().call_later(VIEW_ALIVE_SECONDS, self.alive)
+
     def read(self, data: bytes) -> None:
         if b'"comm_info_reply"' in data and not self.ready.done():
             for frame in data.split(b"\x81"):
@@ -443,12 +459,10 @@ class VoilaViewer(Viewer):
                         comms = json.loads(frame[start:])["content"]["comms"]
                     except (ValueError, KeyError):
                         continue
-                    for comm_id in comms:
-                        content = {
-                            "comm_id": comm_id,
-                            "data": {"method": "custom", "content": {"type": "ready", "seq": -1}},
-                        }
-                        self.send(self.message("comm_msg", content))
+                    self.comms = list(comms)
+                    for comm_id in self.comms:
+                        self.tell(comm_id, {"type": "ready", "view": f"{comm_id}-view", "seq": -1})
+                    asyncio.get_running_loop().call_later(VIEW_ALIVE_SECONDS, self.alive)
                     self.ready.set_result(None)
         self.recorder.stamps(data, True, self.seen)  # keyframes repeat old values: first arrivals only
 
