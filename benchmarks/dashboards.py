@@ -299,10 +299,11 @@ def upgrade_request(path: str, host: str, protocols: str | None = None) -> bytes
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def text_frame(text: bytes) -> bytes:
-    """A masked client text frame (a zero mask key leaves the payload as it is)."""
+def text_frame(text: bytes, opcode: int = 0x81) -> bytes:
+    """A masked client text frame, or another ``opcode`` (a zero mask key leaves the payload
+    as it is)."""
     size = len(text)
-    head = bytes((0x81, 0x80 | size)) if size < 126 else bytes((0x81, 0xFE)) + size.to_bytes(2, "big")
+    head = bytes((opcode, 0x80 | size)) if size < 126 else bytes((opcode, 0xFE)) + size.to_bytes(2, "big")
     return head + b"\0\0\0\0" + text
 
 
@@ -406,15 +407,24 @@ class IiiViewer(Viewer):
 
 class VoilaViewer(Viewer):
     """A Voila page's kernel socket: asks for the widgets (comm_info_request), tells each it
-    has a view (``ready``, as the widget's view does), then reads the deltas."""
+    has a view (``ready``, as the widget's view does), then reads the deltas.
+
+    It speaks the kernel protocol the page speaks, ``v1.kernel.websocket.jupyter.org``
+    (binary frames of offsets, channel and message parts). On the legacy protocol, Voila
+    0.5's server reads the header of every binary message as if it were v1, and a kernel
+    message with buffers (a widget delta) sends it through a list of about 10^18 offsets."""
+
+    PROTOCOL = "v1.kernel.websocket.jupyter.org"
+    COMM = re.compile(rb'"([0-9a-f]{32})": ?\{"target_name"')
 
     def __init__(self, host: str, kernel_id: str, recorder: Recorder) -> None:
         path = f"/api/kernels/{kernel_id}/channels?session_id={uuid.uuid4().hex}"
-        super().__init__(path, host, recorder, True)
+        super().__init__(path, host, recorder, True, protocols=self.PROTOCOL)
         self.session = uuid.uuid4().hex
         self.comms: list[str] = []
 
     def message(self, msg_type: str, content: dict[str, Any]) -> bytes:
+        """A shell message in the v1 layout: offsets, then the channel and each part."""
         header = {
             "msg_id": uuid.uuid4().hex,
             "msg_type": msg_type,
@@ -423,16 +433,16 @@ class VoilaViewer(Viewer):
             "version": "5.3",
             "date": "",
         }
-        return json.dumps(
-            {
-                "header": header,
-                "parent_header": {},
-                "metadata": {},
-                "content": content,
-                "channel": "shell",
-                "buffers": [],
-            }
-        ).encode()
+        parts = [b"shell", *(json.dumps(part).encode() for part in (header, {}, {}, content))]
+        offsets = [8 * (len(parts) + 2)]
+        for part in parts:
+            offsets.append(offsets[-1] + len(part))
+        head = len(offsets).to_bytes(8, "little") + b"".join(o.to_bytes(8, "little") for o in offsets)
+        return head + b"".join(parts)
+
+    def send(self, text: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(text_frame(text, opcode=0x82))
 
     def opened(self) -> None:
         self.send(self.message("comm_info_request", {"target_name": "jupyter.widget"}))
@@ -452,18 +462,11 @@ class VoilaViewer(Viewer):
 
     def read(self, data: bytes) -> None:
         if b'"comm_info_reply"' in data and not self.ready.done():
-            for frame in data.split(b"\x81"):
-                start = frame.find(b"{")
-                if start >= 0 and b'"comm_info_reply"' in frame:
-                    try:
-                        comms = json.loads(frame[start:])["content"]["comms"]
-                    except (ValueError, KeyError):
-                        continue
-                    self.comms = list(comms)
-                    for comm_id in self.comms:
-                        self.tell(comm_id, {"type": "ready", "view": f"{comm_id}-view", "seq": -1})
-                    asyncio.get_running_loop().call_later(VIEW_ALIVE_SECONDS, self.alive)
-                    self.ready.set_result(None)
+            self.comms = [found.decode() for found in self.COMM.findall(data)]
+            for comm_id in self.comms:
+                self.tell(comm_id, {"type": "ready", "view": f"{comm_id}-view", "seq": -1})
+            asyncio.get_running_loop().call_later(VIEW_ALIVE_SECONDS, self.alive)
+            self.ready.set_result(None)
         self.recorder.stamps(data, True, self.seen)  # keyframes repeat old values: first arrivals only
 
 
