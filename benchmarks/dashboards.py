@@ -63,6 +63,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.sections import replace_block  # noqa: E402
+
 HOSTS = 200
 LOAD_POINTS = 300
 LOAD_IDS = 600
@@ -1001,6 +1003,9 @@ def wait_http(url: str, server: subprocess.Popen[Any], timeout: float = 120) -> 
 # -- the report ------------------------------------------------------------------------------------
 
 
+DASHBOARDS_BLOCK = "Dashboards"
+
+
 def report(results: dict[str, Any]) -> str:
     iii = results.get("iii-live")
     lines = [
@@ -1095,15 +1100,9 @@ def held_step(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_report(section: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text()
-    start = text.find("## Dashboards")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    """The run's block in the Dashboards section; text written around it stays."""
+    title, body = section.split("\n", 1)
+    replace_block(DASHBOARDS_BLOCK, body, title.removeprefix("## "))
 
 
 def main() -> None:
