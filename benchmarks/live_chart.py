@@ -57,9 +57,9 @@ OBSERVE = """() => {
   const run = { draws: [], builds: 0, longtasks: [], frames: 0, started: performance.now() };
   globalThis.__chartRun = run;
   const draw = view._draw.bind(view);
-  view._draw = (data, time) => { run.draws.push(performance.now()); return draw(data, time); };
+  view._draw = (...args) => { run.draws.push(performance.now()); return draw(...args); };
   const build = view._build.bind(view);
-  view._build = (data) => { run.builds += 1; return build(data); };
+  view._build = (...args) => { run.builds += 1; return build(...args); };
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) run.longtasks.push([e.startTime, e.duration]);
   }).observe({ type: 'longtask' });

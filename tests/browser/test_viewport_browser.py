@@ -206,7 +206,7 @@ def chart_state(page, group: str) -> dict:
             return {{points: Number(v.root.dataset.points), exact: v.root.dataset.exact, zoom: v.zoom,
                      min: v.plot.scales.x.min, max: v.plot.scales.x.max,
                      last: JSON.parse(v.root.dataset.last), total: Number(v.root.dataset.total || 0),
-                     ys: v.plot.data[1],
+                     ys: v.plot.data[1], widths: v.plot.series.slice(1).map(s => s.width * devicePixelRatio),
                      req: v._req, answered: v._shown?.view === v.id && v._shown?.req === v._req}}; }}"""
     )
 
@@ -234,6 +234,8 @@ def test_charts_keep_the_readers_zoom_while_points_come_and_a_large_one_is_drawn
         assert big["total"] == POINTS and big["exact"] == "false"
         assert big["points"] <= 2 * 1600  # min and max per pixel column, not 200,000 points
         assert page.evaluate(f"() => {CHART.format('c')}.store.items.size") == 0
+        assert big["widths"] == [1, 1]  # a dense range: lines one device pixel wide
+        assert chart_state(page, "small")["widths"] == [1.5]  # every point: the usual width
 
         asked = chart_state(page, "c")["req"]
         drag_zoom(page, 0, 0.3, 0.35)
