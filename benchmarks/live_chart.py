@@ -141,6 +141,10 @@ def run(rate: int, seconds: float, window: int, count_frames: bool = True) -> di
         plots_built=summary["builds"],
         longtasks=len(summary["longtasks"]),
         longest_task_ms=max((d for _, d in summary["longtasks"]), default=0),
+        longest_tasks=[  # (seconds into the run, ms): when they came says what they were
+            [round((at - start) / 1000, 2), round(ms)]
+            for at, ms in sorted(summary["longtasks"], key=lambda task: -task[1])[:10]
+        ],
         comm_messages=frames["messages"],
         comm_bytes=frames["bytes"],
         busiest_second_messages=frames["busiest_second"],
