@@ -364,3 +364,25 @@ def test_a_group_a_client_may_not_join_stays_closed_through_its_views(client_fac
         assert next_change(admin)["event"]["data"] == {"eu": {"region": "eu", "total": 303, "orders": 3}}
     finally:
         engine.stop()
+
+
+def test_group_by_keys_that_are_no_valid_item_ids_give_rows_that_can_be_read(engine, client_factory):
+    """Keys come from data: a newline, an empty text or 1,000 characters would be row ids
+    the storage cannot hold; those rows get ``~`` and a digest, and keep their key as a field."""
+    keys = ["line\nbreak", "", "k" * 1000, "eu"]
+    s = engine.stream("o")
+    for i, key in enumerate(keys):
+        s.set("odd", str(i), {"region": key, "qty": i + 1})
+    client = client_factory(engine.stream_url + "/?sync=keyed")
+    spec = {"group_by": "region", "agg": {"total": ["qty", "sum"]}}
+    answer = ask(client, "t", spec, req=1, group="odd")
+    client.join("rows", answer["streamName"], answer["groupId"])
+    rows = next_change(client)["event"]["data"]
+    totals = {row["region"]: row["total"] for row in rows.values()}
+    assert totals == {key: i + 1 for i, key in enumerate(keys)}
+    assert rows["eu"]["total"] == 4
+    odd_ids = sorted(row_id for row_id in rows if row_id != "eu")
+    assert len(odd_ids) == 3 and all(row_id.startswith("~") and len(row_id) == 25 for row_id in odd_ids)
+    derived = {"stream_name": answer["streamName"], "group_id": answer["groupId"]}
+    listed = engine.trigger({"function_id": "stream::list", "payload": derived})
+    assert sorted(row["region"] for row in listed) == sorted(keys)

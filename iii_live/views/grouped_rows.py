@@ -8,8 +8,11 @@ sorted or limited, a group's sort key moves in the window after each change.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+from ..limits import DEFAULT_LIMITS
+from ..streams.inputs import check_name
 from .aggregates import FieldState
 from .arrivals import Arrivals
 from .fields import MISSING, SCALARS, hashable, key_text, put_path
@@ -21,12 +24,20 @@ ALL_ROW_ID = "all"
 
 
 def row_id_of(parts: tuple[Any, ...]) -> str:
-    """Group-by values joined with ``|`` (``\\`` escapes a ``|`` or ``\\`` inside one)."""
+    """Group-by values joined with ``|`` (``\\`` escapes a ``|`` or ``\\`` inside one); a key
+    that is no valid item id (empty, too long, control characters) is ``~`` and its digest."""
     if not parts:
         return ALL_ROW_ID
     if len(parts) == 1:
-        return key_text(parts[0])
-    return "|".join(key_text(p).replace("\\", "\\\\").replace("|", "\\|") for p in parts)
+        text = key_text(parts[0])
+    else:
+        text = "|".join(key_text(p).replace("\\", "\\\\").replace("|", "\\|") for p in parts)
+    try:
+        check_name("row id", text, ValueError, DEFAULT_LIMITS.max_name_length)
+    except ValueError:
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+        return "~" + digest
+    return text
 
 
 class Group:
