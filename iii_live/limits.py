@@ -21,6 +21,9 @@ class Limits:
     """Longest stream, group or item name, in characters (control characters are refused)."""
     max_subscriptions_per_connection: int = 128
     """Joins beyond this on one socket are answered ``unauthorized`` with a reason."""
+    max_page_views: int = 1000
+    """Views that pages (table menus, the stream browser) hold open across the engine, equal
+    specs counted once; a page asking for another is answered with an error naming ``view``."""
     max_connections_per_address: int = 10_000
     """Sockets one client address may hold open on the stream port (HTTP 429 beyond)."""
     worker_invocation_timeout_ms: int = 30_000

@@ -240,13 +240,13 @@ def test_a_page_changing_its_filter_faster_than_views_open_opens_only_the_last(e
 
     fill(engine)
     opened: list[dict[str, Any]] = []
-    open_view = engine.core.views.open
+    open_view = engine.core.views.open_for_page
 
     def counting(spec: Any) -> Any:
         opened.append(spec)
         return open_view(spec)
 
-    monkeypatch.setattr(engine.core.views, "open", counting)
+    monkeypatch.setattr(engine.core.views, "open_for_page", counting)
     table, comm = shown_table(engine)
     gate = threading.Event()
     try:
@@ -386,3 +386,25 @@ def test_group_by_keys_that_are_no_valid_item_ids_give_rows_that_can_be_read(eng
     derived = {"stream_name": answer["streamName"], "group_id": answer["groupId"]}
     listed = engine.trigger({"function_id": "stream::list", "payload": derived})
     assert sorted(row["region"] for row in listed) == sorted(keys)
+
+
+def test_pages_hold_at_most_max_page_views_views_across_the_engine(client_factory):
+    """Each page view costs work on every write: many sockets, each within its own eight,
+    cannot add them without bound. Equal specs share a view and count once; views opened in
+    Python do not count; a closed view frees a place."""
+    engine = iii_live.start(port=0, engine_port=None, background=True, max_page_views=2)
+    try:
+        fill(engine)
+        python_view = engine.stream("o").view("all", group_by="sku", agg={"n": ("qty", "count")})
+        first, second = (client_factory(engine.stream_url + "/") for _ in range(2))
+        specs = [{"where": [["qty", ">", k]]} for k in range(3)]
+        assert "error" not in ask(first, "a", specs[0], req=1)
+        assert "error" not in ask(second, "b", specs[0], req=1)  # shared: still one
+        assert "error" not in ask(second, "c", specs[1], req=2)
+        refused = ask(first, "d", specs[2], req=3)
+        assert refused["error"]["part"] == "view" and "max_page_views" in refused["error"]["message"]
+        assert ask(second, "c", None, req=4)["closed"]  # the only holder of that view
+        assert "error" not in ask(first, "d", specs[2], req=5)
+        python_view.close()
+    finally:
+        engine.stop()

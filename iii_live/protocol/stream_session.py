@@ -152,7 +152,7 @@ class StreamSession:
     def views(self) -> ViewRequests:
         """The live views this connection opened (closed with it)."""
         if self._views is None:
-            self._views = ViewRequests(self.core.views.open, self.core.adapter.count)
+            self._views = ViewRequests(self.core.views.open_for_page, self.core.adapter.count)
         return self._views
 
     @property

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from .. import codec
 from ..streams.inputs import check_name
 from ..views import ViewSpecError
+from ..views.errors import PageViewsFull
 
 if TYPE_CHECKING:
     from ..views import View
@@ -141,6 +142,8 @@ class ViewRequests:
             view = self._open_view(full)
         except ViewSpecError as exc:
             return error_answer(handle, req, exc.part, str(exc))
+        except PageViewsFull as exc:
+            return error_answer(handle, req, OWNER_PART, str(exc))
         except Exception as exc:  # the engine stopped, storage failed: the page is told, nothing raises
             log.warning("opening a page's view over %s/%s failed: %s", stream_name, group_id, exc)
             return error_answer(handle, req, OWNER_PART, f"the view could not be opened: {exc}")

@@ -17,3 +17,8 @@ class ViewSpecError(ValueError):
     def within(self, prefix: str) -> ViewSpecError:
         """The same error, its part named inside ``prefix`` (``views[2]``)."""
         return ViewSpecError(f"{prefix}.{self.part}", self.reason)
+
+
+class PageViewsFull(RuntimeError):
+    """Pages hold as many views as the engine allows (``max_page_views``): each costs work on
+    every write to its group, so pages cannot add them without bound."""

@@ -58,6 +58,8 @@ class LiveView:
         self.derived = DerivedGroup(core, self.stream_name, self.group_id, normalize=self.plan.has_callables)
         self.users = 0
         """Open handles (``View`` objects) on this view; it closes with the last."""
+        self.by_page = False
+        """Opened by a page (counted against the engine's ``max_page_views``)."""
         self.rows_written = 0
         self._publisher = publisher
         self._lock = threading.Lock()

@@ -11,7 +11,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from ..streams.inputs import check_name
-from .errors import ViewSpecError
+from .errors import PageViewsFull, ViewSpecError
 from .live_view import LiveView
 from .publisher import Publisher
 from .spec import ViewSpec
@@ -26,10 +26,16 @@ class ViewRegistry:
         self.core = core
         self.publisher = Publisher()
         self._views: dict[tuple[str, str], LiveView] = {}
+        self._page_views = 0
+        """Views opened by pages (``open_for_page``), counted against ``max_page_views``."""
         self._lock = threading.Lock()
         self._closed = False
 
-    def open(self, spec: ViewSpec | dict[str, Any] | str) -> View:
+    def open_for_page(self, spec: ViewSpec | dict[str, Any] | str) -> View:
+        """``open`` for a page: a view no one holds yet counts against ``max_page_views``."""
+        return self.open(spec, by_page=True)
+
+    def open(self, spec: ViewSpec | dict[str, Any] | str, by_page: bool = False) -> View:
         """A handle on the view of ``spec`` (a ``ViewSpec``, its dict or its JSON)."""
         spec = ViewSpec.parse(spec)
         limit = self.core.limits.max_name_length
@@ -46,8 +52,15 @@ class ViewRegistry:
                 raise RuntimeError("the engine is stopped; start it again to open views")
             live = self._views.get(key)
             if live is None:
+                most = self.core.limits.max_page_views
+                if by_page and self._page_views >= most:
+                    raise PageViewsFull(
+                        f"pages hold {most} views on this engine, the most it allows (max_page_views)"
+                    )
                 live = self._views[key] = LiveView(self.core, spec, self.publisher)
                 live.users = 1
+                live.by_page = by_page
+                self._page_views += by_page
                 opening = True
             elif live.spec != spec:
                 raise ViewSpecError(
@@ -77,6 +90,7 @@ class ViewRegistry:
         key = (live.stream_name, live.group_id)
         if self._views.get(key) is live:
             del self._views[key]
+            self._page_views -= live.by_page
 
     def release(self, live: LiveView) -> None:
         """One handle closed; the view goes with its last."""
@@ -97,6 +111,7 @@ class ViewRegistry:
             self._closed = True
             views = list(self._views.values())
             self._views.clear()
+            self._page_views = 0
         for live in views:
             live.close()
         self.publisher.stop()

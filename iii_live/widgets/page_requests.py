@@ -108,7 +108,7 @@ class PageRequests:
 
     def _requests_on_engine(self) -> ViewRequests:
         core = self._link.engine.core
-        return ViewRequests(core.views.open, core.adapter.count, max_views=1)
+        return ViewRequests(core.views.open_for_page, core.adapter.count, max_views=1)
 
     @property
     def view(self) -> View | None:
