@@ -10,6 +10,13 @@ uPlot, never a new plot: counted too), the animation frames, and every main-thre
 over 50 ms (``PerformanceObserver`` ``longtask``); the run ends when the chart draws a
 frame that counts every point and ends at the last one. Comm messages to the chart are
 counted per second (``uncounted``: not, to see what counting them costs the page).
+
+The peer, in the same run (a notebook of its own): perspective-python's ``PerspectiveWidget``
+with its "Y Line" chart over a ``perspective.table`` holding the last WINDOW rows
+(``limit``), fed the same items on the same clock, one ``Table.update`` per batch. Its
+chart's draws cannot be counted from outside; the page's animation frames, long tasks, and
+when the page's copy of the table holds the last point are (``peer``: only the peer,
+``nopeer``: without it).
 """
 
 from __future__ import annotations
@@ -50,6 +57,51 @@ while written < total:
 elapsed = time.perf_counter() - started
 json.dump({"written": written, "seconds": elapsed, "messages": chart.messages_sent}, open("writer.json", "w"))
 """
+
+PEER_SETUP = """
+import json, time, perspective
+from perspective.widget import PerspectiveWidget
+ptable = perspective.table({"t": "integer", **{f"s{k}": "float" for k in range(SERIES)}}, limit=WINDOW)
+pwidget = PerspectiveWidget(ptable, plugin="Y Line", columns=[f"s{k}" for k in range(SERIES)])
+display(pwidget)
+json.dump({"chart": pwidget.model_id}, open("ids.json", "w"))
+"""
+
+PEER_WRITER = """
+items_per_s = RATE / SERIES
+total = int(items_per_s * SECONDS)
+started = time.perf_counter()
+written = 0
+while written < total:
+    due = min(total, int((time.perf_counter() - started) * items_per_s) + 1)
+    batch = range(written, due)
+    ptable.update([{"t": t, **{f"s{k}": (t * (k + 1)) % 1000 for k in range(SERIES)}} for t in batch])
+    written = due
+    time.sleep(0.002)
+elapsed = time.perf_counter() - started
+json.dump({"written": written, "seconds": elapsed, "messages": 0}, open("writer.json", "w"))
+"""
+
+PEER_OBSERVE = """() => {
+  const run = { draws: [], builds: 0, longtasks: [], frames: 0, started: performance.now() };
+  globalThis.__chartRun = run;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) run.longtasks.push([e.startTime, e.duration]);
+  }).observe({ type: 'longtask' });
+  const tick = () => { run.frames += 1; if (!run.stopped) requestAnimationFrame(tick); };
+  requestAnimationFrame(tick);
+}"""
+
+PEER_DONE = """async () => {
+  // the page's copy of the table holds the last point (a view of one column, one row)
+  const table = await document.querySelector('perspective-viewer').getTable();
+  const view = await table.view({ columns: ['t'] });
+  try {
+    const rows = await view.num_rows();
+    const last = await view.to_columns({ start_row: rows - 1, end_row: rows });
+    return last.t[0] === TOTAL - 1;
+  } finally { await view.delete(); }
+}"""
 
 OBSERVE = """() => {
   const entry = (globalThis.__iiiLive || []).find((x) => x.group === 'bench/points');
@@ -93,7 +145,8 @@ def per_second(times: list[float], start: float, end: float) -> list[int]:
     return counts
 
 
-def run(rate: int, seconds: float, window: int, count_frames: bool = True) -> dict:
+def run(rate: int, seconds: float, window: int, count_frames: bool = True, peer: bool = False) -> dict:
+    """One system's run: iii-live's LiveChart, or (``peer``) perspective's chart."""
     total = int(rate / SERIES * seconds)
     subs = {"RATE": str(rate), "SECONDS": str(seconds), "WINDOW": str(window), "SERIES": str(SERIES)}
 
@@ -103,21 +156,32 @@ def run(rate: int, seconds: float, window: int, count_frames: bool = True) -> di
         return text
 
     out: dict = {
+        "system": "perspective" if peer else "iii-live",
         "points_per_s": rate,
         "series": SERIES,
         "window": window,
         "seconds": seconds,
         "cores": os.cpu_count(),
     }
-    with lab([fill(SETUP), fill(WRITER)], height=700, count_frames=count_frames) as nb:
+    peer_cells = (PEER_SETUP, PEER_WRITER, PEER_OBSERVE, PEER_DONE)
+    setup, write, observe, done = peer_cells if peer else (SETUP, WRITER, OBSERVE, DONE)
+    with lab([fill(setup), fill(write)], height=700, count_frames=count_frames) as nb:
         nb.run(0)
-        nb.page.wait_for_selector(".iii-chart")
+        if peer:
+            nb.page.wait_for_function(
+                "async () => { try { return !!(await document.querySelector('perspective-viewer')"
+                ".getView()); } catch { return false; } }",  # no view until the viewer has loaded the table
+                polling=200,
+            )
+        else:
+            nb.page.wait_for_selector(".iii-chart")
         ids = nb.json_file("ids.json")
-        nb.page.evaluate(OBSERVE)
+        nb.page.evaluate(observe)
         mark = nb.frames.mark()
         load = [os.getloadavg()[0]]
         try:
-            to_end = nb.run_until(1, fill(DONE).replace("TOTAL", str(total)), timeout_s=seconds * 4 + 120)
+            condition = fill(done).replace("TOTAL", str(total))
+            to_end = nb.run_until(1, condition, poll_ms=500 if peer else 0, timeout_s=seconds * 4 + 120)
         except PlaywrightError as error:  # report how far it got
             to_end = None
             out["not_done"] = str(error).splitlines()[0]
@@ -150,16 +214,29 @@ def run(rate: int, seconds: float, window: int, count_frames: bool = True) -> di
         busiest_second_messages=frames["busiest_second"],
         load_average_1min=load,
     )
+    if peer:  # its chart's draws are not seen from the page
+        out.update(draws=None, draws_per_s_median=None, draws_per_s_min=None, plots_built=None)
     return out
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    result = run(
-        int(args[0]) if args else 50_000,
-        float(args[1]) if len(args) > 1 else 30,
-        int(args[2]) if len(args) > 2 else 100_000,
-        count_frames="uncounted" not in args,
+    numbers = [arg for arg in args if arg.replace(".", "", 1).isdigit()]
+    rate, seconds, window = (
+        int(numbers[0]) if numbers else 50_000,
+        float(numbers[1]) if len(numbers) > 1 else 30,
+        int(numbers[2]) if len(numbers) > 2 else 100_000,
     )
-    print(json.dumps(result, indent=1))
-    Path(__file__).with_name("live_chart.json").write_text(json.dumps(result, indent=1) + "\n")
+    results = {}
+    if "peer" not in args:
+        results["iii-live"] = run(rate, seconds, window, count_frames="uncounted" not in args)
+        print(json.dumps(results["iii-live"], indent=1), flush=True)
+    if "nopeer" not in args:
+        try:
+            import perspective  # noqa: F401
+        except ImportError as missing:
+            results["perspective"] = {"system": "perspective", "not_run": str(missing)}
+        else:
+            results["perspective"] = run(rate, seconds, window, count_frames=False, peer=True)
+        print(json.dumps(results["perspective"], indent=1), flush=True)
+    Path(__file__).with_name("live_chart.json").write_text(json.dumps(results, indent=1) + "\n")
