@@ -27,7 +27,10 @@ class StreamHandle:
         return self.engine.trigger(f"stream::{op}", {"stream_name": self.name, **payload})
 
     def set(self, group_id: str, item_id: str, data: Any) -> dict[str, Any]:
-        # the hottest call: its payload built directly, without keyword arguments
+        # the hottest call: straight to the store when the engine's own stream::set serves it
+        streams = self.engine.core.streams
+        if streams.sets_directly(self.name):
+            return streams.set_item(self.name, group_id, item_id, data)
         payload = {"stream_name": self.name, "group_id": group_id, "item_id": item_id, "data": data}
         return self.engine.trigger("stream::set", payload)
 
