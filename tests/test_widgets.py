@@ -37,6 +37,22 @@ def test_flusher_caps_messages_across_widgets():
     assert all(len(w.calls) == 10 for w in widgets)  # round robin: nobody starves
 
 
+def test_a_frame_runs_as_soon_as_a_cell_ends():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        flusher = Flusher(frame_seconds=3600)  # no frame comes on its own after the first
+        flusher.follow_cells()
+        widget = Recorder()
+        flusher.add(widget)
+        wait_for(lambda: len(widget.calls) == 1)
+        shell.run_cell("written = 1")
+        wait_for(lambda: len(widget.calls) == 2)
+    finally:
+        InteractiveShell.clear_instance()
+
+
 def test_table_widget_mirrors_the_group_and_sends_bounded_messages(engine):
     s = engine.stream("m")
     s.set("g", "a", {"v": 1})
