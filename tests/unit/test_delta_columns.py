@@ -122,3 +122,11 @@ def test_a_large_uniform_delta_is_one_run_of_typed_columns():
 
 def test_an_empty_delta_has_no_runs():
     assert encode_delta(3, {}, ["x"]) == ({"type": "delta", "seq": 3, "runs": [], "deletes": ["x"]}, [])
+
+
+def test_objects_of_different_fields_make_a_run_each_in_order():
+    upserts = {"a": {"i": 1}, "b": {"i": 2}, "c": {"j": 3}, "d": {"i": 4}}
+    content, buffers = encode_delta(4, upserts, [])
+    assert [run["ids"] for run in content["runs"]] == [["a", "b"], ["c"], ["d"]]
+    read = read_in_browser_decoder(content, buffers)
+    assert read["upserts"] == [[item_id, value] for item_id, value in upserts.items()]

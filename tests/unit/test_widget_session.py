@@ -40,6 +40,21 @@ def test_latest_value_per_item_wins_and_deltas_are_numbered():
     assert c.mirror == {"a": 999}
 
 
+def test_the_last_change_of_an_item_decides_whether_it_is_upserted_or_deleted():
+    c = Coalescer()
+    c.apply(event("sync", None, {"a": 1, "b": 2}))
+    delta(c)
+    c.apply(event("delete", "a", 1))
+    c.apply(event("create", "a", 3))  # back before the frame: an upsert, not a delete
+    c.apply(event("update", "b", 4))
+    c.apply(event("delete", "b", 4))
+    c.apply(event("create", "c", 5))
+    assert delta(c) == {"seq": 2, "upserts": [["a", 3], ["c", 5]], "deletes": ["b"]}
+    c.apply(event("update", "c", 6))
+    assert delta(c) == {"seq": 3, "upserts": [["c", 6]], "deletes": []}
+    assert c.mirror == {"a": 3, "c": 6}
+
+
 def test_keyframe_folds_pending_changes_in():
     c = Coalescer()
     c.apply(event("sync", None, {"a": 1, "b": 2}))
