@@ -67,14 +67,16 @@ CELLS = [
     SETUP,
     writer("iii_burst", "for i in range(ITEMS):\n    s.set('w', str(i), {'i': i, 'v': i * 0.5})"),
     writer("naive_burst", "for i in range(ITEMS):\n    naive.send({'i': i, 'v': i * 0.5})")
-    + "\ntime.sleep(4)  # past the server's rate-limit window: the marker gets through\nnaive.send({'done': True})",
+    + "\ntime.sleep(4)  # past the server's rate-limit window: the marker gets through"
+    + "\nnaive.send({'done': True})",
     writer(
         "perspective_burst",
         "for i in range(ITEMS):\n    ptable.update([{'id': str(i), 'i': i, 'v': i * 0.5}])",
     ),
     writer(
         "iii_sustained",
-        "for r in range(ROUNDS):\n    for i in range(ITEMS):\n        s.set('w', str(i), {'i': i, 'v': i * 0.5, 'r': r})",
+        "for r in range(ROUNDS):\n    for i in range(ITEMS):"
+        "\n        s.set('w', str(i), {'i': i, 'v': i * 0.5, 'r': r})",
     ),
     writer(
         "perspective_sustained",
@@ -143,8 +145,10 @@ NAIVE_DONE = "() => document.querySelector('.naive')?.dataset.done === '1'"
 
 def run(items: int, rounds: int) -> dict:
     def done(condition: str, round_: int | None) -> str:
-        return condition.replace("ITEMS", str(items)).replace("STALL_MS", str(STALL_MS)).replace(
-            "ROUND", "null" if round_ is None else str(round_)
+        return (
+            condition.replace("ITEMS", str(items))
+            .replace("STALL_MS", str(STALL_MS))
+            .replace("ROUND", "null" if round_ is None else str(round_))
         )
 
     cells = [c.replace("ITEMS", str(items)).replace("ROUNDS", str(rounds)) for c in CELLS]
@@ -157,8 +161,9 @@ def run(items: int, rounds: int) -> dict:
         if ids["perspective"]:
             nb.page.wait_for_selector("perspective-viewer")
             nb.page.wait_for_function(
-                "async () => { try { return !!(await document.querySelector('perspective-viewer').getView()); }"
-                " catch { return false; } }",  # no view until the viewer has loaded the table
+                "async () => { try {"
+                " return !!(await document.querySelector('perspective-viewer').getView());"
+                " } catch { return false; } }",  # no view until the viewer has loaded the table
                 polling=200,
             )
         out["perspective"] = ids.get("perspective_version") or f"not run: {ids.get('perspective_missing')}"

@@ -33,6 +33,8 @@ class Function:
 class FunctionRegistry:
     def __init__(self) -> None:
         self._functions: dict[str, Function] = {}
+        self.version = 0
+        """Counts registrations and removals, so what was looked up can be kept until it changes."""
 
     def register(
         self,
@@ -48,6 +50,7 @@ class FunctionRegistry:
             raise TypeError(f"handler for {function_id!r} is not callable")
         function = Function(function_id, handler, owner, description)
         self._functions[function_id] = function
+        self.version += 1
         return function
 
     def unregister(self, function_id: str, owner: str | None = None) -> bool:
@@ -56,6 +59,7 @@ class FunctionRegistry:
         if function is None or (owner is not None and function.owner != owner):
             return False
         del self._functions[function_id]
+        self.version += 1
         return True
 
     def get(self, function_id: str) -> Function | None:
@@ -85,13 +89,14 @@ def guarded(function_id: str, handler: Handler, payload: Any) -> Any:
     except InvocationError:
         raise
     except Exception as exc:
-        raise _failed(function_id, exc) from exc
+        raise failed(function_id, exc) from exc
     if type(result) in _PLAIN or not inspect.isawaitable(result):
         return result
-    return Deferred(result, on_error=lambda exc: _failed(function_id, exc))
+    return Deferred(result, on_error=lambda exc: failed(function_id, exc))
 
 
-def _failed(function_id: str, exc: BaseException) -> InvocationError:
+def failed(function_id: str, exc: BaseException) -> InvocationError:
+    """What a call to ``function_id`` that raised ``exc`` fails with."""
     if isinstance(exc, InvocationError):
         return exc
     return InvocationError(

@@ -433,6 +433,55 @@ def test_stream_handle_sugar(engine):
     assert s.delete("cpu", "host1") == {"old_value": {"load": 0.7}}
 
 
+def outcome(write, *args):
+    """What ``write(*args)`` returned, or the code and message it failed with."""
+    try:
+        return write(*args)
+    except InvocationError as exc:
+        return (exc.code, exc.message)
+
+
+def test_stream_handle_set_is_stream_set_in_results_errors_and_events(engine):
+    deep: list = []
+    for _ in range(200):
+        deep = [deep]
+    cases = [
+        ("g", "a", {"v": 1}),
+        ("g", "a", {"v": 2}),  # an update: the old value comes back
+        ("", "a", 1),
+        ("g", "", 1),
+        ("g", 7, 1),
+        ("g", "x" * 1000, 1),
+        ("g", "tab\there", 1),
+        ("g", "zero\u200bwidth", 1),  # not printable, but a valid name
+        ("g", "a", {1, 2}),  # a set is stored as a list
+        ("g", "a", deep),
+        ("g", "a", object()),
+        ("g", "big", "x" * (engine.core.limits.max_payload_bytes + 1)),
+    ]
+    events: list = []
+    engine.subscribe("handle", "g", events.append)
+    engine.subscribe("trigger", "g", events.append)
+    for group_id, item_id, data in cases:
+        by_handle = outcome(engine.stream("handle").set, group_id, item_id, data)
+        payload = {"stream_name": "trigger", "group_id": group_id, "item_id": item_id, "data": data}
+        by_trigger = outcome(engine.trigger, "stream::set", payload)
+        assert by_handle == by_trigger, (group_id, item_id)
+    handled = [(m["id"], m["event"]) for m in events if m["streamName"] == "handle"]
+    assert handled == [(m["id"], m["event"]) for m in events if m["streamName"] == "trigger"]
+    assert [item_id for item_id, _ in handled] == [None, "a", "a", "zero\u200bwidth", "a"]  # sync first
+
+
+def test_stream_handle_set_follows_what_serves_stream_set(engine):
+    s = engine.stream("later")
+    assert s.set("g", "a", 1) == {"old_value": None, "new_value": 1}
+    engine.create_stream("later", PositionalStream())  # a custom stream from now on
+    assert s.set("g", "a", 2) == {"old_value": None, "new_value": 2}
+    assert engine.stream("later").get("g", "a") == 2
+    engine.register_function("stream::set", lambda payload: {"replaced": payload["item_id"]})
+    assert engine.stream("other").set("g", "b", 3) == {"replaced": "b"}
+
+
 def test_invocation_error_is_exported():
     assert iii_live.InvocationError is InvocationError
 

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import iii_live
+from iii_live.widgets import link as widget_link
 
 from .conftest import Client, wait_for
 from .test_dashboards import closed, socket_url
@@ -211,14 +212,14 @@ def test_a_resync_begun_before_the_table_shows_a_view_brings_none_of_the_group_i
     try:
         wait_for(lambda: table.session.windows is not None)
         view = orders.view("big", where={"region": "eu"})
-        link, subscribe = table._link, engine.subscribe
+        link, following = table._link, widget_link.Following
 
-        def racing(stream_name: str, group_id: str, callback: Any, **options: Any) -> Any:
+        def racing(engine: Any, stream_name: str, group_id: str, deliver: Any) -> Any:
             if (stream_name, group_id) == ("o", "big"):  # the table moves on while the resync reads
                 link.show(view.stream_name, view.group_id)
-            return subscribe(stream_name, group_id, callback, **options)
+            return following(engine, stream_name, group_id, deliver)
 
-        monkeypatch.setattr(engine, "subscribe", racing)
+        monkeypatch.setattr(widget_link, "Following", racing)
         link._resync()
         orders.set("big", "0", {"region": "eu", "qty": -1})  # a change of the view's rows
         wait_for(lambda: table.items.get("0", {}).get("qty") == -1)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import iii_live
-from iii_live.widgets.flusher import Flusher
+from iii_live.widgets.flusher import Flusher, FrameRate
 
 from .conftest import wait_for
 
@@ -35,6 +35,35 @@ def test_flusher_caps_messages_across_widgets():
     sent = sum(flusher.frame(float(n)) for n in range(50))  # one second of frames
     assert sent == 100  # max_per_second, never 10 widgets x 50 frames
     assert all(len(w.calls) == 10 for w in widgets)  # round robin: nobody starves
+
+
+def test_frames_run_early_never_make_more_than_sixty_a_second():
+    rate = FrameRate(per_second=60)
+    for k in range(50):  # a second of regular frames
+        assert rate.delay(k * 0.02) == 0
+        rate.started(k * 0.02)
+    for _ in range(10):  # ten run early, at once
+        assert rate.delay(0.99) == 0
+        rate.started(0.99)
+    assert rate.delay(0.99) == pytest.approx(0.01)  # the 61st waits for the first to be a second old
+    rate.started(1.0)
+    assert rate.delay(1.0) == pytest.approx(0.02)
+
+
+def test_a_frame_runs_as_soon_as_a_cell_ends():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        flusher = Flusher(frame_seconds=3600)  # no frame comes on its own after the first
+        flusher.follow_cells()
+        widget = Recorder()
+        flusher.add(widget)
+        wait_for(lambda: len(widget.calls) == 1)
+        shell.run_cell("written = 1")
+        wait_for(lambda: len(widget.calls) == 2)
+    finally:
+        InteractiveShell.clear_instance()
 
 
 def test_table_widget_mirrors_the_group_and_sends_bounded_messages(engine):

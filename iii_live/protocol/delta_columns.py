@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Iterable
 from operator import itemgetter
 from typing import Any
 
@@ -29,27 +28,30 @@ INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 EXACT_INT = 2**53
 """Integers beyond this are not exact as doubles: they go as JSON, as the browser parses them."""
 INT32_CODE = next(code for code in "ilh" if array(code).itemsize == 4)
+_OBJECTS = {dict}
 
 
-def encode_delta(
-    seq: int, upserts: Iterable[tuple[str, Any]], deletes: list[str]
-) -> tuple[dict[str, Any], list[bytes]]:
+def encode_delta(seq: int, upserts: dict[str, Any], deletes: list[str]) -> tuple[dict[str, Any], list[bytes]]:
     """``(content, buffers)`` of a delta message: the upserts, in order, as runs of columns."""
     runs: list[dict[str, Any]] = []
     buffers: list[bytes] = []
-    ids: list[str] = []
-    values: list[Any] = []
+    ids = list(upserts)
+    values = list(upserts.values())
+    if values and set(map(type, values)) == _OBJECTS:
+        shapes = list(map(tuple, values))
+        if shapes.count(shapes[0]) == len(shapes):  # the usual delta: one run, in passes in C
+            runs.append(_run(ids, values, shapes[0], buffers))
+            return {"type": "delta", "seq": seq, "runs": runs, "deletes": deletes}, buffers
+    start = 0
     shape: tuple[str, ...] | None = None
-    for item_id, value in upserts:
+    for index, value in enumerate(values):
         fields = tuple(value) if type(value) is dict else None
-        if fields != shape or not ids:
-            if ids:
-                runs.append(_run(ids, values, shape, buffers))
-            ids, values, shape = [], [], fields
-        ids.append(item_id)
-        values.append(value)
-    if ids:
-        runs.append(_run(ids, values, shape, buffers))
+        if fields != shape or not index:
+            if index:
+                runs.append(_run(ids[start:index], values[start:index], shape, buffers))
+            start, shape = index, fields
+    if values:
+        runs.append(_run(ids[start:], values[start:], shape, buffers))
     return {"type": "delta", "seq": seq, "runs": runs, "deletes": deletes}, buffers
 
 

@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from .chart_points import POINTS, points_json, points_message
 from .delta_columns import encode_delta
-from .stream_wire import CREATE, DELETE, SYNC, UPDATE
+from .stream_wire import CREATE, DELETE, SYNC, UPDATE, Event
 from .viewport import DEFAULT_VIEW, WINDOW, Fetch, Windowed
 
 UNACKNOWLEDGED_KEYFRAME_SECONDS = 1.0
@@ -56,76 +56,85 @@ class Coalescer:
     the pending changes; a delta carries the latest value per changed item since the last
     one, whatever number of writes it stands for, with a sequence number so a view detects
     a missed delta. A keyframe is the whole mirror at a sequence number.
+
+    It takes no lock: its session serializes the writer's events with the frames' takes.
     """
 
     def __init__(self) -> None:
         self.mirror: dict[str, Any] = {}
         self.seq = 0
         self._pending: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        """The latest value per changed item, ``_DELETED`` for an item deleted."""
+        self._deleting = False
+        """Some pending change is a delete (the upserts must be told apart)."""
 
-    def apply(self, message: dict[str, Any]) -> bool:
-        """Take one stream event (keyed sync, create, update, delete); True if state changed."""
-        event = message["event"]
-        kind = event["type"]
-        item_id = message.get("id")
-        with self._lock:
-            if kind == SYNC and item_id is None:
-                snapshot = event.get("data") or {}
-                for gone in self.mirror.keys() - snapshot.keys():
-                    self._pending[gone] = _DELETED
-                for key, value in snapshot.items():
-                    if self.mirror.get(key, _DELETED) != value:
-                        self._pending[key] = value
-                self.mirror = dict(snapshot)
-            elif kind in (CREATE, UPDATE) and item_id is not None:
-                self.mirror[item_id] = event.get("data")
-                self._pending[item_id] = event.get("data")
-            elif kind == DELETE and item_id is not None:
+    def apply(self, event: Event) -> None:
+        """Take one event of the group (a keyed sync, create, update, delete); others change nothing."""
+        item_id = event.item_id
+        kind = event.kind
+        if item_id is not None:
+            if kind == UPDATE or kind == CREATE:
+                self.mirror[item_id] = self._pending[item_id] = event.data
+            elif kind == DELETE:
                 self.mirror.pop(item_id, None)
                 self._pending[item_id] = _DELETED
-            else:
-                return False
-            return True
+                self._deleting = True
+        elif kind == SYNC:
+            snapshot = event.data or {}
+            for gone in self.mirror.keys() - snapshot.keys():
+                self._pending[gone] = _DELETED
+                self._deleting = True
+            for key, value in snapshot.items():
+                if self.mirror.get(key, _DELETED) != value:
+                    self._pending[key] = value
+            self.mirror = dict(snapshot)
 
     @property
     def dirty(self) -> bool:
         return bool(self._pending)
 
-    def take_delta(self) -> dict[str, Any] | None:
+    def take_delta(self) -> Delta | None:
         """The next numbered delta, or None when nothing changed since the last one."""
-        with self._lock:
-            if not self._pending:
-                return None
-            pending, self._pending = self._pending, {}
-            self.seq += 1
-            return {
-                "type": "delta",
-                "seq": self.seq,
-                "upserts": [[k, v] for k, v in pending.items() if v is not _DELETED],
-                "deletes": [k for k, v in pending.items() if v is _DELETED],
-            }
+        pending = self._pending
+        if not pending:
+            return None
+        self._pending = {}
+        deletes: list[str] = []
+        if self._deleting:
+            self._deleting = False
+            deletes = [item_id for item_id, value in pending.items() if value is _DELETED]
+            for item_id in deletes:
+                del pending[item_id]
+        self.seq += 1
+        return Delta(self.seq, pending, deletes)
 
     def clear(self) -> None:
         """Forget the state (nobody looks); the sequence goes on, so views never go back."""
-        with self._lock:
-            self.mirror = {}
-            self._pending = {}
+        self.mirror = {}
+        self._pending = {}
+        self._deleting = False
 
     def next_seq(self) -> int:
         """Take a sequence number for a keyframe of another kind (a default window)."""
-        with self._lock:
-            self._pending = {}
-            self.seq += 1
-            return self.seq
+        self._pending = {}
+        self._deleting = False
+        self.seq += 1
+        return self.seq
 
     def keyframe(self) -> dict[str, Any]:
         """The whole state at the current sequence; pending changes are folded in first."""
-        with self._lock:
-            if self._pending:
-                self._pending = {}
-                self.seq += 1
-            return {"seq": self.seq, "items": [[k, v] for k, v in self.mirror.items()]}
+        if self._pending:
+            self.next_seq()
+        return {"seq": self.seq, "items": list(map(list, self.mirror.items()))}
+
+
+class Delta(NamedTuple):
+    """Changes since the last delta: the latest value of each item changed, in the order
+    they first changed, and the items deleted."""
+
+    seq: int
+    upserts: dict[str, Any]
+    deletes: list[str]
 
 
 class Viewers:
@@ -201,32 +210,34 @@ class WidgetSession:
         self._send = send
         self._set_keyframe = set_keyframe
         self._lock = threading.Lock()
-        self._mode_lock = threading.Lock()
+        """Serializes frames (a flush, a start, a pause)."""
+        self._state = threading.Lock()
+        """Serializes the group's events with what reads or resets the coalescer and the
+        mode; held briefly, never while sending, so the writer never waits on the comm."""
         self._keyframe_wanted = False
         self._keyframe_stale = False
         self._last_keyframe = 0.0
         self._default_window: dict[str, Any] | None = None
         self.messages_sent = 0
 
-    def apply(self, message: dict[str, Any]) -> None:
-        """An event of the group (a stream wrapper message, group syncs keyed); a sync picks
-        whether the group is sent whole or through windows."""
-        with self._mode_lock:
-            if self._make_windows is not None and message.get("id") is None:
-                event = message["event"]
-                if event["type"] == SYNC:
-                    large = len(event.get("data") or ()) > self.whole_limit
-                    if large and (self.windows is None or self._remake):
-                        self.windows = self._make_windows()
-                        self._remake = False
-                        self._changed_mode()
-                    elif not large and self.windows is not None:
-                        self.windows = None
-                        self._changed_mode()
-            if self.windows is not None:
-                self.windows.apply(message)
+    def apply(self, event: Event) -> None:
+        """An event of the group (a group sync keyed by item id), on the writer's thread; a
+        sync picks whether the group is sent whole or through windows."""
+        with self._state:
+            if event.item_id is None and event.kind == SYNC and self._make_windows is not None:
+                large = len(event.data or ()) > self.whole_limit
+                if large and (self.windows is None or self._remake):
+                    self.windows = self._make_windows()
+                    self._remake = False
+                    self._changed_mode()
+                elif not large and self.windows is not None:
+                    self.windows = None
+                    self._changed_mode()
+            windows = self.windows
+            if windows is None:
+                self.coalescer.apply(event)
             else:
-                self.coalescer.apply(message)
+                windows.apply(event.message)
 
     @property
     def whole_limit(self) -> int:
@@ -263,7 +274,7 @@ class WidgetSession:
 
     def set_windows_maker(self, make_windows: Callable[[], Windowed]) -> None:
         """New defaults for windows (a default sort, columns): windows in use are made again."""
-        with self._mode_lock:
+        with self._state:
             self._make_windows = make_windows
             self._remake = self.windows is not None
 
@@ -280,11 +291,11 @@ class WidgetSession:
         windows = self.windows
         return windows is not None and windows.needs_snapshot
 
-    def build(self, message: dict[str, Any]) -> None:
+    def build(self, event: Event) -> None:
         """The callback of the subscription that reads that snapshot."""
         windows = self.windows
         if windows is not None:
-            windows.build(message)
+            windows.build(event.message)
 
     @property
     def size(self) -> int:
@@ -301,7 +312,7 @@ class WidgetSession:
 
     def pause(self) -> None:
         """Nobody looks: forget the state and take the whole-group keyframe out of synced state."""
-        with self._lock, self._mode_lock:
+        with self._lock, self._state:
             self.windows = None
             self._default_window = None
             self.coalescer.clear()
@@ -310,10 +321,12 @@ class WidgetSession:
 
     def _keyframe(self) -> dict[str, Any]:
         if self.windows is None:
-            return self.coalescer.keyframe()
+            with self._state:
+                return self.coalescer.keyframe()
         if self._default_window is None:  # right after a sync: its values are at hand
             self.messages_sent += self._window_frames(lambda ids: {})
-        return {"seq": self.coalescer.next_seq(), "window": self._default_window}
+        with self._state:
+            return {"seq": self.coalescer.next_seq(), "window": self._default_window}
 
     def flush(self, now: float, fetch: Fetch = lambda ids: {}) -> int:
         """Send a keyframe if one is due, and a delta or the frames of changed windows;
@@ -333,9 +346,10 @@ class WidgetSession:
                 self._set_keyframe(self._keyframe())
                 sent += 1
             elif self.windows is None:
-                delta = self.coalescer.take_delta()
+                with self._state:
+                    delta = self.coalescer.take_delta()
                 if delta is not None:
-                    self._send(*encode_delta(delta["seq"], delta["upserts"], delta["deletes"]))
+                    self._send(*encode_delta(delta.seq, delta.upserts, delta.deletes))
                     self._keyframe_stale = True
                     sent += 1
             self.messages_sent += sent
@@ -347,7 +361,7 @@ class WidgetSession:
             return
         if len(self.coalescer.mirror) <= 2 * self.whole_limit:
             return
-        with self._mode_lock:
+        with self._state:
             windows = self._make_windows()
             windows.load(dict(self.coalescer.mirror))
             self.windows = windows

@@ -23,7 +23,7 @@ from typing import Any
 
 from .. import codec
 from ..errors import InvocationError, deserialization_error
-from ..functions import Deferred, FunctionRegistry, then
+from ..functions import Deferred, FunctionRegistry, failed, then
 from ..limits import DEFAULT_LIMITS, Limits
 from ..protocol.stream_wire import CREATE, DELETE, EVENT, UPDATE, Event, EventDraft
 from . import inputs
@@ -36,6 +36,9 @@ from .triggers import STREAM, TriggerRegistry
 from .update_ops import MISSING
 
 log = logging.getLogger("iii_live.streams")
+
+_MAX_DIRECT = 1024
+"""Stream names ``sets_directly`` remembers before it starts afresh."""
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], None]
 
@@ -84,25 +87,70 @@ class StreamFunctions:
         group's events are published in write order and a new subscriber misses nothing."""
         self._evicted: Callable[[], builtins.list[Event]] = getattr(adapter, "evicted", list)
         self._sweeper: Sweeper | None = None
+        self._own_set: Any = None
+        """The ``stream::set`` registered by ``register_functions`` (one in its place is called instead)."""
+        self._direct: dict[str, bool] = {}
+        """``sets_directly`` by stream name, as of registry version ``_direct_version``."""
+        self._direct_version = -1
 
     def register_functions(self) -> None:
         for function_id in FUNCTIONS:
             self.functions.register(function_id, getattr(self, function_id.split("::")[1]))
+        self._own_set = self.functions.get("stream::set")
 
     # -- the stream::* functions ---------------------------------------------------------
 
     def set(self, payload: Any) -> Any:
         req = inputs.set_input("stream::set", payload, self.limits)
-        value, value_json = self._normalize("stream::set", req.data)
-        stream_name, group_id = req.stream_name, req.group_id
-        custom = self._custom("set", stream_name)
+        custom = self._custom("set", req.stream_name)
         if custom:
+            value, _ = self._normalize("stream::set", req.data)
             call = {**_ref(req), "data": value}
             return then(
                 self._call_custom(custom, call, "set"), lambda result: self._custom_done("set", req, result)
             )
+        return self._write(req.stream_name, req.group_id, req.item_id, req.data)
+
+    def set_item(self, stream_name: str, group_id: str, item_id: str, data: Any) -> dict[str, Any]:
+        """``stream::set`` with its fields as arguments, for a stream that ``sets_directly``:
+        the same checks, result, errors and events, without a payload to build and read (the
+        notebook's hottest call, ``engine.stream(name).set``)."""
+        n = self.limits.max_name_length
+        if not (
+            type(stream_name) is str
+            and type(group_id) is str
+            and type(item_id) is str
+            and 0 < len(stream_name) <= n
+            and 0 < len(group_id) <= n
+            and 0 < len(item_id) <= n
+            and (stream_name + group_id + item_id).isprintable()
+        ):  # the full check: raises the error that names the field, or lets the names pass
+            payload = {"stream_name": stream_name, "group_id": group_id, "item_id": item_id, "data": data}
+            inputs.set_input("stream::set", payload, self.limits)
+        try:
+            return self._write(stream_name, group_id, item_id, data)
+        except InvocationError:
+            raise
+        except Exception as exc:
+            raise failed("stream::set", exc) from exc
+
+    def sets_directly(self, stream_name: str) -> bool:
+        """Whether ``set_item`` serves ``stream::set`` of a stream: the engine's own function is
+        registered (not one in its place) and the adapter holds the stream (no custom functions)."""
+        version = self.functions.version
+        if version != self._direct_version or len(self._direct) > _MAX_DIRECT:
+            self._direct, self._direct_version = {}, version
+        direct = self._direct.get(stream_name)
+        if direct is None:
+            own = self.functions.get("stream::set") is self._own_set
+            direct = self._direct[stream_name] = own and not self._custom("set", stream_name)
+        return direct
+
+    def _write(self, stream_name: str, group_id: str, item_id: str, data: Any) -> dict[str, Any]:
+        """Store one item through the adapter and publish its event (``stream::set``)."""
+        value, value_json = self._normalize("stream::set", data)
         with self.lock:
-            draft = EventDraft(stream_name, group_id, req.item_id, self.clock.next(stream_name, group_id))
+            draft = EventDraft(stream_name, group_id, item_id, self.clock.next(stream_name, group_id))
             try:
                 old, event = self.adapter.set(draft, value, value_json)
             except InvocationError:

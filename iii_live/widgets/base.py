@@ -62,6 +62,7 @@ class LiveWidget(anywidget.AnyWidget):
         stream_name, group_id = shown_group(stream_name, group_id)
         super().__init__(stream_name=stream_name, group_id=group_id, _store_id=uuid.uuid4().hex, **kwargs)
         hearing.install()
+        flusher.follow_cells()
         self.session = WidgetSession(
             weak_method(self.send),
             weak_method(self._publish_keyframe),

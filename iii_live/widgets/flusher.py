@@ -2,10 +2,10 @@
 
 Sending from a thread, not the event loop, keeps widgets live while a cell blocks (comm
 messages leave through ipykernel's IOPub thread). The Jupyter server drops comm messages
-above 1000 per second, so each widget sends at most one message per frame (50 a second)
-and all widgets
-together at most ``MAX_MESSAGES_PER_SECOND``; what waits keeps coalescing. Only widgets that
-a view may be looking at are here (the others cost nothing), held weakly.
+above 1000 per second, so each widget sends at most one message per frame (50 a second;
+at most 60 with frames run early) and all widgets together at most
+``MAX_MESSAGES_PER_SECOND``; what waits keeps coalescing. Only widgets that a view may be
+looking at are here (the others cost nothing), held weakly.
 """
 
 from __future__ import annotations
@@ -14,12 +14,33 @@ import logging
 import threading
 import time
 import weakref
-from typing import Protocol
+from collections import deque
+from typing import Any, Protocol
 
 log = logging.getLogger("iii_live.widgets")
 
 FRAME_SECONDS = 0.02
+MAX_FRAMES_PER_SECOND = 60
+"""Frames run early (``wake``) come on top of the regular ones up to this many frames in
+any one second: no widget sends more than 60 messages a second."""
 MAX_MESSAGES_PER_SECOND = 200
+
+
+class FrameRate:
+    """When frames started, so that at most ``per_second`` start within any one second."""
+
+    def __init__(self, per_second: int = MAX_FRAMES_PER_SECOND) -> None:
+        self._starts: deque[float] = deque(maxlen=per_second)
+
+    def started(self, now: float) -> None:
+        self._starts.append(now)
+
+    def delay(self, now: float) -> float:
+        """Seconds until the next frame may start."""
+        starts = self._starts
+        if len(starts) < (starts.maxlen or 0):
+            return 0.0
+        return max(0.0, starts[0] + 1.0 - now)
 
 
 class Flushable(Protocol):
@@ -41,6 +62,7 @@ class Flusher:
         self._thread: threading.Thread | None = None
         self._next = 0
         self._woken = threading.Event()
+        self._following_cells = False
         self.frames = 0
         """Frames run so far (a widget that is never held back sends in each frame it has news)."""
         self.held_back = 0
@@ -62,15 +84,37 @@ class Flusher:
         return sum(1 for ref in self._widgets if ref() is not None)
 
     def wake(self) -> None:
-        """Run the next frame now (a view waits for an answer)."""
+        """Run the next frame now, or as soon as ``MAX_FRAMES_PER_SECOND`` allows (a view
+        waits for an answer, a cell ended)."""
         self._woken.set()
 
+    def follow_cells(self) -> None:
+        """In IPython, run a frame as each cell ends (once): what a cell wrote last reaches
+        the views then, not up to a frame later."""
+        with self._lock:
+            if self._following_cells:
+                return
+            self._following_cells = True
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return
+        shell = get_ipython()
+        if shell is not None:
+            shell.events.register("post_run_cell", self._cell_ended)
+
+    def _cell_ended(self, *_: Any) -> None:
+        self.wake()
+
     def _run(self) -> None:
+        rate = FrameRate()
         while True:
             started = time.monotonic()
+            rate.started(started)
             self.frame(started)
             self._woken.wait(max(0.0, self.frame_seconds - (time.monotonic() - started)))
             self._woken.clear()
+            time.sleep(rate.delay(time.monotonic()))
 
     def frame(self, now: float) -> int:
         """Flush widgets round robin, starting one further each frame, within this frame's

@@ -15,13 +15,16 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InvocationError
+from ..functions import resolve
+from ..protocol.stream_wire import Event
 from ..protocol.viewport import read_stored
 from ..protocol.widget_session import WidgetSession
+from ..streams.hub import Subscription
 from .hearing import hearing
 
 if TYPE_CHECKING:
     from ..engine import Engine
-    from ..streams.hub import CallbackSubscription
 
 LIVE, PAUSED, STOPPED, CLOSED = "live", "paused", "stopped", "closed"
 """Subscribed and sending; no view (nothing held); the engine stopped; closed for good."""
@@ -45,7 +48,7 @@ class EngineLink:
         self._on_state = on_state
         self._on_live = on_live
         """Told True when the widget starts sending (joins the flusher), False when it stops."""
-        self._subscription: CallbackSubscription | None = None
+        self._subscription: Following | None = None
         self._lock = threading.RLock()
         self._resyncing = False
         self.on_moved: Callable[[], None] | None = None
@@ -112,7 +115,7 @@ class EngineLink:
             self._release(sending=True)
             engine, stream_name, group_id = self.engine, self.stream_name, self.group_id
         apply = self._while_following(stream_name, group_id, self.session.apply)
-        subscription = engine.subscribe(stream_name, group_id, apply, keyed=True)
+        subscription = Following(engine, stream_name, group_id, apply)
         with self._lock:
             if self.state == LIVE and self._subscription is None and self.engine is engine:
                 self._subscription = subscription
@@ -124,17 +127,17 @@ class EngineLink:
         (its sync is delivered even so: it is queued before the subscription ends)."""
         stream_name, group_id = self.stream_name, self.group_id
         build = self._while_following(stream_name, group_id, self.session.build)
-        self.engine.subscribe(stream_name, group_id, build, keyed=True).close()
+        Following(self.engine, stream_name, group_id, build).close()
 
     def _while_following(
-        self, stream_name: str, group_id: str, deliver: Callable[[dict[str, Any]], None]
-    ) -> Callable[[dict[str, Any]], None]:
+        self, stream_name: str, group_id: str, deliver: Callable[[Event], None]
+    ) -> Callable[[Event], None]:
         """``deliver``, for as long as the widget follows ``stream_name/group_id``: a read
         begun off the lock must not bring a group the widget left (``show``) into its views."""
 
-        def guarded(message: dict[str, Any]) -> None:
+        def guarded(event: Event) -> None:
             if (self.stream_name, self.group_id) == (stream_name, group_id):
-                deliver(message)
+                deliver(event)
 
         return guarded
 
@@ -188,9 +191,7 @@ class EngineLink:
         self._on_live(True)
 
     def _subscribe(self) -> None:
-        self._subscription = self.engine.subscribe(
-            self.stream_name, self.group_id, self.session.apply, keyed=True
-        )
+        self._subscription = Following(self.engine, self.stream_name, self.group_id, self.session.apply)
 
     def _release(self, sending: bool = False) -> None:
         subscription, self._subscription = self._subscription, None
@@ -206,6 +207,32 @@ class EngineLink:
 
     def __repr__(self) -> str:
         return f"<EngineLink {self.stream_name}/{self.group_id} {self.state}>"
+
+
+class Following:
+    """The widget's subscription to a group: the hub hands each event to ``deliver`` (the
+    session) on the writing thread, as it comes, with no message built for it; a group sync
+    carries ``{item_id: value}``. ``close()`` ends it."""
+
+    on_loop = False
+
+    def __init__(self, engine: Engine, stream_name: str, group_id: str, deliver: Callable[[Event], None]):
+        self.deliver = deliver
+        self._core = engine.core
+        self._subscription = Subscription(self, stream_name, group_id, keyed=True)
+        try:
+            pending = self._core.subscribe(self._subscription)
+        except InvocationError:
+            self.close()
+            raise
+        if pending is not None:  # a custom stream's snapshot, read by an async function
+            engine._require_runtime().spawn(resolve(pending))
+
+    def flush(self) -> None:
+        """Nothing to do: events are delivered one by one, on the writer's thread."""
+
+    def close(self) -> None:
+        self._core.unsubscribe(self._subscription)
 
 
 def weak_method(method: Callable[..., Any]) -> Callable[..., Any]:

@@ -53,27 +53,27 @@ def untag(value):
     return value
 
 
-UPSERTS = [
-    ("a", {"i": 1, "v": 0.5, "name": "x"}),
-    ("b", {"i": -(2**31), "v": -1e300, "name": None}),
-    ("c", {"i": 2**31 - 1, "v": 3, "name": {"nested": [1, "two"]}}),
-    ("d", 42),
-    ("e", "plain text"),
-    ("f", {"big": 2**40, "huge": 2**60, "flag": True, "nan": math.nan, "inf": -math.inf}),
-    ("g", {"big": -(2**40), "huge": 1, "flag": False, "nan": 1.5, "inf": 0.0}),
-    ("h", {"v": 1, "i": 2}),  # the same fields in another order: a run of its own
-    ("i", {}),
-    ("j", [1, 2]),
-    ("k", None),
-]
+UPSERTS = {
+    "a": {"i": 1, "v": 0.5, "name": "x"},
+    "b": {"i": -(2**31), "v": -1e300, "name": None},
+    "c": {"i": 2**31 - 1, "v": 3, "name": {"nested": [1, "two"]}},
+    "d": 42,
+    "e": "plain text",
+    "f": {"big": 2**40, "huge": 2**60, "flag": True, "nan": math.nan, "inf": -math.inf},
+    "g": {"big": -(2**40), "huge": 1, "flag": False, "nan": 1.5, "inf": 0.0},
+    "h": {"v": 1, "i": 2},  # the same fields in another order: a run of its own
+    "i": {},
+    "j": [1, 2],
+    "k": None,
+}
 
 
 def test_every_item_round_trips_in_order_with_its_fields_in_order():
     content, buffers = encode_delta(9, UPSERTS, ["gone", "also gone"])
     read = read_in_browser_decoder(content, buffers)
     assert read["seq"] == 9 and read["deletes"] == ["gone", "also gone"]
-    assert [item_id for item_id, _ in read["upserts"]] == [item_id for item_id, _ in UPSERTS]
-    for (item_id, sent), (_, got), keys in zip(UPSERTS, read["upserts"], read["keys"], strict=True):
+    assert [item_id for item_id, _ in read["upserts"]] == list(UPSERTS)
+    for (item_id, sent), (_, got), keys in zip(UPSERTS.items(), read["upserts"], read["keys"], strict=True):
         if isinstance(sent, dict):
             assert keys == list(sent), item_id
             got = {k: untag(v) for k, v in got.items()}
@@ -112,15 +112,21 @@ def test_numbers_travel_as_binary_columns_and_the_rest_as_json():
 
 
 def test_a_large_uniform_delta_is_one_run_of_typed_columns():
-    upserts = [(str(i), {"i": i, "v": i * 0.5}) for i in range(10_000)]
+    upserts = {str(i): {"i": i, "v": i * 0.5} for i in range(10_000)}
     content, buffers = encode_delta(2, upserts, [])
     assert len(content["runs"]) == 1 and [len(b) for b in buffers] == [40_000, 80_000]
     read = read_in_browser_decoder(content, buffers)
     assert read["upserts"][-1] == ["9999", {"i": 9999, "v": 4999.5}]
-    assert all(
-        got == [item_id, value] for (item_id, value), got in zip(upserts, read["upserts"], strict=True)
-    )
+    assert read["upserts"] == [[item_id, value] for item_id, value in upserts.items()]
 
 
 def test_an_empty_delta_has_no_runs():
-    assert encode_delta(3, [], ["x"]) == ({"type": "delta", "seq": 3, "runs": [], "deletes": ["x"]}, [])
+    assert encode_delta(3, {}, ["x"]) == ({"type": "delta", "seq": 3, "runs": [], "deletes": ["x"]}, [])
+
+
+def test_objects_of_different_fields_make_a_run_each_in_order():
+    upserts = {"a": {"i": 1}, "b": {"i": 2}, "c": {"j": 3}, "d": {"i": 4}}
+    content, buffers = encode_delta(4, upserts, [])
+    assert [run["ids"] for run in content["runs"]] == [["a", "b"], ["c"], ["d"]]
+    read = read_in_browser_decoder(content, buffers)
+    assert read["upserts"] == [[item_id, value] for item_id, value in upserts.items()]

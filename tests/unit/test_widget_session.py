@@ -3,6 +3,7 @@ and going (ready, gone, alive, leases), resync."""
 
 from __future__ import annotations
 
+from iii_live.protocol.stream_wire import Event
 from iii_live.protocol.widget_session import (
     UNACKNOWLEDGED_KEYFRAME_SECONDS,
     VIEW_LEASE_SECONDS,
@@ -14,28 +15,44 @@ from iii_live.protocol.widget_session import (
 LEASE = VIEW_LEASE_SECONDS
 
 
-def event(kind, item_id, data=None):
-    return {
-        "type": "stream",
-        "timestamp": 0,
-        "streamName": "s",
-        "groupId": "g",
-        "id": item_id,
-        "event": {"type": kind, "data": data},
-    }
+def event(kind, item_id, data=None, custom_type=None):
+    return Event("s", "g", item_id, 0, kind, data, custom_type=custom_type)
+
+
+def delta(coalescer):
+    """The coalescer's next delta as plain data (None when nothing changed)."""
+    taken = coalescer.take_delta()
+    if taken is None:
+        return None
+    return {"seq": taken.seq, "upserts": [[k, v] for k, v in taken.upserts.items()], "deletes": taken.deletes}
 
 
 def test_latest_value_per_item_wins_and_deltas_are_numbered():
     c = Coalescer()
     c.apply(event("sync", None, {"a": 1}))
-    assert c.take_delta() == {"type": "delta", "seq": 1, "upserts": [["a", 1]], "deletes": []}
+    assert delta(c) == {"seq": 1, "upserts": [["a", 1]], "deletes": []}
     for i in range(1000):
         c.apply(event("update", "a", i))
     c.apply(event("create", "b", 5))
     c.apply(event("delete", "b", 5))
-    assert c.take_delta() == {"type": "delta", "seq": 2, "upserts": [["a", 999]], "deletes": ["b"]}
-    assert c.take_delta() is None
+    assert delta(c) == {"seq": 2, "upserts": [["a", 999]], "deletes": ["b"]}
+    assert delta(c) is None
     assert c.mirror == {"a": 999}
+
+
+def test_the_last_change_of_an_item_decides_whether_it_is_upserted_or_deleted():
+    c = Coalescer()
+    c.apply(event("sync", None, {"a": 1, "b": 2}))
+    delta(c)
+    c.apply(event("delete", "a", 1))
+    c.apply(event("create", "a", 3))  # back before the frame: an upsert, not a delete
+    c.apply(event("update", "b", 4))
+    c.apply(event("delete", "b", 4))
+    c.apply(event("create", "c", 5))
+    assert delta(c) == {"seq": 2, "upserts": [["a", 3], ["c", 5]], "deletes": ["b"]}
+    c.apply(event("update", "c", 6))
+    assert delta(c) == {"seq": 3, "upserts": [["c", 6]], "deletes": []}
+    assert c.mirror == {"a": 3, "c": 6}
 
 
 def test_keyframe_folds_pending_changes_in():
@@ -45,7 +62,7 @@ def test_keyframe_folds_pending_changes_in():
     assert c.keyframe() == {"seq": 1, "items": [["a", 3], ["b", 2]]}
     assert c.take_delta() is None
     c.apply(event("update", "b", 4))
-    assert c.take_delta()["seq"] == 2
+    assert c.take_delta().seq == 2
 
 
 def test_resync_snapshot_becomes_a_delta_of_differences():
@@ -53,13 +70,14 @@ def test_resync_snapshot_becomes_a_delta_of_differences():
     c.apply(event("sync", None, {"a": 1, "b": 2}))
     c.take_delta()
     c.apply(event("sync", None, {"a": 1, "c": 3}))  # e.g. after a Redis outage
-    assert c.take_delta() == {"type": "delta", "seq": 2, "upserts": [["c", 3]], "deletes": ["b"]}
+    assert delta(c) == {"seq": 2, "upserts": [["c", 3]], "deletes": ["b"]}
 
 
 def test_send_events_do_not_touch_state():
     c = Coalescer()
-    assert not c.apply({"id": None, "event": {"type": "event", "event": {"type": "x", "data": 1}}})
-    assert c.take_delta() is None
+    c.apply(event("event", None, 1, custom_type="x"))
+    c.apply(event("event", "a", 1, custom_type="x"))
+    assert delta(c) is None and c.mirror == {}
 
 
 def read_delta(content: dict, buffers: list[bytes]) -> dict:
