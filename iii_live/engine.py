@@ -484,14 +484,19 @@ class Engine:
         """
         handle = CallbackSubscription(callback, self.core.unsubscribe)
         handle.subscription = Subscription(handle, stream_name, group_id, item_id, keyed=keyed)
+        self.attach(handle.subscription)
+        return handle
+
+    def attach(self, subscription: Subscription) -> None:
+        """Start delivering a group's events to ``subscription``'s subscriber (a custom
+        stream's snapshot is read on the engine's loop); on refusal nothing stays attached."""
         try:
-            pending = self.core.subscribe(handle.subscription)
+            pending = self.core.subscribe(subscription)
         except InvocationError:
-            self.core.unsubscribe(handle.subscription)
+            self.core.unsubscribe(subscription)
             raise
         if pending is not None:
             self._spawn(resolve(pending))
-        return handle
 
     def view(self, spec: ViewSpec | dict[str, Any] | str) -> View:
         """Open a view from its spec (a dict with ``stream_name`` and ``group_id``, or its JSON)."""

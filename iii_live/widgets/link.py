@@ -15,8 +15,6 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvocationError
-from ..functions import resolve
 from ..protocol.stream_wire import Event
 from ..protocol.viewport import read_stored
 from ..protocol.widget_session import WidgetSession
@@ -220,13 +218,7 @@ class Following:
         self.deliver = deliver
         self._core = engine.core
         self._subscription = Subscription(self, stream_name, group_id, keyed=True)
-        try:
-            pending = self._core.subscribe(self._subscription)
-        except InvocationError:
-            self.close()
-            raise
-        if pending is not None:  # a custom stream's snapshot, read by an async function
-            engine._require_runtime().spawn(resolve(pending))
+        engine.attach(self._subscription)
 
     def flush(self) -> None:
         """Nothing to do: events are delivered one by one, on the writer's thread."""
