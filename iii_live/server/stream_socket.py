@@ -224,18 +224,41 @@ class StreamSocketHandler(StrictWebSocketHandler):
         stream = self._stream()
         if stream is None:
             return
-        data = b"".join(frames) if len(frames) > 1 else frames[0]
-        queued = self.buffered()
-        limit = self.server_settings.max_write_buffer
-        if queued and queued + len(data) > limit:  # one big frame on an empty buffer is fine
-            log.warning("%r has more than %d bytes unread; disconnecting it", self, limit)
-            self.drop(f"backlog past max_write_buffer={limit}")
-            return
+        data = frames[0] if len(frames) == 1 else b"".join(frames)
+        if self._queued:
+            queued = self.buffered()
+            limit = self.server_settings.max_write_buffer
+            if queued and queued + len(data) > limit:  # one big frame on an empty buffer is fine
+                log.warning("%r has more than %d bytes unread; disconnecting it", self, limit)
+                self.drop(f"backlog past max_write_buffer={limit}")
+                return
         self._added_since_tick += len(data)
+        hub = self.core.hub
+        if hub.flushing:  # a fan-out: written with the others once the hub has flushed
+            sock = fast_write.idle_socket(stream)
+            if sock is not None:
+                writes = self.connections.writes
+                if writes.add(self, sock, data):
+                    hub.after_flush(writes.send_all)
+                return
         try:
             if not fast_write.write(stream, data):
                 self._queued = True
         except (fast_write.StreamClosedError, OSError):
+            self._cut = True
+
+    def take_rest(self, data: bytes, sent: int) -> None:
+        """A fan-out's write that the socket did not take whole (``sent`` -1: it failed)."""
+        stream = self._stream()
+        if stream is None:
+            return
+        if sent < 0:
+            self._cut = True
+            return
+        self._queued = True
+        try:
+            fast_write.queue_rest(stream, data, sent)
+        except fast_write.StreamClosedError:
             self._cut = True
 
     def buffered(self) -> int:
