@@ -2,12 +2,11 @@
 
 While the hub hands a loop turn's events to the sockets' sessions, their writes (to
 sockets with nothing queued in Tornado) are gathered here, then ``send_all()`` makes them
-in one tight loop of ``send`` calls once every session is flushed. At 5,000 subscribers this
-took a fan-out from about 17 to 12 µs per socket (wall) and 9.3 to 8.5 µs of the loop's CPU:
-the sends no longer alternate with each session's Python work, so a subscriber process
-reading them wakes less often. Nothing else runs on the loop between gathering and
-sending, so no other write to these sockets comes between: each socket's order is kept.
-What a socket does not take goes to Tornado's buffer (``Writer.take_rest``).
+in one tight loop of ``send`` calls once every session is flushed: the loop's CPU per
+socket drops by 5 to 8% at 10,000 subscribers (a loopback ``send`` itself costs about 7 µs
+in the kernel on a small VM, most of a fan-out). Nothing else runs on the loop between
+gathering and sending, so no other write to these sockets comes between: each socket's
+order is kept. What a socket does not take goes to Tornado's buffer (``Writer.take_rest``).
 """
 
 from __future__ import annotations
