@@ -32,6 +32,11 @@ class Connection(Protocol):
 
 
 class Connections:
+    opened = 0
+    """Sockets opened in this process, by every engine (read by ``serving_gc``)."""
+    closed = 0
+    """Sockets closed in this process, by every engine."""
+
     def __init__(self) -> None:
         self._open: set[Connection] = set()
         self._per_address: Counter[str] = Counter()
@@ -51,10 +56,14 @@ class Connections:
             del self._per_address[address]
 
     def add(self, connection: Connection) -> None:
-        self._open.add(connection)
+        if connection not in self._open:
+            self._open.add(connection)
+            Connections.opened += 1
 
     def discard(self, connection: Connection) -> None:
-        self._open.discard(connection)
+        if connection in self._open:
+            self._open.discard(connection)
+            Connections.closed += 1
 
     def __len__(self) -> int:
         return len(self._open)
