@@ -13,7 +13,6 @@ from typing import Any
 
 from . import __version__, start
 from .errors import ConfigError, PortInUseError
-from .server.serving_gc import ServingGC
 
 DESCRIPTION = "Run the iii realtime stream engine from the command line, or its live demo."
 EPILOG = """examples:
@@ -51,7 +50,6 @@ def main(argv: list[str] | None = None) -> int:
         engine.run_forever()
         feed.stop()
         return 0
-    ServingGC().start()  # this process only serves: no collection pause that grows with the connections
     print(f"iii-live serving streams on {engine.stream_url}", flush=True)
     if engine.engine_url:
         print(f"iii SDK workers connect to {engine.engine_url}", flush=True)

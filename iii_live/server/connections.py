@@ -32,11 +32,6 @@ class Connection(Protocol):
 
 
 class Connections:
-    opened = 0
-    """Sockets opened in this process, by every engine (read by ``serving_gc``)."""
-    closed = 0
-    """Sockets closed in this process, by every engine."""
-
     def __init__(self) -> None:
         self._open: set[Connection] = set()
         self._per_address: Counter[str] = Counter()
@@ -56,14 +51,10 @@ class Connections:
             del self._per_address[address]
 
     def add(self, connection: Connection) -> None:
-        if connection not in self._open:
-            self._open.add(connection)
-            Connections.opened += 1
+        self._open.add(connection)
 
     def discard(self, connection: Connection) -> None:
-        if connection in self._open:
-            self._open.discard(connection)
-            Connections.closed += 1
+        self._open.discard(connection)
 
     def __len__(self) -> int:
         return len(self._open)
