@@ -1,13 +1,10 @@
-"""The stream port's open sockets, counted per client address from the start of the upgrade,
-and the writes of their fan-out."""
+"""The stream port's open sockets, counted per client address from the start of the upgrade."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
 from typing import Protocol
-
-from .turn_writes import TurnWrites
 
 GOING_AWAY = 1001
 """The close code sockets get when the engine stops (RFC 6455 §7.4.1)."""
@@ -35,8 +32,6 @@ class Connections:
     def __init__(self) -> None:
         self._open: set[Connection] = set()
         self._per_address: Counter[str] = Counter()
-        self.writes = TurnWrites()
-        """The writes of the fan-out under way, made together once the hub has flushed."""
 
     def reserve(self, address: str, limit: int) -> bool:
         """Count a connection from ``address`` before its upgrade completes; False past ``limit``."""

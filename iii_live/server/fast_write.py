@@ -11,11 +11,9 @@ This reaches into Tornado's ``IOStream`` (``_write_buffer``, ``socket``): see
 
 from __future__ import annotations
 
-import socket
-
 from tornado.iostream import IOStream, StreamClosedError
 
-__all__ = ["StreamClosedError", "buffered", "idle_socket", "queue_rest", "text_frame", "write"]
+__all__ = ["StreamClosedError", "buffered", "text_frame", "write"]
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -34,29 +32,17 @@ def write(stream: IOStream, data: bytes) -> bool:
     """Write ``data`` after what is already queued; True when the socket took all of it at
     once, False when some of it waits in Tornado's buffer. Raises ``StreamClosedError`` or
     ``OSError`` when the socket is gone."""
-    sock = idle_socket(stream)
-    if sock is None:
-        stream.write(data)
+    if not stream._write_buffer and stream.socket is not None:
+        try:
+            sent = stream.socket.send(data)
+        except BlockingIOError:
+            sent = 0
+        if sent == len(data):
+            return True
+        stream.write(memoryview(data)[sent:])
         return False
-    try:
-        sent = sock.send(data)
-    except BlockingIOError:
-        sent = 0
-    if sent == len(data):
-        return True
-    queue_rest(stream, data, sent)
+    stream.write(data)
     return False
-
-
-def idle_socket(stream: IOStream) -> socket.socket | None:
-    """The stream's socket when nothing waits in Tornado's buffer: bytes written to it
-    directly keep their order."""
-    return stream.socket if not stream._write_buffer else None
-
-
-def queue_rest(stream: IOStream, data: bytes, sent: int) -> None:
-    """Queue in Tornado what the socket did not take of ``data`` (it took ``sent`` bytes)."""
-    stream.write(memoryview(data)[sent:])
 
 
 def buffered(stream: IOStream) -> int:

@@ -237,32 +237,10 @@ class StreamSocketHandler(StrictWebSocketHandler):
                 self.drop(f"backlog past max_write_buffer={limit}")
                 return
         self._added_since_tick += len(data)
-        hub = self.core.hub
-        if hub.flushing:  # a fan-out: written with the others once the hub has flushed
-            sock = fast_write.idle_socket(stream)
-            if sock is not None:
-                writes = self.connections.writes
-                if writes.add(self, sock, data):
-                    hub.after_flush(writes.send_all)
-                return
         try:
             if not fast_write.write(stream, data):
                 self._queued = True
         except (fast_write.StreamClosedError, OSError):
-            self._cut = True
-
-    def take_rest(self, data: bytes, sent: int) -> None:
-        """A fan-out's write that the socket did not take whole (``sent`` -1: it failed)."""
-        stream = self._stream()
-        if stream is None:
-            return
-        if sent < 0:
-            self._cut = True
-            return
-        self._queued = True
-        try:
-            fast_write.queue_rest(stream, data, sent)
-        except fast_write.StreamClosedError:
             self._cut = True
 
     def buffered(self) -> int:

@@ -115,9 +115,6 @@ class Hub:
         self._loop_batch: deque[tuple[Event, Subs]] = deque()
         self._flush_lock = threading.Lock()
         self._flush_scheduled = False
-        self.flushing = False
-        """True on the loop while ``_flush`` hands events to socket subscribers."""
-        self._after_flush: list[Callable[[], None]] = []
 
     def bind(self, schedule: Schedule) -> None:
         """Where on-loop subscribers are served (until then their events wait)."""
@@ -225,11 +222,6 @@ class Hub:
             self._loop_batch.append((event, group.on_loop))
             self._schedule_flush()
 
-    def after_flush(self, callback: Callable[[], None]) -> None:
-        """While ``flushing``: call ``callback`` once every subscriber of this turn is flushed
-        (a transport that gathers the turn's writes makes them there)."""
-        self._after_flush.append(callback)
-
     def _schedule_flush(self) -> None:
         if self._flush_scheduled:  # the loop clears it before taking the batch: nothing is missed
             return
@@ -264,21 +256,11 @@ class Hub:
                 except Exception:
                     log.exception("subscriber %r failed on %r", subscriber, event)
                 touched[id(subscriber)] = subscriber
-        self.flushing = True
-        try:
-            for subscriber in touched.values():
-                try:
-                    subscriber.flush()
-                except Exception:
-                    log.exception("subscriber %r failed to flush", subscriber)
-        finally:
-            self.flushing = False
-            after, self._after_flush = self._after_flush, []
-            for callback in after:
-                try:
-                    callback()
-                except Exception:
-                    log.exception("%r after a flush failed", callback)
+        for subscriber in touched.values():
+            try:
+                subscriber.flush()
+            except Exception:
+                log.exception("subscriber %r failed to flush", subscriber)
 
 
 class CallbackSubscription:

@@ -123,39 +123,3 @@ def test_unsubscribing_while_held_cancels_the_release():
     hub.publish(change(1))
     hub.drain()
     assert sub.events == [] and hub.counts() == {}
-
-
-class Gatherer(Recorder):
-    """A socket subscriber whose transport gathers its writes until the hub has flushed."""
-
-    def __init__(self, hub: Hub, sent: list[str]) -> None:
-        super().__init__(on_loop=True)
-        self.hub = hub
-        self.sent = sent
-
-    def flush(self) -> None:
-        super().flush()
-        assert self.hub.flushing
-        if not self.sent:  # the first write of the turn asks to be sent after it
-            self.hub.after_flush(lambda: self.sent.append("sent"))
-        self.sent.append("gathered")
-
-
-def test_writes_gathered_in_a_flush_are_sent_once_every_subscriber_is_flushed():
-    hub = Hub()
-    scheduled: list = []
-    hub.bind(scheduled.append)
-    sent: list[str] = []
-    subscribers = [Gatherer(hub, sent) for _ in range(3)]
-    for subscriber in subscribers:
-        hub.add(Subscription(subscriber, "s", "g"))
-    hub.publish(change(1))
-    hub.drain()
-    scheduled.pop()()
-    assert sent == ["gathered", "gathered", "gathered", "sent"]
-    assert not hub.flushing
-    sent.clear()
-    hub.publish(change(2))  # the next turn asks again
-    hub.drain()
-    scheduled.pop()()
-    assert sent == ["gathered", "gathered", "gathered", "sent"]
