@@ -378,7 +378,7 @@ class StreamSession:
         encode = self.encode
         held = self._held
         if held is None:
-            self.transport.send([encode(event) for event in pending])
+            self.transport.send([encode(pending[0])] if len(pending) == 1 else [encode(e) for e in pending])
             return
         now: list[bytes] = []
         for event in pending:

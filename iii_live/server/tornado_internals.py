@@ -1,10 +1,11 @@
 """The Tornado internals the servers rely on, and the check that they are still there.
 
 ``fast_write`` writes to ``IOStream.socket`` when ``IOStream._write_buffer`` is empty;
-``websocket`` narrows ``WebSocketProtocol13`` through ``_receive_frame_loop``,
-``_receive_frame``, ``_read_bytes``, ``_handle_message``, ``_abort`` and
-``on_ws_connection_close``, built with ``_WebSocketParams``; ``stream_socket`` replaces an
-open socket's ``RequestHandler._headers`` and ``ui``. These are private, so
+``websocket`` narrows ``WebSocketProtocol13`` through ``_receive_frame_loop`` (which
+Tornado's upgrade awaits last), ``_receive_frame``, ``_read_bytes``, ``_handle_message``,
+``_abort`` and ``on_ws_connection_close``, built with ``_WebSocketParams``;
+``stream_socket`` replaces an open socket's ``RequestHandler._headers`` and ``ui`` and
+drops its request's ``connection`` and ``server_connection``. These are private, so
 they are used only within the versions ``pyproject.toml`` allows, and ``check()`` (run by
 the tests) fails loudly if a release changes them.
 """

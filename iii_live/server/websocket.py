@@ -52,8 +52,15 @@ class StrictWebSocketProtocol(WebSocketProtocol13):
     """
 
     _header: bytes | None = None
+    _reading: asyncio.Task[None] | None = None
 
     async def _receive_frame_loop(self) -> None:
+        """Called last by Tornado's upgrade, which awaits it: the frames are read in a task of
+        their own instead, so the upgrade's coroutines (the request's, the handler's ``get``,
+        Tornado's accept) end, and an open socket holds one coroutine, not six."""
+        self._reading = asyncio.ensure_future(self._read_frames())
+
+    async def _read_frames(self) -> None:
         try:
             frames = 0
             while not self.client_terminated:
@@ -68,7 +75,14 @@ class StrictWebSocketProtocol(WebSocketProtocol13):
                     await asyncio.sleep(0)
         except StreamClosedError:
             self._abort()
+        except asyncio.CancelledError:
+            self._abort()
+            raise
+        except Exception:  # Tornado's upgrade would have caught it: the socket goes, the engine stays
+            log.exception("reading a WebSocket failed")
+            self._abort()
         finally:
+            self._reading = None
             self.handler.on_ws_connection_close(self.close_code, self.close_reason)
 
     async def _read_bytes(self, n: int) -> bytes:
