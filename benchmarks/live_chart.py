@@ -93,12 +93,13 @@ PEER_OBSERVE = """() => {
 }"""
 
 PEER_DONE = """async () => {
-  // the page's copy of the table holds the last point (a view of one column, one row)
-  const table = await document.querySelector('perspective-viewer').getTable();
-  const view = await table.view({ columns: ['t'] });
+  // the page's copy of the table holds the last point (its largest t: a rolling table
+  // reuses the oldest row's place); the viewer has no table for a moment now and then
+  let table;
+  try { table = await document.querySelector('perspective-viewer').getTable(); } catch { return false; }
+  const view = await table.view({ columns: ['t'], sort: [['t', 'desc']] });
   try {
-    const rows = await view.num_rows();
-    const last = await view.to_columns({ start_row: rows - 1, end_row: rows });
+    const last = await view.to_columns({ start_row: 0, end_row: 1 });
     return last.t[0] === TOTAL - 1;
   } finally { await view.delete(); }
 }"""
@@ -188,6 +189,9 @@ def run(rate: int, seconds: float, window: int, count_frames: bool = True, peer:
             nb.notebook.wait_idle()
         load.append(os.getloadavg()[0])
         summary = nb.page.evaluate(SUMMARY)
+        if not (nb.root / "writer.json").exists():  # the cell failed: say how
+            failed = f"({out.get('not_done')}): {nb.notebook.output_text(1)[-2000:]}"
+            raise RuntimeError(f"the writer cell failed {failed}")
         writer = nb.json_file("writer.json")
     start = summary["started"]
     end = start + summary["elapsed"]
