@@ -42,21 +42,28 @@ display(chart)
 json.dump({"chart": chart.model_id}, open("ids.json", "w"))
 """
 
-WRITER = """
+CLOCK = """
 items_per_s = RATE / SERIES
 total = int(items_per_s * SECONDS)
 started = time.perf_counter()
 written = 0
 while written < total:
     due = min(total, int((time.perf_counter() - started) * items_per_s) + 1)
-    while written < due:
-        t = written
-        s.set("points", str(t), {"t": t, **{f"s{k}": (t * (k + 1)) % 1000 for k in range(SERIES)}})
-        written += 1
+<<WRITE>>
     time.sleep(0.002)
 elapsed = time.perf_counter() - started
-json.dump({"written": written, "seconds": elapsed, "messages": chart.messages_sent}, open("writer.json", "w"))
+json.dump({"written": written, "seconds": elapsed, "messages": <<MESSAGES>>}, open("writer.json", "w"))
 """
+"""A cell writing RATE points a second as items of SERIES values on a steady clock; each
+system says how it writes the items due (``<<WRITE>>``)."""
+
+WRITER = CLOCK.replace(
+    "<<WRITE>>",
+    """    while written < due:
+        t = written
+        s.set("points", str(t), {"t": t, **{f"s{k}": (t * (k + 1)) % 1000 for k in range(SERIES)}})
+        written += 1""",
+).replace("<<MESSAGES>>", "chart.messages_sent")
 
 PEER_SETUP = """
 import json, time, perspective
@@ -67,22 +74,14 @@ display(pwidget)
 json.dump({"chart": pwidget.model_id}, open("ids.json", "w"))
 """
 
-PEER_WRITER = """
-items_per_s = RATE / SERIES
-total = int(items_per_s * SECONDS)
-started = time.perf_counter()
-written = 0
-while written < total:
-    due = min(total, int((time.perf_counter() - started) * items_per_s) + 1)
-    batch = range(written, due)
+PEER_WRITER = CLOCK.replace(
+    "<<WRITE>>",
+    """    batch = range(written, due)
     ptable.update([{"t": t, **{f"s{k}": (t * (k + 1)) % 1000 for k in range(SERIES)}} for t in batch])
-    written = due
-    time.sleep(0.002)
-elapsed = time.perf_counter() - started
-json.dump({"written": written, "seconds": elapsed, "messages": 0}, open("writer.json", "w"))
-"""
+    written = due""",
+).replace("<<MESSAGES>>", "0")
 
-PEER_OBSERVE = """() => {
+PAGE_OBSERVE = """() => {
   const run = { draws: [], builds: 0, longtasks: [], frames: 0, started: performance.now() };
   globalThis.__chartRun = run;
   new PerformanceObserver((list) => {
@@ -90,7 +89,12 @@ PEER_OBSERVE = """() => {
   }).observe({ type: 'longtask' });
   const tick = () => { run.frames += 1; if (!run.stopped) requestAnimationFrame(tick); };
   requestAnimationFrame(tick);
+  <<CHART>>
 }"""
+"""What the page records during a run: long tasks and animation frames, and (``<<CHART>>``)
+what a system's chart lets be counted."""
+
+PEER_OBSERVE = PAGE_OBSERVE.replace("<<CHART>>", "")
 
 PEER_DONE = """async () => {
   // the page's copy of the table holds the last point (its largest t: a rolling table
@@ -104,21 +108,14 @@ PEER_DONE = """async () => {
   } finally { await view.delete(); }
 }"""
 
-OBSERVE = """() => {
-  const entry = (globalThis.__iiiLive || []).find((x) => x.group === 'bench/points');
-  const view = entry.view;
-  const run = { draws: [], builds: 0, longtasks: [], frames: 0, started: performance.now() };
-  globalThis.__chartRun = run;
+OBSERVE = PAGE_OBSERVE.replace(
+    "<<CHART>>",
+    """const view = (globalThis.__iiiLive || []).find((x) => x.group === 'bench/points').view;
   const draw = view._draw.bind(view);
   view._draw = (...args) => { run.draws.push(performance.now()); return draw(...args); };
   const build = view._build.bind(view);
-  view._build = (...args) => { run.builds += 1; return build(...args); };
-  new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) run.longtasks.push([e.startTime, e.duration]);
-  }).observe({ type: 'longtask' });
-  const tick = () => { run.frames += 1; if (!run.stopped) requestAnimationFrame(tick); };
-  requestAnimationFrame(tick);
-}"""
+  view._build = (...args) => { run.builds += 1; return build(...args); };""",
+)
 
 DONE = """() => {
   // the frame drawn counts every point and its range ends at the last one

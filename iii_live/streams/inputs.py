@@ -176,20 +176,27 @@ def item_ids(function_id: str, ids: Sequence[Any], limits: Limits = DEFAULT_LIMI
         check_name(field, item_id, fail, n)
 
 
+def plain_item_names(stream: Any, group: Any, item: Any, max_length: int) -> bool:
+    """Whether an item's three names are texts of 1..max_length printable characters: what
+    almost every write has, checked in a few C operations (anything else takes the full
+    check, which names what is wrong)."""
+    return (
+        type(stream) is str
+        and type(group) is str
+        and type(item) is str
+        and 0 < len(stream) <= max_length
+        and 0 < len(group) <= max_length
+        and 0 < len(item) <= max_length
+        and (stream + group + item).isprintable()
+    )
+
+
 def set_input(function_id: str, payload: Any, limits: Limits = DEFAULT_LIMITS) -> SetInput:
     if type(payload) is dict:  # fast path for the hottest call; errors take the full path
-        stream, group, item = payload.get("stream_name"), payload.get("group_id"), payload.get("item_id")
-        n = limits.max_name_length
-        if (
-            type(stream) is str
-            and type(group) is str
-            and type(item) is str
-            and 0 < len(stream) <= n
-            and 0 < len(group) <= n
-            and 0 < len(item) <= n
-            and (stream + group + item).isprintable()
-            and "data" in payload
-        ):
+        stream: Any = payload.get("stream_name")
+        group: Any = payload.get("group_id")
+        item: Any = payload.get("item_id")
+        if plain_item_names(stream, group, item, limits.max_name_length) and "data" in payload:
             return SetInput(stream, group, item, payload["data"])
     r = _Reader(function_id, payload, limits)
     return SetInput(r.name("stream_name"), r.name("group_id"), r.name("item_id"), r.any("data"))

@@ -115,16 +115,8 @@ class StreamFunctions:
         """``stream::set`` with its fields as arguments, for a stream that ``sets_directly``:
         the same checks, result, errors and events, without a payload to build and read (the
         notebook's hottest call, ``engine.stream(name).set``)."""
-        n = self.limits.max_name_length
-        if not (
-            type(stream_name) is str
-            and type(group_id) is str
-            and type(item_id) is str
-            and 0 < len(stream_name) <= n
-            and 0 < len(group_id) <= n
-            and 0 < len(item_id) <= n
-            and (stream_name + group_id + item_id).isprintable()
-        ):  # the full check: raises the error that names the field, or lets the names pass
+        if not inputs.plain_item_names(stream_name, group_id, item_id, self.limits.max_name_length):
+            # the full check: raises the error that names the field, or lets the names pass
             payload = {"stream_name": stream_name, "group_id": group_id, "item_id": item_id, "data": data}
             inputs.set_input("stream::set", payload, self.limits)
         try:
