@@ -17,9 +17,7 @@ subscribers" section of BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 from harness import (
     HERE,
@@ -32,7 +30,7 @@ from harness import (
     play_round,
     raise_open_files,
 )
-from sections import replace_section
+from sections import publish
 
 PEERS = ["iii-live", "websockets broadcast()", "socket.io (node)", "python-socketio"]
 TITLE = "10,000 subscribers on one engine"
@@ -113,11 +111,7 @@ def main() -> None:
         "open_files": open_files,
         "results": results,
     }
-    Path(args.out).write_text(json.dumps(data, indent=1))
-    lines = summary(data)
-    print("\n".join(lines))
-    if not args.no_report:
-        replace_section(TITLE, lines)
+    publish(data, args.out, TITLE, summary(data), report=not args.no_report)
 
 
 def summary(data: dict) -> list[str]:

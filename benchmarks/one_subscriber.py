@@ -15,12 +15,10 @@ benchmarks/one_subscriber.json and the "One subscriber at full speed" section of
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-from pathlib import Path
 
 from harness import HERE, Server, Subscribers, command_line, load, machine, play_round
-from sections import replace_section
+from sections import publish
 
 PEERS = ["iii-live", "websockets broadcast()"]
 TITLE = "One subscriber at full speed"
@@ -63,11 +61,7 @@ def main() -> None:
         "servers": {name: figures(rounds[name], args.messages) for name in PEERS},
         "rounds": rounds,
     }
-    Path(args.out).write_text(json.dumps(data, indent=1))
-    for line in summary(data):
-        print(line)
-    if not args.no_report:
-        replace_section(TITLE, summary(data))
+    publish(data, args.out, TITLE, summary(data), report=not args.no_report)
 
 
 def figures(rounds: list[dict], messages: int) -> dict:

@@ -19,12 +19,10 @@ section of BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
-from pathlib import Path
 
 from harness import HERE, RedisServer, Server, Subscribers, command_line, load, machine, play_round
-from sections import replace_section
+from sections import publish
 from sustained import Contender, climb
 
 TITLE = "Beyond one process: engines on one Redis"
@@ -160,11 +158,7 @@ def main() -> None:
         "p99_limit_ms": args.p99,
         "passes": passes,
     }
-    Path(args.out).write_text(json.dumps(data, indent=1))
-    lines = summary(data)
-    print("\n".join(lines))
-    if not args.no_report:
-        replace_section(TITLE, lines)
+    publish(data, args.out, TITLE, summary(data), report=not args.no_report)
 
 
 def summary(data: dict) -> list[str]:

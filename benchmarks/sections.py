@@ -5,7 +5,9 @@ benchmarks' sections, text written by hand, even inside a benchmark's section) s
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
@@ -63,3 +65,12 @@ def replace_block(name: str, text: str, title: str | None, path: Path = BENCHMAR
 def replace_section(title: str, lines: list[str], path: Path = BENCHMARKS_MD) -> None:
     """The block named ``title`` in the section ``## title`` (made at the end if missing)."""
     replace_block(title, "\n".join(lines), title, path)
+
+
+def publish(data: dict[str, Any], out: str | Path, title: str, lines: list[str], report: bool = True) -> None:
+    """A run's end: its data to ``out`` as JSON, its summary ``lines`` printed and, with
+    ``report``, put in BENCHMARKS.md as the section ``title``."""
+    Path(out).write_text(json.dumps(data, indent=1))
+    print("\n".join(lines))
+    if report:
+        replace_section(title, lines)

@@ -22,9 +22,7 @@ benchmarks/sustained.json and the "Sustained fan-out" section of BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 from harness import (
     HERE,
@@ -38,7 +36,7 @@ from harness import (
     wait_for_quiet,
 )
 from latency import merged_percentile
-from sections import replace_section
+from sections import publish
 
 PEERS = ["iii-live", "websockets broadcast()", "socket.io (node)", "python-socketio"]
 NOISY = 0.5
@@ -238,11 +236,7 @@ def main() -> None:
         "p99_limit_ms": args.p99,
         "passes": passes,
     }
-    Path(args.out).write_text(json.dumps(data, indent=1))
-    for line in summary(data):
-        print(line)
-    if not args.no_report:
-        replace_section(TITLE, summary(data))
+    publish(data, args.out, TITLE, summary(data), report=not args.no_report)
 
 
 def held_rate(run: dict) -> float:
