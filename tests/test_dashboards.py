@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import struct
 import subprocess
 import sys
 import textwrap
@@ -21,7 +23,8 @@ from websockets.sync.client import connect
 import iii_live
 from iii_live.dashboards import LAYOUT_STREAM
 
-from .conftest import Client, wait_for
+from .conftest import Client, upgrade_request, wait_for
+from .test_websocket_edges import masked
 
 ADMIN = "admin-token-0123456789abcdef"
 
@@ -492,3 +495,50 @@ def test_the_docs_example_publishes_what_it_says():
         for widget in dash.widgets():
             widget.close()
         engine.stop()
+
+
+def read_frame(sock: socket.socket, data: bytearray) -> tuple[int, bytes] | None:
+    """The next server frame (opcode, payload) from ``sock``, ``data`` holding what was read
+    beyond it; None at the end of the connection."""
+    while True:
+        if len(data) >= 4 or (len(data) >= 2 and data[1] & 0x7F < 126):
+            length, start = data[1] & 0x7F, 2
+            if length == 126:
+                length, start = struct.unpack(">H", data[2:4])[0], 4
+            assert length < 65536, "no frame of the test is that long"
+            if len(data) >= start + length:
+                frame = (data[0] & 0x0F, bytes(data[start : start + length]))
+                del data[: start + length]
+                return frame
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+
+
+def test_a_viewer_being_closed_gets_no_frame_after_the_close_frame(engine, ops, viewers):
+    """The closing handshake leaves the session subscribed until the TCP connection ends: what
+    its groups publish meanwhile must not follow the close frame (RFC 6455 §5.5.1)."""
+    url = socket_url(engine.publish(ops, name="ops"))
+    bystander = viewers(url)
+    join(bystander, "hosts", "m", "hosts")
+    assert bystander.recv()["event"]["type"] == "sync"
+    parts = urllib.parse.urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(upgrade_request(f"{parts.path}?{parts.query}", parts.netloc))
+        data = bytearray()
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(4096)
+        assert data.startswith(b"HTTP/1.1 101")
+        del data[: data.index(b"\r\n\r\n") + 4]
+        join_frame = {"type": "join", "data": {"subscriptionId": "h", "streamName": "m", "groupId": "hosts"}}
+        sock.sendall(masked(0x1, json.dumps(join_frame).encode()))
+        assert json.loads(read_frame(sock, data)[1])["event"]["type"] == "sync"
+        sock.sendall(masked(0x1, b"not json"))  # refused: the engine starts closing
+        opcode, payload = read_frame(sock, data)
+        assert (opcode, struct.unpack(">H", payload[:2])[0]) == (0x8, 1008)
+        engine.stream("m").set("hosts", "h2", {"cpu": 5})
+        assert bystander.recv()["event"] == {"type": "create", "data": {"cpu": 5}}  # it went out
+        sock.sendall(masked(0x8, struct.pack(">H", 1000)))  # our reply: the engine ends the connection
+        assert read_frame(sock, data) is None
+        assert not data

@@ -86,6 +86,9 @@ class Transport(Protocol):
     def buffered(self) -> int:
         """Bytes written but not yet taken by the peer's socket."""
 
+    def send_now(self, frame: bytes) -> bool:
+        """Write ``frame`` when nothing is queued before it; False, writing nothing, otherwise."""
+
     def when_drained(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once everything written so far has left (not if the peer goes)."""
 
@@ -365,6 +368,17 @@ class StreamSession:
 
     def deliver(self, event: Event) -> None:
         self._pending.append(event)
+
+    def deliver_and_flush(self, event: Event) -> None:
+        """The hub's steady case: straight to the transport while nothing waits before it."""
+        if (
+            self._pending
+            or self._held is not None
+            or self.closed
+            or not self.transport.send_now(self.encode(event))
+        ):
+            self._pending.append(event)
+            self.flush()
 
     def flush(self) -> None:
         """Send what was delivered this loop turn, or hold it while the reader is behind."""

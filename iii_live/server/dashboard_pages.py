@@ -25,10 +25,11 @@ from ..assets import page
 from ..core import StreamCore
 from ..dashboards import Dashboards
 from ..protocol.stream_session import StreamSession, Transport
-from ..protocol.stream_wire import decode_client_message
+from ..protocol.stream_wire import Event, decode_client_message
 from .access import admit_viewer, view_token_accepted
 from .connections import Connections
 from .settings import ServerSettings
+from .socket_transport import SocketTransport
 from .stream_socket import StreamSocketHandler
 
 POLICY_VIOLATION = 1008
@@ -71,6 +72,10 @@ class ViewerSession(StreamSession):
 
     def flush(self) -> None:
         self.flushes.due(self)
+
+    def deliver_and_flush(self, event: Event) -> None:
+        self.deliver(event)  # not straight to the socket: it waits for the frame too
+        self.flush()
 
     def flush_now(self) -> None:
         super().flush()
@@ -124,11 +129,11 @@ class DashboardSocketHandler(StreamSocketHandler):
         dashboards = self.dashboards
         self.presented = admit_viewer(self.request, self.server_settings, name, dashboards.get(name))
 
-    def new_session(self, **options: Any) -> StreamSession:
+    def new_session(self, transport: SocketTransport, **options: Any) -> StreamSession:
         name, dashboards = self.dashboard, self.dashboards
         return ViewerSession(
             self.core,
-            self,
+            transport,
             self.flushes,
             may_join=lambda stream_name, group_id: dashboards.refusal(name, stream_name, group_id),
             **options,

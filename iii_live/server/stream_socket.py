@@ -17,11 +17,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from tornado.httputil import HTTPHeaders, HTTPServerRequest
-from tornado.iostream import IOStream
 from tornado.util import ObjectDict
 from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError
@@ -37,6 +35,7 @@ from .access import admit
 from .connections import GOING_AWAY, Connections
 from .origin import origin_allowed
 from .settings import ServerSettings
+from .socket_transport import SocketTransport
 from .websocket import StrictWebSocketHandler
 
 log = logging.getLogger("iii_live.server")
@@ -75,11 +74,9 @@ class StreamSocketHandler(StrictWebSocketHandler):
         self.last_seen = time.monotonic()
         """When the peer last sent anything (a frame, a pong): read by the keepalive."""
         self._reserved: str | None = None
-        self._cut = False
-        self._queued = False
-        """Some bytes went to Tornado's buffer (the socket did not take them at once)."""
+        self.transport: SocketTransport | None = None
+        """The session's way out, once the socket is open."""
         self._queued_at_tick = 0
-        self._added_since_tick = 0
 
     def __repr__(self) -> str:
         return f"<stream socket {self.request.remote_ip} {self.session!r}>"
@@ -154,8 +151,13 @@ class StreamSocketHandler(StrictWebSocketHandler):
         self, stream_name: str | None = None, group_id: str | None = None, item_id: str | None = None
     ) -> None:
         self.set_nodelay(True)
+        stream = self.ws_connection.stream if self.ws_connection is not None else None
+        assert stream is not None  # open() runs on an upgraded connection
+        transport = SocketTransport(stream, self.server_settings.max_write_buffer, self.drop)
+        self.transport = transport
         query = self.get_query_argument
         self.session = self.new_session(
+            transport,
             context=self.auth_context,
             keyed=query("sync", "") == "keyed",
             encode=ws_frame,
@@ -181,9 +183,9 @@ class StreamSocketHandler(StrictWebSocketHandler):
         request.connection = request.server_connection = None
         self.ui = FORGOTTEN_UI
 
-    def new_session(self, **options: Any) -> StreamSession:
+    def new_session(self, transport: SocketTransport, **options: Any) -> StreamSession:
         """This socket's session (a dashboard viewer's is narrower)."""
-        return StreamSession(self.core, self, **options)
+        return StreamSession(self.core, transport, **options)
 
     async def on_message(self, message: str | bytes) -> None:
         self.last_seen = time.monotonic()
@@ -216,71 +218,32 @@ class StreamSocketHandler(StrictWebSocketHandler):
             self.connections.release(self._reserved)
             self._reserved = None
 
-    # -- the session's transport -----------------------------------------------------------
-
-    def _stream(self) -> IOStream | None:
-        protocol = self.ws_connection
-        if self._cut or protocol is None or protocol.server_terminated or protocol.client_terminated:
-            return None
-        return protocol.stream
-
-    def send(self, frames: list[bytes]) -> None:
-        stream = self._stream()
-        if stream is None:
-            return
-        data = frames[0] if len(frames) == 1 else b"".join(frames)
-        if self._queued:
-            queued = self.buffered()
-            limit = self.server_settings.max_write_buffer
-            if queued and queued + len(data) > limit:  # one big frame on an empty buffer is fine
-                log.warning("%r has more than %d bytes unread; disconnecting it", self, limit)
-                self.drop(f"backlog past max_write_buffer={limit}")
-                return
-        self._added_since_tick += len(data)
-        try:
-            if not fast_write.write(stream, data):
-                self._queued = True
-        except (fast_write.StreamClosedError, OSError):
-            self._cut = True
-
-    def buffered(self) -> int:
-        if not self._queued:
-            return 0
-        stream = self._stream()
-        queued = fast_write.buffered(stream) if stream is not None else 0
-        self._queued = queued > 0
-        return queued
-
-    def when_drained(self, callback: Callable[[], None]) -> None:
-        stream = self._stream()
-        if stream is None:
-            return
-        try:
-            flushed = stream.write(b"")  # resolves once everything written before it has left
-        except fast_write.StreamClosedError:
-            return
-        flushed.add_done_callback(
-            lambda f: callback() if not f.cancelled() and f.exception() is None else None
-        )
-
     # -- keepalive ----------------------------------------------------------------------------
 
     def notice_reading(self) -> None:
         """Once per keepalive tick: a backlog that shrank since the last tick shows the peer reads."""
-        queued = self.buffered()
-        if self._queued_at_tick and queued < self._queued_at_tick + self._added_since_tick:
+        transport = self.transport
+        if transport is None:
+            return
+        queued = transport.buffered()
+        if self._queued_at_tick and queued < self._queued_at_tick + transport.added_since_tick:
             self.last_seen = time.monotonic()
         self._queued_at_tick = queued
-        self._added_since_tick = 0
+        transport.added_since_tick = 0
 
     def send_raw(self, data: bytes) -> None:
         """Write prebuilt frame bytes now (a keepalive ping)."""
-        self.send([data])
+        if self.transport is not None:
+            self.transport.send([data])
+
+    def stop_writing(self) -> None:
+        if self.transport is not None:
+            self.transport.stopped = True
 
     def drop(self, reason: str) -> None:
         """Cut the connection without a closing handshake (a dead or stuck peer)."""
         log.info("dropping %r: %s", self, reason)
-        self._cut = True
+        self.stop_writing()
         if self.ws_connection is not None and self.ws_connection.stream is not None:
             self.ws_connection.stream.close()
         self.on_close()

@@ -1,6 +1,7 @@
 """The Tornado internals the servers rely on, and the check that they are still there.
 
-``fast_write`` writes to ``IOStream.socket`` when ``IOStream._write_buffer`` is empty;
+``fast_write`` writes to ``IOStream.socket`` when ``IOStream._write_buffer._size`` is 0
+(Tornado sets the buffer to None after the socket, on close);
 ``websocket`` narrows ``WebSocketProtocol13`` through ``_receive_frame_loop`` (which
 Tornado's upgrade awaits last), ``_receive_frame``, ``_read_bytes``, ``_handle_message``,
 ``_abort`` and ``on_ws_connection_close``, built with ``_WebSocketParams``;
@@ -53,8 +54,8 @@ def check() -> None:
     try:
         if not isinstance(getattr(stream, "socket", None), socket.socket):
             raise RuntimeError(f"tornado {tornado.version}: IOStream.socket is not the socket")
-        if not hasattr(getattr(stream, "_write_buffer", None), "__len__"):
-            raise RuntimeError(f"tornado {tornado.version}: IOStream has no sized _write_buffer")
+        if not isinstance(getattr(getattr(stream, "_write_buffer", None), "_size", None), int):
+            raise RuntimeError(f"tornado {tornado.version}: IOStream's _write_buffer has no _size")
     finally:
         stream.close()
         right.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from typing import Any
+from typing import Any, cast
 
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketHandler, WebSocketProtocol, WebSocketProtocol13, _WebSocketParams
@@ -99,6 +99,14 @@ class StrictWebSocketProtocol(WebSocketProtocol13):
             self._fail("invalid close frame")
         return super()._handle_message(opcode, data)
 
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        cast(StrictWebSocketHandler, self.handler).stop_writing()  # nothing may follow the close frame
+        super().close(code, reason)
+
+    def _abort(self) -> None:
+        cast(StrictWebSocketHandler, self.handler).stop_writing()
+        super()._abort()
+
     def _fail(self, reason: str) -> None:
         log.info("closing a WebSocket with %d: %s", PROTOCOL_ERROR, reason)
         self.close(PROTOCOL_ERROR, reason)
@@ -108,6 +116,10 @@ class StrictWebSocketProtocol(WebSocketProtocol13):
 
 class StrictWebSocketHandler(WebSocketHandler):
     """A WebSocketHandler speaking ``StrictWebSocketProtocol``."""
+
+    def stop_writing(self) -> None:
+        """No frame may be written any more: a close frame is going out, or the connection
+        broke. A handler with a write path of its own stops it here."""
 
     def get_websocket_protocol(self) -> WebSocketProtocol | None:
         if self.request.headers.get("Sec-WebSocket-Version") != "13":

@@ -24,7 +24,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 from ..protocol.stream_wire import Event
 
@@ -49,6 +49,14 @@ class Subscriber(Protocol):
 
     def flush(self) -> None:
         """Called on the loop after a batch of ``deliver`` calls (on_loop subscribers)."""
+
+
+class LoopSubscriber(Subscriber, Protocol):
+    """A subscriber served on the loop (``on_loop = True``): a socket's session."""
+
+    def deliver_and_flush(self, event: Event) -> None:
+        """``deliver(event)`` then ``flush()``, in one call: the loop turn carried this event
+        alone (the steady case, where a fan-out makes one call per socket)."""
 
 
 @dataclass(eq=False, slots=True)
@@ -243,6 +251,16 @@ class Hub:
             self._loop_batch.clear()
             self.on_overflow([sub for group in list(self._index.values()) for sub in group.on_loop])
         batch = self._loop_batch
+        if len(batch) == 1:  # the steady case: one event this turn, no batch to gather
+            event, subs = batch.popleft()
+            item_id = event.item_id
+            for sub in subs:
+                if sub.item_id is None or sub.item_id == item_id:
+                    try:
+                        cast(LoopSubscriber, sub.subscriber).deliver_and_flush(event)
+                    except Exception:
+                        log.exception("subscriber %r failed on %r", sub.subscriber, event)
+            return
         touched: dict[int, Subscriber] = {}
         while batch:
             event, subs = batch.popleft()

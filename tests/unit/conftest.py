@@ -44,6 +44,12 @@ class ListTransport:
     def buffered(self) -> int:
         return self.backlog
 
+    def send_now(self, frame: bytes) -> bool:
+        if self.backlog:
+            return False
+        self.sent.append(frame)
+        return True
+
     def when_drained(self, callback: Callable[[], None]) -> None:
         self._drained.append(callback)
 

@@ -60,3 +60,20 @@ def test_writes_keep_their_order_through_a_full_socket_and_stop_at_the_buffer_ca
         return bytes(received[:150_000])
 
     assert asyncio.run(scenario()) == b"".join(bytes([n]) * 10_000 for n in range(15))
+
+
+def test_a_closed_stream_refuses_writes_and_holds_nothing():
+    """Tornado drops the socket, then the write buffer, on close: a ping or an event may
+    still reach the stream before the WebSocket hears of it."""
+
+    async def scenario() -> None:
+        left, right = socket.socketpair()
+        stream = IOStream(left)
+        stream.close()
+        right.close()
+        await asyncio.sleep(0)
+        assert fast_write.buffered(stream) == 0
+        with pytest.raises(fast_write.StreamClosedError):
+            fast_write.write(stream, fast_write.text_frame(b"late"))
+
+    asyncio.run(scenario())

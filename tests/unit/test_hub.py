@@ -13,12 +13,19 @@ class Recorder:
         self.on_loop = on_loop
         self.events: list[Event] = []
         self.flushes = 0
+        self.alone = 0
+        """Events that came alone in their loop turn (``deliver_and_flush``)."""
 
     def deliver(self, event: Event) -> None:
         self.events.append(event)
 
     def flush(self) -> None:
         self.flushes += 1
+
+    def deliver_and_flush(self, event: Event) -> None:
+        self.alone += 1
+        self.deliver(event)
+        self.flush()
 
 
 def change(n: int, group: str = "g", item: str = "i") -> Event:
@@ -64,6 +71,23 @@ def test_on_loop_subscribers_get_a_batch_then_one_flush():
     assert len(scheduled) == 1  # one loop callback for the whole batch
     scheduled.pop()()
     assert [e.timestamp for e in sock.events] == list(range(5)) and sock.flushes == 1
+    assert sock.alone == 0
+
+
+def test_an_event_alone_in_its_turn_takes_one_call_per_subscription():
+    hub = Hub()
+    scheduled: list = []
+    hub.bind(scheduled.append)
+    group, item, other = Recorder(on_loop=True), Recorder(on_loop=True), Recorder(on_loop=True)
+    hub.add(Subscription(group, "s", "g"))
+    hub.add(Subscription(item, "s", "g", item_id="i"))
+    hub.add(Subscription(other, "s", "g", item_id="j"))
+    hub.publish(change(7))
+    hub.drain()
+    scheduled.pop()()
+    assert (group.alone, item.alone, other.alone) == (1, 1, 0)
+    assert [e.timestamp for e in group.events] == [7] == [e.timestamp for e in item.events]
+    assert other.events == []
 
 
 def test_item_subscriptions_only_get_their_item():

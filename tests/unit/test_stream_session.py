@@ -382,3 +382,26 @@ def test_a_resumed_item_subscription_gets_only_its_item():
 
     marker, change = run(scenario())
     assert marker["event"]["event"]["data"] == {"missed": 1} and (change["id"], change["seq"]) == ("a", 2)
+
+
+def test_a_dashboard_viewer_waits_for_its_frame_even_for_an_event_alone_in_its_turn():
+    from iii_live.server.dashboard_pages import ViewerFlushes, ViewerSession
+
+    async def until(condition) -> None:
+        while not condition():
+            await asyncio.sleep(0.005)
+
+    async def scenario():
+        core = make_core()
+        transport = ListTransport()
+        session = ViewerSession(core, transport, ViewerFlushes(interval=0.02))
+        await feed(session, join("j", "s", "g"))
+        await asyncio.wait_for(until(lambda: len(transport.sent) == 1), 5)  # the sync, in a frame
+        set_item(core, "a", 1)  # fanned out at once (this core's fan-out is synchronous)...
+        held = len(transport.sent)
+        await asyncio.wait_for(until(lambda: len(transport.sent) == 2), 5)  # ...sent with the frame
+        return held, frames(transport.sent)
+
+    held, sent = run(scenario())
+    assert held == 1
+    assert [f["event"]["type"] for f in sent] == ["sync", "create"]
