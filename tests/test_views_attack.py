@@ -9,6 +9,7 @@ import random
 import threading
 from typing import Any
 
+import pandas as pd
 import pytest
 
 import iii_live
@@ -408,3 +409,30 @@ def test_pages_hold_at_most_max_page_views_views_across_the_engine(client_factor
         python_view.close()
     finally:
         engine.stop()
+
+
+def test_writes_to_a_views_stream_are_refused_naming_it_and_the_rows_stay_the_views(engine):
+    orders = fill(engine)
+    view = orders.view("all", group_by="region", agg={"total": ("qty", "sum")})
+    rows = view.items()
+    assert rows["eu"]["total"] == 4
+    ref = {"stream_name": view.stream_name, "group_id": view.group_id, "item_id": "eu"}
+    attempts = {
+        "stream::set": {**ref, "data": {"region": "eu", "total": -1}},
+        "stream::update": {**ref, "ops": [{"type": "set", "path": "total", "value": -1}]},
+        "stream::delete": ref,
+    }
+    for function_id, payload in attempts.items():
+        with pytest.raises(iii_live.InvocationError) as info:
+            engine.trigger({"function_id": function_id, "payload": payload})
+        assert info.value.code == "deserialization_error"
+        assert f"{view.stream_name!r} holds the rows of views" in info.value.message
+    derived = engine.stream(view.stream_name)
+    with pytest.raises(iii_live.InvocationError, match="only views write to it"):
+        derived.set(view.group_id, "eu", {"total": -1})
+    with pytest.raises(iii_live.InvocationError, match="only views write to it"):
+        derived.write_frame(view.group_id, pd.DataFrame({"total": [-1]}, index=["eu"]))
+    assert view.items() == rows
+    orders.set("all", "9", {"region": "eu", "qty": 10, "sku": "s9"})  # the view still writes
+    wait_for(lambda: view.items()["eu"]["total"] == 14)
+    engine.stream(view.stream_name).send(view.group_id, "note", {"n": 1})  # events are not rows

@@ -176,6 +176,20 @@ def item_ids(function_id: str, ids: Sequence[Any], limits: Limits = DEFAULT_LIMI
         check_name(field, item_id, fail, n)
 
 
+VIEWS_STREAM_SUFFIX = "~views"
+"""Streams named ``<stream>~views`` hold the rows of views over ``<stream>`` (``views.spec``)."""
+
+
+def writable_stream(function_id: str, stream_name: str) -> None:
+    """Refuse a write to a stream that holds the rows of views: views write those rows
+    through the store themselves, and a row written from elsewhere would be wrong until the
+    view next changes it, or outlive the view."""
+    if stream_name.endswith(VIEWS_STREAM_SUFFIX):
+        raise deserialization_error(
+            function_id, f"`stream_name` {stream_name!r} holds the rows of views: only views write to it"
+        )
+
+
 def plain_item_names(stream: Any, group: Any, item: Any, max_length: int) -> bool:
     """Whether an item's three names are texts of 1..max_length printable characters: what
     almost every write has, checked in a few C operations (anything else takes the full

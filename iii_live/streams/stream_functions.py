@@ -140,6 +140,7 @@ class StreamFunctions:
 
     def _write(self, stream_name: str, group_id: str, item_id: str, data: Any) -> dict[str, Any]:
         """Store one item through the adapter and publish its event (``stream::set``)."""
+        inputs.writable_stream("stream::set", stream_name)
         value, value_json = self._normalize("stream::set", data)
         with self.lock:
             draft = EventDraft(stream_name, group_id, item_id, self.clock.next(stream_name, group_id))
@@ -181,6 +182,7 @@ class StreamFunctions:
                 self._call_custom(custom, _ref(req), "delete"),
                 lambda result: self._custom_done("delete", req, result),
             )
+        inputs.writable_stream("stream::delete", req.stream_name)
         with self.lock:
             old, event = self._store("delete", self.adapter.delete, self._draft(req))
         if event is not None:
@@ -235,6 +237,7 @@ class StreamFunctions:
                 self._call_custom(custom, call, "update"),
                 lambda result: self._custom_done("update", req, result),
             )
+        inputs.writable_stream("stream::update", req.stream_name)
         with self.lock:
             check = functools.partial(self.check_value, "stream::update")
             old, new, errors, event = self._store(
@@ -404,6 +407,7 @@ class StreamFunctions:
         """
         function_id = "stream::set"
         inputs.group_ref(function_id, {"stream_name": stream_name, "group_id": group_id}, self.limits)
+        inputs.writable_stream(function_id, stream_name)
         inputs.item_ids(function_id, item_ids, self.limits)
         self.check_values(function_id, values_json)
         adapter = self._retaining("bulk writes")

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .. import codec
+from ..streams.inputs import VIEWS_STREAM_SUFFIX
 from .aggregates import parse_agg
 from .errors import ViewSpecError
 
-VIEWS_STREAM_SUFFIX = "~views"
 NAME_SEPARATOR = "~"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 MAX_LIMIT = 2**53 - 1
