@@ -24,7 +24,7 @@ log = logging.getLogger("iii_live.server")
 
 
 class SocketTransport(fast_write.SocketWriter):
-    __slots__ = ("_drop", "_limit", "added_since_tick", "queued", "stopped")
+    __slots__ = ("_added_since_tick", "_drop", "_limit", "_queued_at_tick", "queued", "stopped")
 
     def __init__(self, stream: IOStream, limit: int, drop: Callable[[str], None]) -> None:
         super().__init__(stream)
@@ -35,8 +35,9 @@ class SocketTransport(fast_write.SocketWriter):
         """Some bytes went to Tornado's buffer (the socket did not take them at once)."""
         self.stopped = False
         """Nothing more is written: the socket was dropped, or is closing."""
-        self.added_since_tick = 0
-        """Bytes written since the keepalive last looked (``notice_reading``)."""
+        self._queued_at_tick = 0
+        self._added_since_tick = 0
+        """Bytes written since the keepalive last looked (``read_since_tick``)."""
 
     def send(self, frames: list[bytes]) -> None:
         data = frames[0] if len(frames) == 1 else b"".join(frames)
@@ -57,7 +58,7 @@ class SocketTransport(fast_write.SocketWriter):
     def _write(self, data: bytes) -> None:
         if self.stopped:
             return
-        self.added_since_tick += len(data)
+        self._added_since_tick += len(data)
         try:
             if not self.write(data):
                 self.queued = True
@@ -70,6 +71,15 @@ class SocketTransport(fast_write.SocketWriter):
         queued = 0 if self.stopped else super().buffered()
         self.queued = queued > 0
         return queued
+
+    def read_since_tick(self) -> bool:
+        """Once per keepalive tick: whether the backlog shrank since the last one (the peer
+        reads, though it may not answer pings behind that backlog)."""
+        queued = self.buffered()
+        read = bool(self._queued_at_tick) and queued < self._queued_at_tick + self._added_since_tick
+        self._queued_at_tick = queued
+        self._added_since_tick = 0
+        return read
 
     def when_drained(self, callback: Callable[[], None]) -> None:
         if self.stopped:

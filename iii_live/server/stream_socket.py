@@ -76,7 +76,6 @@ class StreamSocketHandler(StrictWebSocketHandler):
         self._reserved: str | None = None
         self.transport: SocketTransport | None = None
         """The session's way out, once the socket is open."""
-        self._queued_at_tick = 0
 
     def __repr__(self) -> str:
         return f"<stream socket {self.request.remote_ip} {self.session!r}>"
@@ -222,14 +221,8 @@ class StreamSocketHandler(StrictWebSocketHandler):
 
     def notice_reading(self) -> None:
         """Once per keepalive tick: a backlog that shrank since the last tick shows the peer reads."""
-        transport = self.transport
-        if transport is None:
-            return
-        queued = transport.buffered()
-        if self._queued_at_tick and queued < self._queued_at_tick + transport.added_since_tick:
+        if self.transport is not None and self.transport.read_since_tick():
             self.last_seen = time.monotonic()
-        self._queued_at_tick = queued
-        transport.added_since_tick = 0
 
     def send_raw(self, data: bytes) -> None:
         """Write prebuilt frame bytes now (a keepalive ping)."""
