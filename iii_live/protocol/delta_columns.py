@@ -9,7 +9,8 @@ The comm message's content is
 where the runs, in the order the items changed, are
 
     {"ids": [id, ...], "columns": [[field, "f64" | "i32", buffer index] | [field, "json", [value, ...]], ...]}
-        items that are objects with the same fields, in the same order; a column of numbers
+        items that are objects with the same fields (in the first one's order: when every
+        item of a delta has the same fields, they make one run); a column of numbers
         is a little-endian Float64 (or Int32, when every value is an integer that fits) array
         in the message's buffer of that index, any other column a list of values;
     {"ids": [id, ...], "values": [value, ...]}
@@ -24,7 +25,6 @@ from operator import itemgetter
 from typing import Any
 
 F64, I32, JSON = "f64", "i32", "json"
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 EXACT_INT = 2**53
 """Integers beyond this are not exact as doubles: they go as JSON, as the browser parses them."""
 INT32_CODE = next(code for code in "ilh" if array(code).itemsize == 4)
@@ -38,10 +38,9 @@ def encode_delta(seq: int, upserts: dict[str, Any], deletes: list[str]) -> tuple
     ids = list(upserts)
     values = list(upserts.values())
     if values and set(map(type, values)) == _OBJECTS:
-        shapes = list(map(tuple, values))
-        if shapes.count(shapes[0]) == len(shapes):  # the usual delta: one run, in passes in C
-            runs.append(_run(ids, values, shapes[0], buffers))
-            return {"type": "delta", "seq": seq, "runs": runs, "deletes": deletes}, buffers
+        run = _one_run(ids, values, buffers)
+        if run is not None:  # the usual delta
+            return {"type": "delta", "seq": seq, "runs": [run], "deletes": deletes}, buffers
     start = 0
     shape: tuple[str, ...] | None = None
     for index, value in enumerate(values):
@@ -55,25 +54,38 @@ def encode_delta(seq: int, upserts: dict[str, Any], deletes: list[str]) -> tuple
     return {"type": "delta", "seq": seq, "runs": runs, "deletes": deletes}, buffers
 
 
+def _one_run(ids: list[str], records: list[dict[str, Any]], buffers: list[bytes]) -> dict[str, Any] | None:
+    """Objects that all have the first one's fields as one run, in passes in C; None if
+    some differ (as many fields, each found in every object: the same fields)."""
+    fields = tuple(records[0])
+    if set(map(len, records)) != {len(fields)}:
+        return None
+    try:
+        columns = [list(map(itemgetter(field), records)) for field in fields]
+    except KeyError:
+        return None
+    return {"ids": ids, "columns": [_column(f, c, buffers) for f, c in zip(fields, columns, strict=True)]}
+
+
 def _run(
     ids: list[str], values: list[Any], fields: tuple[str, ...] | None, buffers: list[bytes]
 ) -> dict[str, Any]:
     if fields is None:
         return {"ids": ids, "values": values}
-    return {"ids": ids, "columns": [_column(field, values, buffers) for field in fields]}
+    columns = [list(map(itemgetter(field), values)) for field in fields]
+    return {"ids": ids, "columns": [_column(f, c, buffers) for f, c in zip(fields, columns, strict=True)]}
 
 
-def _column(field: str, records: list[dict[str, Any]], buffers: list[bytes]) -> list[Any]:
-    column = list(map(itemgetter(field), records))
+def _column(field: str, column: list[Any], buffers: list[bytes]) -> list[Any]:
     kinds = set(map(type, column))
     if not kinds or not kinds <= {int, float}:
         return [field, JSON, column]
     if kinds == {int}:
-        low, high = min(column), max(column)
-        if INT32_MIN <= low and high <= INT32_MAX:
+        try:
             return [field, I32, _buffer(array(INT32_CODE, column), buffers)]
-        if low < -EXACT_INT or high > EXACT_INT:
-            return [field, JSON, column]
+        except OverflowError:  # beyond Int32
+            if min(column) < -EXACT_INT or max(column) > EXACT_INT:
+                return [field, JSON, column]
     return [field, F64, _buffer(array("d", column), buffers)]
 
 

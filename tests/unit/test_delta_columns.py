@@ -130,3 +130,26 @@ def test_objects_of_different_fields_make_a_run_each_in_order():
     assert [run["ids"] for run in content["runs"]] == [["a", "b"], ["c"], ["d"]]
     read = read_in_browser_decoder(content, buffers)
     assert read["upserts"] == [[item_id, value] for item_id, value in upserts.items()]
+
+
+def test_objects_with_the_same_fields_in_another_order_share_the_run_with_every_value():
+    upserts = {"a": {"i": 1, "v": 0.5}, "b": {"v": 1.5, "i": 2}, "c": {"i": 3, "v": 2.5}}
+    content, buffers = encode_delta(5, upserts, [])
+    assert [run["ids"] for run in content["runs"]] == [["a", "b", "c"]]
+    read = read_in_browser_decoder(content, buffers)
+    assert read["upserts"] == [
+        ["a", {"i": 1, "v": 0.5}],
+        ["b", {"i": 2, "v": 1.5}],
+        ["c", {"i": 3, "v": 2.5}],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("numbers", "kind"), [([2**31, 1], "f64"), ([-(2**31) - 1, 1], "f64"), ([2**60, 1], "json")]
+)
+def test_integers_beyond_int32_go_as_doubles_or_as_json_past_two_to_the_53(numbers, kind):
+    upserts = {str(k): {"n": n} for k, n in enumerate(numbers)}
+    content, buffers = encode_delta(6, upserts, [])
+    assert content["runs"][0]["columns"][0][1] == kind
+    read = read_in_browser_decoder(content, buffers)
+    assert [float(v["n"]) for _, v in read["upserts"]] == [float(n) for n in numbers]
