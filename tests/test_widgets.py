@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 import weakref
 from pathlib import Path
 
@@ -62,6 +63,28 @@ def test_a_frame_runs_as_soon_as_a_cell_ends():
         wait_for(lambda: len(widget.calls) == 1)
         shell.run_cell("written = 1")
         wait_for(lambda: len(widget.calls) == 2)
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_frames_wait_for_the_start_of_a_cell_then_follow_it():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        flusher = Flusher(frame_seconds=3600)
+        flusher.follow_cells()
+        widget = Recorder()
+        flusher._widgets.append(weakref.ref(widget))  # frames driven by hand, not by the thread
+        shell.user_ns["flusher"] = flusher
+        shell.run_cell(
+            "import time\n"
+            "early = flusher.frame(time.monotonic())\n"
+            "later = flusher.frame(time.monotonic() + 0.1)"
+        )
+        assert (shell.user_ns["early"], shell.user_ns["later"]) == (0, 1)
+        assert flusher.frame(time.monotonic()) == 1  # between cells: no hold
+        assert len(widget.calls) == 2
     finally:
         InteractiveShell.clear_instance()
 

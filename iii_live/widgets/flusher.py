@@ -6,6 +6,11 @@ above 1000 per second, so each widget sends at most one message per frame (50 a 
 at most 60 with frames run early) and all widgets together at most
 ``MAX_MESSAGES_PER_SECOND``; what waits keeps coalescing. Only widgets that a view may be
 looking at are here (the others cost nothing), held weakly.
+
+In IPython, frames wait for the first ``CELL_HOLD_SECONDS`` of a cell: a short cell's writes
+(a burst) leave in one message per widget when it ends, instead of messages that compete
+with the writer for the interpreter and with each other for the page; a longer cell's
+views follow it at the usual rate from then on.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ MAX_FRAMES_PER_SECOND = 60
 """Frames run early (``wake``) come on top of the regular ones up to this many frames in
 any one second: no widget sends more than 60 messages a second."""
 MAX_MESSAGES_PER_SECOND = 200
+CELL_HOLD_SECONDS = 0.1
 
 
 class FrameRate:
@@ -63,6 +69,8 @@ class Flusher:
         self._next = 0
         self._woken = threading.Event()
         self._following_cells = False
+        self._cell_started: float | None = None
+        """When the running cell started (None: none runs, or the cells are not followed)."""
         self.frames = 0
         """Frames run so far (a widget that is never held back sends in each frame it has news)."""
         self.held_back = 0
@@ -89,8 +97,9 @@ class Flusher:
         self._woken.set()
 
     def follow_cells(self) -> None:
-        """In IPython, run a frame as each cell ends (once): what a cell wrote last reaches
-        the views then, not up to a frame later."""
+        """In IPython, hold frames for the first ``CELL_HOLD_SECONDS`` of each cell and run
+        one as it ends (once): what a cell wrote last reaches the views then, not up to a
+        frame later."""
         with self._lock:
             if self._following_cells:
                 return
@@ -101,9 +110,14 @@ class Flusher:
             return
         shell = get_ipython()
         if shell is not None:
+            shell.events.register("pre_run_cell", self._cell_started_now)
             shell.events.register("post_run_cell", self._cell_ended)
 
+    def _cell_started_now(self, *_: Any) -> None:
+        self._cell_started = time.monotonic()
+
     def _cell_ended(self, *_: Any) -> None:
+        self._cell_started = None
         self.wake()
 
     def _run(self) -> None:
@@ -118,7 +132,11 @@ class Flusher:
 
     def frame(self, now: float) -> int:
         """Flush widgets round robin, starting one further each frame, within this frame's
-        budget (so no widget starves another); returns the messages sent."""
+        budget (so no widget starves another); returns the messages sent. Early in a cell,
+        none is sent (see the module)."""
+        cell_started = self._cell_started
+        if cell_started is not None and now - cell_started < CELL_HOLD_SECONDS:
+            return 0
         with self._lock:
             widgets = [widget for widget in (ref() for ref in self._widgets) if widget is not None]
         self.frames += 1
