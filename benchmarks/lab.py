@@ -1,11 +1,12 @@
 """JupyterLab in Chromium for the widget benchmarks: cells run and timed from the page, and
-every kernel WebSocket frame counted by widget (through the DevTools protocol, which stamps
-each frame when the browser received it).
+every kernel WebSocket frame counted by widget, in the page (a wrapper around its WebSocket
+keeps each frame's arrival time and a reference to it; they are read between phases, so
+counting costs the measured phases nothing, where the DevTools protocol would copy each
+frame to this process while they run).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import sys
 import tempfile
@@ -23,50 +24,68 @@ from playwright.sync_api import Page, sync_playwright  # noqa: E402
 from tests.browser.servers import CHROMIUM, CHROMIUM_ARGS, Server, write_notebook  # noqa: E402
 from tests.browser.test_widgets_browser import Notebook  # noqa: E402
 
+KEEP_FRAMES = """(() => {
+  const Native = WebSocket;
+  const frames = (globalThis.__kernelFrames = []);
+  globalThis.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      if (String(args[0]).includes("/api/kernels/"))
+        this.addEventListener("message", (e) => {
+          if (e.data instanceof ArrayBuffer) frames.push([performance.now(), e.data]);
+        });
+    }
+  };
+})();"""
 
-def frame_message(payload: bytes) -> tuple[str, str | None]:
-    """``(msg_type, comm_id)`` of a kernel WebSocket frame in Jupyter's v1 binary protocol
-    (offsets, channel, header, parent header, metadata, content, buffers)."""
-    count = int.from_bytes(payload[:8], "little")
-    offsets = [int.from_bytes(payload[8 * (i + 1) : 8 * (i + 2)], "little") for i in range(count)]
-    header = json.loads(payload[offsets[1] : offsets[2]])
-    msg_type = header.get("msg_type", "")
-    if msg_type != "comm_msg":
-        return msg_type, None
-    content = json.loads(payload[offsets[4] : offsets[5]])
-    return msg_type, content.get("comm_id")
+READ_FRAMES = """(from) => {
+  // Jupyter's v1 binary protocol: offsets, then channel, header, parent header, metadata,
+  // content, buffers. Frames read are let go of.
+  const frames = globalThis.__kernelFrames, text = new TextDecoder(), out = [];
+  for (let k = from; k < frames.length; k++) {
+    const [at, data] = frames[k];
+    const view = new DataView(data);
+    const offset = (i) => Number(view.getBigUint64(8 * (i + 1), true));
+    const part = (i) => JSON.parse(text.decode(new Uint8Array(data, offset(i), offset(i + 1) - offset(i))));
+    const comm = part(1).msg_type === "comm_msg" ? part(4).comm_id : null;
+    out.push([at / 1000, data.byteLength, comm]);
+    frames[k] = null;
+  }
+  return out;
+}"""
 
 
 class KernelFrames:
-    """Arrival times (seconds, the browser's clock) and sizes of comm messages, by comm id."""
+    """Arrival times (seconds, the page's clock) and sizes of comm messages, by comm id."""
 
     def __init__(self, page: Page, enabled: bool = True) -> None:
         self.by_comm: dict[str, list[tuple[float, int]]] = defaultdict(list)
-        self.total_bytes = 0
+        self._page = page
+        self._enabled = enabled
+        self._read = 0
         if enabled:
-            cdp = page.context.new_cdp_session(page)
-            cdp.on("Network.webSocketFrameReceived", self._received)
-            cdp.send("Network.enable")
+            page.add_init_script(KEEP_FRAMES)
 
-    def _received(self, params: dict[str, Any]) -> None:
-        response = params["response"]
-        data = response["payloadData"]
-        payload = base64.b64decode(data) if response["opcode"] == 2 else data.encode()
-        self.total_bytes += len(payload)
-        if response["opcode"] != 2:
+    def pull(self) -> None:
+        """Read the frames received since the last pull (between phases, not during one)."""
+        if not self._enabled:
             return
-        msg_type, comm_id = frame_message(payload)
-        if comm_id is not None:
-            self.by_comm[comm_id].append((params["timestamp"], len(payload)))
+        frames = self._page.evaluate(READ_FRAMES, self._read)
+        self._read += len(frames)
+        for at, size, comm_id in frames:
+            if comm_id is not None:
+                self.by_comm[comm_id].append((at, size))
 
     def mark(self) -> dict[str, int]:
         """Where each widget's messages stand now (to count those of a phase from here)."""
+        self.pull()
         return {comm_id: len(frames) for comm_id, frames in self.by_comm.items()}
 
     def since(
         self, mark: dict[str, int], comm_id: str, until: dict[str, int] | None = None
     ) -> list[tuple[float, int]]:
         """A widget's frames from ``mark`` (to ``until``, another mark, if given)."""
+        self.pull()
         end = None if until is None else until.get(comm_id, 0)
         return self.by_comm.get(comm_id, [])[mark.get(comm_id, 0) : end]
 
@@ -123,8 +142,8 @@ class Lab:
 
 @contextmanager
 def lab(cells: list[str], width: int = 1280, height: int = 900, count_frames: bool = True) -> Iterator[Lab]:
-    """JupyterLab with ``cells`` open in Chromium; ``count_frames=False`` leaves the DevTools
-    protocol out (it copies every WebSocket frame to this process, base64-encoded)."""
+    """JupyterLab with ``cells`` open in Chromium; ``count_frames=False`` counts no frames
+    (the page keeps none)."""
     root = Path(tempfile.mkdtemp())
     write_notebook(root / "bench.ipynb", cells)
     server = Server("lab", root)
@@ -137,6 +156,7 @@ def lab(cells: list[str], width: int = 1280, height: int = 900, count_frames: bo
             frames = KernelFrames(page, count_frames)
             page.goto(f"{server.base}/lab/tree/bench.ipynb")
             yield Lab(page, Notebook(page), frames, root)
+            frames.pull()  # what came last, before the page goes
             browser.close()
     finally:
         server.stop()
