@@ -76,6 +76,11 @@ class KernelFrames:
             if comm_id is not None:
                 self.by_comm[comm_id].append((at, size))
 
+    def close(self) -> None:
+        """Read what came last, before the page goes (counts stay readable afterwards)."""
+        self.pull()
+        self._enabled = False
+
     def mark(self) -> dict[str, int]:
         """Where each widget's messages stand now (to count those of a phase from here)."""
         self.pull()
@@ -156,7 +161,7 @@ def lab(cells: list[str], width: int = 1280, height: int = 900, count_frames: bo
             frames = KernelFrames(page, count_frames)
             page.goto(f"{server.base}/lab/tree/bench.ipynb")
             yield Lab(page, Notebook(page), frames, root)
-            frames.pull()  # what came last, before the page goes
+            frames.close()
             browser.close()
     finally:
         server.stop()
