@@ -555,7 +555,7 @@ class Engine:
         published = Published(name, dashboard, layout, groups, token)
         self.dashboards.publish(published, replace=replace)
         try:
-            self.stream(LAYOUT_STREAM).set(name, LAYOUT_ITEM, layout)
+            self.core.streams.set_reserved(LAYOUT_STREAM, name, LAYOUT_ITEM, layout)
         except BaseException:
             self.dashboards.restore(name, previous)
             raise
@@ -569,7 +569,7 @@ class Engine:
         Returns whether it was published."""
         if self.dashboards.unpublish(name) is None:
             return False
-        self.stream(LAYOUT_STREAM).delete(name, LAYOUT_ITEM)
+        self.core.streams.delete_reserved(LAYOUT_STREAM, name, LAYOUT_ITEM)
         self._require_runtime().call_soon(self.dashboards.recheck_viewers, name)
         return True
 

@@ -212,6 +212,29 @@ def test_publishing_what_is_not_a_dashboard_or_a_taken_name_is_refused(engine, o
     assert engine.stream(LAYOUT_STREAM).get("ops", "layout")["title"] == "Other"
 
 
+def test_layouts_are_written_by_publish_only_and_stay_as_published(engine, ops):
+    engine.publish(ops, name="ops")
+    ref = {"stream_name": LAYOUT_STREAM, "group_id": "ops", "item_id": "layout"}
+    forged = {"title": "Forged", "rows": [["# not this"]]}
+    attempts = {
+        "stream::set": {**ref, "data": forged},
+        "stream::update": {**ref, "ops": [{"type": "set", "path": "title", "value": "Forged"}]},
+        "stream::delete": ref,
+    }
+    for function_id, payload in attempts.items():
+        with pytest.raises(iii_live.InvocationError) as info:
+            engine.trigger({"function_id": function_id, "payload": payload})
+        assert info.value.code == "deserialization_error"
+        assert "holds the layouts of dashboards: only publish() writes to it" in info.value.message
+    layouts = engine.stream(LAYOUT_STREAM)
+    with pytest.raises(iii_live.InvocationError, match="only publish\\(\\) writes to it"):
+        layouts.set("another", "layout", forged)  # a name not published either
+    assert layouts.get("ops", "layout") == ops.layout()
+    assert layouts.list_groups() == ["ops"]
+    assert engine.unpublish("ops")
+    assert layouts.get("ops", "layout") is None
+
+
 def test_widgets_of_another_engine_and_the_reserved_stream_are_refused(engine, ops):
     elsewhere = iii_live.start(port=0, background=True, engine_port=None)
     try:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
-LAYOUT_STREAM = "iii-live~dashboards"
-"""The reserved stream whose group ``<name>`` holds a published dashboard's layout."""
+from ..streams.inputs import LAYOUT_STREAM
+
 LAYOUT_ITEM = "layout"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 """Dashboard names are one URL path segment that needs no escaping."""

@@ -178,15 +178,23 @@ def item_ids(function_id: str, ids: Sequence[Any], limits: Limits = DEFAULT_LIMI
 
 VIEWS_STREAM_SUFFIX = "~views"
 """Streams named ``<stream>~views`` hold the rows of views over ``<stream>`` (``views.spec``)."""
+LAYOUT_STREAM = "iii-live~dashboards"
+"""The stream whose group ``<name>`` holds a published dashboard's layout (``dashboards``)."""
 
 
 def writable_stream(function_id: str, stream_name: str) -> None:
-    """Refuse a write to a stream that holds the rows of views: views write those rows
-    through the store themselves, and a row written from elsewhere would be wrong until the
-    view next changes it, or outlive the view."""
+    """Refuse a write to a stream the engine writes itself: the rows of views (a row written
+    from elsewhere would be wrong until the view next changes it, or outlive the view) and
+    the layouts of dashboards (a layout written from elsewhere would change what every
+    viewer of a published dashboard sees)."""
     if stream_name.endswith(VIEWS_STREAM_SUFFIX):
         raise deserialization_error(
             function_id, f"`stream_name` {stream_name!r} holds the rows of views: only views write to it"
+        )
+    if stream_name == LAYOUT_STREAM:
+        raise deserialization_error(
+            function_id,
+            f"`stream_name` {stream_name!r} holds the layouts of dashboards: only publish() writes to it",
         )
 
 

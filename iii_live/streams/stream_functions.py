@@ -109,6 +109,7 @@ class StreamFunctions:
             return then(
                 self._call_custom(custom, call, "set"), lambda result: self._custom_done("set", req, result)
             )
+        inputs.writable_stream("stream::set", req.stream_name)
         return self._write(req.stream_name, req.group_id, req.item_id, req.data)
 
     def set_item(self, stream_name: str, group_id: str, item_id: str, data: Any) -> dict[str, Any]:
@@ -119,6 +120,7 @@ class StreamFunctions:
             # the full check: raises the error that names the field, or lets the names pass
             payload = {"stream_name": stream_name, "group_id": group_id, "item_id": item_id, "data": data}
             inputs.set_input("stream::set", payload, self.limits)
+        inputs.writable_stream("stream::set", stream_name)
         try:
             return self._write(stream_name, group_id, item_id, data)
         except InvocationError:
@@ -139,8 +141,8 @@ class StreamFunctions:
         return direct
 
     def _write(self, stream_name: str, group_id: str, item_id: str, data: Any) -> dict[str, Any]:
-        """Store one item through the adapter and publish its event (``stream::set``)."""
-        inputs.writable_stream("stream::set", stream_name)
+        """Store one item through the adapter and publish its event (``stream::set``, of a
+        stream the caller may write)."""
         value, value_json = self._normalize("stream::set", data)
         with self.lock:
             draft = EventDraft(stream_name, group_id, item_id, self.clock.next(stream_name, group_id))
@@ -183,11 +185,29 @@ class StreamFunctions:
                 lambda result: self._custom_done("delete", req, result),
             )
         inputs.writable_stream("stream::delete", req.stream_name)
+        return self._delete(req)
+
+    def _delete(self, req: Any) -> dict[str, Any]:
         with self.lock:
             old, event = self._store("delete", self.adapter.delete, self._draft(req))
         if event is not None:
             self._after(event)
         return {"old_value": _plain(old)}
+
+    def set_reserved(self, stream_name: str, group_id: str, item_id: str, data: Any) -> dict[str, Any]:
+        """``stream::set`` of a stream that only the engine writes (``inputs.writable_stream``),
+        for the engine itself: a dashboard's layout."""
+        inputs.set_input(
+            "stream::set",
+            {"stream_name": stream_name, "group_id": group_id, "item_id": item_id, "data": data},
+            self.limits,
+        )
+        return self._write(stream_name, group_id, item_id, data)
+
+    def delete_reserved(self, stream_name: str, group_id: str, item_id: str) -> dict[str, Any]:
+        """``stream::delete`` of a stream that only the engine writes, for the engine itself."""
+        payload = {"stream_name": stream_name, "group_id": group_id, "item_id": item_id}
+        return self._delete(inputs.item_ref("stream::delete", payload, self.limits))
 
     def list(self, payload: Any) -> Any:
         req = inputs.group_ref("stream::list", payload, self.limits)
