@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 
+_time_ns = time.time_ns
+
 PRUNE_AT = 1024
 """Entries kept before the stale ones are swept (amortized: a sweep per this many groups)."""
 
@@ -25,7 +27,9 @@ class GroupClock:
     def next(self, stream_name: str, group_id: str) -> int:
         """The next stamp for a group. Callers hold the engine's write lock."""
         key = (stream_name, group_id)
-        now = max(time.time_ns() // 1_000_000, self._floor)
+        now = _time_ns() // 1_000_000
+        if now < self._floor:
+            now = self._floor
         last = self._last.get(key, 0)
         stamp = now if now > last else last + 1
         self._last[key] = stamp

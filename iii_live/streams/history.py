@@ -52,21 +52,22 @@ class GroupHistory:
         self.window = window
         self.ttl = ttl
         self._clock = clock
-        self._logs: dict[GroupKey, Log] = {}
+        self.logs: dict[GroupKey, Log] = {}
+        """The histories of the groups resuming clients follow (empty: no event is numbered)."""
 
     def __len__(self) -> int:
-        return len(self._logs)
+        return len(self.logs)
 
     def stamp(self, event: Event) -> None:
         """Number a group's event and keep it, if resuming clients follow the group."""
-        if not self._logs:
+        if not self.logs:
             return
-        log = self._logs.get((event.stream_name, event.group_id))
+        log = self.logs.get((event.stream_name, event.group_id))
         if log is None:
             return
         now = self._clock()
         if log.idle_since is not None and now - log.idle_since > self.ttl:
-            del self._logs[(event.stream_name, event.group_id)]
+            del self.logs[(event.stream_name, event.group_id)]
             return
         log.seq += 1
         event.seq = log.seq
@@ -81,13 +82,13 @@ class GroupHistory:
     def follow(self, stream_name: str, group_id: str) -> Log:
         """A resuming client follows the group from now on; returns its history."""
         key = (stream_name, group_id)
-        log = self._logs.get(key)
+        log = self.logs.get(key)
         now = self._clock()
         if log is not None and log.idle_since is not None and now - log.idle_since > self.ttl:
             log = None
         if log is None:
             self._sweep(now)
-            log = self._logs[key] = Log(key, secrets.token_hex(6))
+            log = self.logs[key] = Log(key, secrets.token_hex(6))
         log.followers += 1
         log.idle_since = None
         return log
@@ -101,25 +102,25 @@ class GroupHistory:
 
     def followed(self) -> list[GroupKey]:
         """The groups resuming clients follow now."""
-        return [key for key, log in list(self._logs.items()) if log.followers]
+        return [key for key, log in list(self.logs.items()) if log.followers]
 
     def follows(self, stream_name: str, group_id: str) -> bool:
         """Whether the group's events should come numbered by the store (see ``established``)."""
-        log = self._logs.get((stream_name, group_id))
+        log = self.logs.get((stream_name, group_id))
         return log is not None and log.followers > 0 and log.established
 
     def seq(self, stream_name: str, group_id: str) -> int | None:
         """The number of the group's last event, when its history is kept."""
-        log = self._logs.get((stream_name, group_id))
+        log = self.logs.get((stream_name, group_id))
         return None if log is None else log.seq
 
     def forget(self) -> None:
         """Events may have been missed (a store outage): no history is whole any more."""
-        self._logs.clear()
+        self.logs.clear()
 
     def current(self, log: Log | None) -> bool:
         """Whether ``log`` is still the history of its group (not forgotten or let go)."""
-        return log is not None and self._logs.get(log.key) is log
+        return log is not None and self.logs.get(log.key) is log
 
     def since(self, log: Log, seq: int, epoch: str) -> list[Event] | None:
         """The events after ``seq``, in order, or None when they are not all kept
@@ -141,8 +142,8 @@ class GroupHistory:
         """Let go of histories nobody has followed for ``ttl``."""
         expired = [
             key
-            for key, log in self._logs.items()
+            for key, log in self.logs.items()
             if log.idle_since is not None and now - log.idle_since > self.ttl
         ]
         for key in expired:
-            del self._logs[key]
+            del self.logs[key]

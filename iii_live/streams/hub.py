@@ -207,28 +207,29 @@ class Hub:
             try:
                 while outbox:
                     event, group = outbox.popleft()
-                    self._deliver(event, group)
+                    for sub in group.direct:
+                        if sub.item_id is None or sub.item_id == event.item_id:
+                            try:
+                                sub.subscriber.deliver(event)
+                            except Exception:
+                                log.exception("subscriber %r failed on %r", sub.subscriber, event)
+                    if group.on_loop:
+                        self._to_loop(event, group.on_loop)
             finally:
                 self._drain_lock.release()
 
-    def _deliver(self, event: Event, group: _GroupSubscriptions) -> None:
-        for sub in group.direct:
-            if sub.item_id is None or sub.item_id == event.item_id:
-                try:
-                    sub.subscriber.deliver(event)
-                except Exception:
-                    log.exception("subscriber %r failed on %r", sub.subscriber, event)
-        if group.on_loop:
-            if len(self._loop_batch) >= self.max_loop_backlog:
-                self._loop_batch.clear()
-                if not self._overflowed:
-                    self._overflowed = True
-                    log.warning(
-                        "more than %d events waited for the event loop; resyncing sockets",
-                        self.max_loop_backlog,
-                    )
-            self._loop_batch.append((event, group.on_loop))
-            self._schedule_flush()
+    def _to_loop(self, event: Event, on_loop: Subs) -> None:
+        """Batch an event for its socket subscribers, served on the loop's next turn."""
+        if len(self._loop_batch) >= self.max_loop_backlog:
+            self._loop_batch.clear()
+            if not self._overflowed:
+                self._overflowed = True
+                log.warning(
+                    "more than %d events waited for the event loop; resyncing sockets",
+                    self.max_loop_backlog,
+                )
+        self._loop_batch.append((event, on_loop))
+        self._schedule_flush()
 
     def _schedule_flush(self) -> None:
         if self._flush_scheduled:  # the loop clears it before taking the batch: nothing is missed

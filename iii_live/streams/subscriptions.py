@@ -272,7 +272,7 @@ class Subscriptions:
         """Number an event in its group's history and queue it for the group's subscribers,
         under the write lock."""
         with self.lock:
-            if not self._store_numbers:
+            if self.history.logs and not self._store_numbers:
                 self.history.stamp(event)
             self.hub.publish(event)
 
