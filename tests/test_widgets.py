@@ -89,6 +89,41 @@ def test_frames_wait_for_the_start_of_a_cell_then_follow_it():
         InteractiveShell.clear_instance()
 
 
+class Pending:
+    """A widget with news after each write: one message carries every write since the last."""
+
+    def __init__(self):
+        self.news = 0
+        self.sent = []
+
+    def flush(self, now):
+        if not self.news:
+            return 0
+        self.sent.append(self.news)
+        self.news = 0
+        return 1
+
+
+def test_short_cells_run_back_to_back_each_reach_the_views_as_they_end():
+    """A cell's end wakes a frame; the next cell starting before it runs must not hold back
+    what the ended cell wrote (a run of short cells would keep every view still)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        flusher = Flusher()
+        flusher.follow_cells()
+        widget = Pending()
+        flusher.add(widget)
+        shell.user_ns["widget"] = widget
+        for _ in range(20):  # each cell writes once, then leaves the interpreter to others a moment
+            shell.run_cell("import time\nwidget.news += 1\ntime.sleep(0.01)")
+        wait_for(lambda: sum(widget.sent) == 20)
+        assert max(widget.sent) <= 2  # sent as its cell ended, or while the next one ran
+    finally:
+        InteractiveShell.clear_instance()
+
+
 def test_table_widget_mirrors_the_group_and_sends_bounded_messages(engine):
     s = engine.stream("m")
     s.set("g", "a", {"v": 1})
