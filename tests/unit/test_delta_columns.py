@@ -153,3 +153,12 @@ def test_integers_beyond_int32_go_as_doubles_or_as_json_past_two_to_the_53(numbe
     assert content["runs"][0]["columns"][0][1] == kind
     read = read_in_browser_decoder(content, buffers)
     assert [float(v["n"]) for _, v in read["upserts"]] == [float(n) for n in numbers]
+
+
+def test_a_field_named_like_an_object_internal_comes_back_as_a_field():
+    """JSON.parse keeps ``__proto__`` as a field of its own; a run's item must too."""
+    upserts = {"a": {"__proto__": 1, "v": 0.5}, "b": {"__proto__": {"x": 1}, "v": 1.5}}
+    content, buffers = encode_delta(7, upserts, [])
+    read = read_in_browser_decoder(content, buffers)
+    assert read["keys"] == [["__proto__", "v"], ["__proto__", "v"]]
+    assert read["upserts"] == [["a", {"__proto__": 1, "v": 0.5}], ["b", {"__proto__": {"x": 1}, "v": 1.5}]]
