@@ -508,3 +508,30 @@ def test_raw_worker_protocol_ignores_what_it_does_not_know(engine):
         otel.send(b"MTRC{}")
         otel.send("ignored")
     assert engine.stream("raw").get("g", "i") == 7
+
+
+def test_a_worker_cannot_serve_the_layouts_of_dashboards_as_its_own_stream(engine, worker_factory):
+    """``create_stream`` under the reserved name would route every read and write of the
+    layouts to the worker: viewers would see what it answers, not what was published."""
+    from iii_live.dashboards import LAYOUT_STREAM
+
+    from .test_dashboards import join, socket_url
+
+    table = engine.stream("m").table("hosts")
+    url = engine.publish(iii_live.Dashboard("Ops", [[table]]), name="ops")
+    published = engine.stream(LAYOUT_STREAM).get("ops", "layout")
+    w = worker_factory("takeover")
+    with pytest.warns(FutureWarning):
+        create_stream(w, LAYOUT_STREAM, MemoryStream())
+    w.register_function("takeover::after", lambda data: None)  # registered after the stream's
+    wait_for(lambda: "takeover::after" in engine.functions)
+    forged = {"title": "Forged", "rows": [["# not this"]]}
+    with pytest.raises(SdkInvocationError):
+        sdk_call(w, "stream::set", stream_name=LAYOUT_STREAM, group_id="ops", item_id="layout", data=forged)
+    viewer = Client(socket_url(url))
+    try:
+        join(viewer, "layout", LAYOUT_STREAM, "ops")
+        assert viewer.recv()["event"] == {"type": "sync", "data": {"layout": published}}
+    finally:
+        viewer.close()
+        table.close()
