@@ -71,6 +71,9 @@ class Flusher:
         self._following_cells = False
         self._cell_started: float | None = None
         """When the running cell started (None: none runs, or the cells are not followed)."""
+        self._cell_frame_owed = False
+        """A cell ended and no frame ran since: the next one runs even if another cell has
+        started meanwhile (short cells run back to back would otherwise hold every frame)."""
         self.frames = 0
         """Frames run so far (a widget that is never held back sends in each frame it has news)."""
         self.held_back = 0
@@ -118,6 +121,7 @@ class Flusher:
 
     def _cell_ended(self, *_: Any) -> None:
         self._cell_started = None
+        self._cell_frame_owed = True
         self.wake()
 
     def _run(self) -> None:
@@ -135,7 +139,9 @@ class Flusher:
         budget (so no widget starves another); returns the messages sent. Early in a cell,
         none is sent (see the module)."""
         cell_started = self._cell_started
-        if cell_started is not None and now - cell_started < CELL_HOLD_SECONDS:
+        if self._cell_frame_owed:
+            self._cell_frame_owed = False
+        elif cell_started is not None and now - cell_started < CELL_HOLD_SECONDS:
             return 0
         with self._lock:
             widgets = [widget for widget in (ref() for ref in self._widgets) if widget is not None]
