@@ -19,6 +19,7 @@ from .streams.clock import now_ms
 from .streams.custom import custom_function_id, custom_stream_names, handlers_for
 from .streams.history import GroupHistory
 from .streams.hub import Hub, Schedule, Subscription
+from .streams.inputs import LAYOUT_STREAM
 from .streams.retention import Retention
 from .streams.stream_functions import StreamFunctions
 from .streams.subscriptions import Offload, Since, Spawn, Subscriptions
@@ -79,6 +80,8 @@ class StreamCore:
 
     def create_stream(self, stream_name: str, adapter: Any) -> None:
         """Serve ``stream_name`` from an object with get/set/delete/list/list_groups[/update]."""
+        if stream_name == LAYOUT_STREAM:
+            raise ValueError(f"{LAYOUT_STREAM} is reserved for the layouts of dashboards")
         for op, handler in handlers_for(adapter).items():
             self.functions.register(custom_function_id(op, stream_name), handler)
 

@@ -235,6 +235,29 @@ def test_layouts_are_written_by_publish_only_and_stay_as_published(engine, ops):
     assert layouts.get("ops", "layout") is None
 
 
+def test_the_layouts_stream_cannot_be_served_by_a_custom_stream(engine, ops):
+    class Forged:
+        def get(self, group_id, item_id):
+            return {"title": "Forged", "rows": []}
+
+        def set(self, group_id, item_id, data):
+            return None
+
+        def delete(self, group_id, item_id):
+            return None
+
+        def list(self, group_id):
+            return []
+
+        def list_groups(self):
+            return []
+
+    with pytest.raises(ValueError, match="iii-live~dashboards is reserved for the layouts of dashboards"):
+        engine.create_stream(LAYOUT_STREAM, Forged())
+    engine.publish(ops, name="ops")
+    assert engine.stream(LAYOUT_STREAM).get("ops", "layout") == ops.layout()
+
+
 def test_widgets_of_another_engine_and_the_reserved_stream_are_refused(engine, ops):
     elsewhere = iii_live.start(port=0, background=True, engine_port=None)
     try:

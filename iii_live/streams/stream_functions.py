@@ -342,8 +342,12 @@ class StreamFunctions:
             raise _failed(op, exc) from exc
 
     def _custom(self, op: str, stream_name: str) -> str | None:
+        """The custom function serving ``op`` of a stream, if any; the layouts of dashboards
+        are always the engine's own, whatever a worker registers under their name."""
         function_id = custom_function_id(op, stream_name)
-        return function_id if function_id in self.functions else None
+        if function_id in self.functions and stream_name != inputs.LAYOUT_STREAM:
+            return function_id
+        return None
 
     def _call_custom(self, function_id: str, payload: dict[str, Any], op: str) -> Any:
         code, what = _ERRORS[op]
