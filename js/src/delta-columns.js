@@ -62,14 +62,28 @@ export function decodeUpserts(delta, buffers) {
     const names = run.columns.map((column) => column[0]);
     const columns = run.columns.map(([, kind, ref]) => (kind === "json" ? /** @type {unknown[]} */ (ref) : numbers(buffers[/** @type {number} */ (ref)], kind, ids.length)));
     const width = names.length;
+    // `item.__proto__ = v` would set the prototype, not a field: such a run defines its
+    // fields, as JSON.parse does
+    const define = names.includes("__proto__");
     for (let k = 0; k < ids.length; k++) {
       /** @type {Record<string, unknown>} */
       const item = {};
-      for (let c = 0; c < width; c++) item[names[c]] = columns[c][k];
+      if (define) for (let c = 0; c < width; c++) defineField(item, names[c], columns[c][k]);
+      else for (let c = 0; c < width; c++) item[names[c]] = columns[c][k];
       out.push([ids[k], item]);
     }
   }
   return out;
+}
+
+/**
+ * A field as JSON.parse makes it, whatever its name.
+ * @param {Record<string, unknown>} item
+ * @param {string} name
+ * @param {unknown} value
+ */
+function defineField(item, name, value) {
+  Object.defineProperty(item, name, { value, writable: true, enumerable: true, configurable: true });
 }
 
 /**
