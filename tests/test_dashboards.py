@@ -588,3 +588,30 @@ def test_a_viewer_being_closed_gets_no_frame_after_the_close_frame(engine, ops, 
         sock.sendall(masked(0x8, struct.pack(">H", 1000)))  # our reply: the engine ends the connection
         assert read_frame(sock, data) is None
         assert not data
+
+
+def test_engines_sharing_redis_keep_each_ones_published_layout(redis_engines):
+    """The layouts live in a stream every engine on the Redis shares: another engine that
+    publishes or unpublishes the same name must not change what this engine's viewers see."""
+    here, there = redis_engines(), redis_engines()
+    mine = here.stream("m").table("hosts")
+    theirs = there.stream("n").table("other")
+    viewer = None
+    try:
+        url = here.publish(iii_live.Dashboard("Mine", [[mine]]), name="ops")
+        viewer = Client(socket_url(url))
+        join(viewer, "layout", LAYOUT_STREAM, "ops")
+        assert viewer.recv()["event"]["data"]["layout"]["title"] == "Mine"
+        try:
+            there.publish(iii_live.Dashboard("Theirs", [[theirs]]), name="ops")
+            there.unpublish("ops")
+        except ValueError:
+            pass  # refused: the name is taken on the shared storage
+        again = iii_live.Dashboard("Mine again", [[mine]])
+        here.publish(again, name="ops", replace=True)  # the sentinel: the next change viewers see
+        assert viewer.recv()["event"] == {"type": "update", "data": again.layout()}
+    finally:
+        if viewer is not None:
+            viewer.close()
+        mine.close()
+        theirs.close()
