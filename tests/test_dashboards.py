@@ -615,3 +615,22 @@ def test_engines_sharing_redis_keep_each_ones_published_layout(redis_engines):
             viewer.close()
         mine.close()
         theirs.close()
+
+
+def test_a_layout_left_in_storage_by_an_earlier_run_is_replaced_only_when_asked(tmp_path):
+    adapter = {"name": "kv", "config": {"store_method": "file_based", "file_path": str(tmp_path / "store")}}
+
+    def run(title: str, replace: bool = False) -> None:
+        engine = iii_live.start(port=0, background=True, adapter=adapter)
+        try:
+            table = engine.stream("m").table("hosts")
+            engine.publish(iii_live.Dashboard(title, [[table]]), name="ops", replace=replace)
+            assert engine.stream(LAYOUT_STREAM).get("ops", "layout")["title"] == title
+        finally:
+            engine.stop()
+
+    run("Ops")
+    run("Ops")  # the same dashboard, published again by the next run
+    with pytest.raises(ValueError, match="a different dashboard is published as 'ops' in this engine's storage"):
+        run("Other")
+    run("Other", replace=True)
