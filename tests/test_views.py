@@ -630,3 +630,19 @@ def test_a_stopped_engine_opens_no_views():
     engine.stop()
     with pytest.raises(RuntimeError, match="stopped"):
         engine.stream("s").view("g")
+
+
+def test_a_sum_past_the_largest_float_is_null_in_events_as_in_storage(engine):
+    stream = engine.stream("huge")
+    stream.set("g", "a", {"k": "x", "v": 1e308})
+    view = stream.view(
+        "g", group_by="k", agg={"total": ("v", "sum"), "avg": ("v", "mean"), "n": ("v", "count")}
+    )
+    rows = []
+    with engine.stream(view.stream_name).subscribe(
+        view.group_id, lambda m: rows.append(m["event"]["data"]) if m["event"]["type"] == "update" else None
+    ):
+        stream.set("g", "b", {"k": "x", "v": 1e308})  # 2e308: no float holds it
+        wait_for(lambda: rows and rows[-1]["n"] == 2)
+    assert (rows[-1]["total"], rows[-1]["avg"]) == (None, None)  # not inf or nan: JSON has neither
+    assert engine.stream(view.stream_name).items(view.group_id)["x"] == rows[-1]

@@ -14,6 +14,7 @@ keeps an item's place, as the kv store keeps it).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -178,12 +179,15 @@ class FieldState:
         self.float_sum = total
 
     def total(self) -> Any:
+        """The sum; None past the largest float (JSON has no infinity: stored, it is null)."""
         if not self.floats:
             return self.int_sum
-        return self.int_sum + (self.float_sum + self.compensation)
+        total = self.int_sum + (self.float_sum + self.compensation)
+        return total if math.isfinite(total) else None
 
     def mean(self) -> Any:
-        return self.total() / self.numbers if self.numbers else None
+        total = self.total()
+        return total / self.numbers if self.numbers and total is not None else None
 
     def lowest(self) -> Any:
         return self.values.min() if self.values is not None else None
