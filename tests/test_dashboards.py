@@ -631,6 +631,8 @@ def test_a_layout_left_in_storage_by_an_earlier_run_is_replaced_only_when_asked(
 
     run("Ops")
     run("Ops")  # the same dashboard, published again by the next run
-    with pytest.raises(ValueError, match="a different dashboard is published as 'ops' in this engine's storage"):
+    with pytest.raises(
+        ValueError, match="a different dashboard is published as 'ops' in this engine's storage"
+    ):
         run("Other")
     run("Other", replace=True)

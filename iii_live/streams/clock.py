@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import time
 
-_time_ns = time.time_ns
-
 PRUNE_AT = 1024
 """Entries kept before the stale ones are swept (amortized: a sweep per this many groups)."""
 
@@ -27,7 +25,7 @@ class GroupClock:
     def next(self, stream_name: str, group_id: str) -> int:
         """The next stamp for a group. Callers hold the engine's write lock."""
         key = (stream_name, group_id)
-        now = _time_ns() // 1_000_000
+        now = time.time_ns() // 1_000_000
         if now < self._floor:
             now = self._floor
         last = self._last.get(key, 0)
