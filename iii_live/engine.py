@@ -554,8 +554,8 @@ class Engine:
             raise ValueError(f"{LAYOUT_STREAM} is reserved for the layouts of dashboards")
         previous = self.dashboards.get(name)
         if previous is None and not replace:
-            stored = self.core.call(
-                "stream::get", {"stream_name": LAYOUT_STREAM, "group_id": name, "item_id": LAYOUT_ITEM}
+            stored = self.core.streams.get(
+                {"stream_name": LAYOUT_STREAM, "group_id": name, "item_id": LAYOUT_ITEM}
             )
             if stored is not None and stored != codec.normalize(layout)[0]:
                 raise ValueError(
