@@ -124,6 +124,31 @@ def test_short_cells_run_back_to_back_each_reach_the_views_as_they_end():
         InteractiveShell.clear_instance()
 
 
+def test_a_cell_end_stays_owed_until_every_widget_with_news_was_reached():
+    """The frame a cell's end wakes may be out of messages for some widgets (the budget
+    spent by the frame before): those still owe the ended cell's writes, and the next
+    cell's hold must not keep them back."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        flusher = Flusher(frame_seconds=0.02, max_per_second=100)  # 2 messages per frame
+        flusher.follow_cells()
+        widgets = [Pending() for _ in range(3)]
+        flusher._widgets.extend(weakref.ref(w) for w in widgets)  # frames driven by hand
+        shell.user_ns.update(flusher=flusher, widgets=widgets)
+        shell.run_cell("for w in widgets: w.news += 1")
+        assert flusher.frame(time.monotonic()) == 2  # the frame the cell's end woke: two of three
+        shell.run_cell(  # the next cell; a frame comes 50 ms into it, the budget refilled
+            "import time\nheld = [bool(w.sent) for w in widgets]\n"
+            "flusher.frame(time.monotonic() + 0.05)\nreached = [bool(w.sent) for w in widgets]"
+        )
+        assert shell.user_ns["held"].count(False) == 1
+        assert shell.user_ns["reached"] == [True, True, True]
+    finally:
+        InteractiveShell.clear_instance()
+
+
 def test_table_widget_mirrors_the_group_and_sends_bounded_messages(engine):
     s = engine.stream("m")
     s.set("g", "a", {"v": 1})
