@@ -72,8 +72,9 @@ class Flusher:
         self._cell_started: float | None = None
         """When the running cell started (None: none runs, or the cells are not followed)."""
         self._cell_frame_owed = False
-        """A cell ended and no frame ran since: the next one runs even if another cell has
-        started meanwhile (short cells run back to back would otherwise hold every frame)."""
+        """A cell ended and no frame reached every widget since: the next one runs even if
+        another cell has started meanwhile (short cells run back to back would otherwise
+        hold every frame)."""
         self.frames = 0
         """Frames run so far (a widget that is never held back sends in each frame it has news)."""
         self.held_back = 0
@@ -139,7 +140,8 @@ class Flusher:
         budget (so no widget starves another); returns the messages sent. Early in a cell,
         none is sent (see the module)."""
         cell_started = self._cell_started
-        if self._cell_frame_owed:
+        owed = self._cell_frame_owed
+        if owed:
             self._cell_frame_owed = False
         elif cell_started is not None and now - cell_started < CELL_HOLD_SECONDS:
             return 0
@@ -156,6 +158,8 @@ class Flusher:
             widget = widgets[(self._next + offset) % count]
             if budget <= 0:
                 self.held_back += count - offset
+                if owed:  # those not reached may hold the ended cell's writes
+                    self._cell_frame_owed = True
                 break
             try:
                 budget -= widget.flush(now)
