@@ -636,3 +636,52 @@ def test_a_layout_left_in_storage_by_an_earlier_run_is_replaced_only_when_asked(
     ):
         run("Other")
     run("Other", replace=True)
+
+
+def test_an_engine_that_published_the_same_layout_does_not_unpublish_another_ones(redis_engines):
+    """Engines serving one app on a shared Redis publish the same layout (allowed: it is the
+    same dashboard); one of them unpublishing it, or stopping its app, must leave the layout
+    the others still serve, or their viewers see "not published" while they serve it."""
+    here, there = redis_engines(), redis_engines()
+    mine = here.stream("m").table("hosts")
+    theirs = there.stream("m").table("hosts")
+    try:
+        served = iii_live.Dashboard("Ops", [[mine]])
+        here.publish(served, name="ops")
+        there.publish(iii_live.Dashboard("Ops", [[theirs]]), name="ops")  # the same layout
+        assert there.unpublish("ops")
+        assert here.dashboards.names() == ["ops"]  # still served here
+        assert here.stream(LAYOUT_STREAM).get("ops", "layout") == served.layout()
+    finally:
+        mine.close()
+        theirs.close()
+
+
+def test_the_same_dashboard_made_again_in_the_same_engine_is_an_update(engine, ops):
+    """Re-running a notebook cell builds the same dashboard as a new object: the next run's
+    engine takes it as an update (the stored layout is the same), so must this engine."""
+    engine.publish(ops, name="ops")
+    again = iii_live.Dashboard(ops.title, [list(row) for row in ops.rows])
+    assert again.layout() == ops.layout()
+    engine.publish(again, name="ops")
+    assert engine.stream(LAYOUT_STREAM).get("ops", "layout") == again.layout()
+
+
+def test_the_next_run_publishing_the_same_dashboard_of_a_python_view_is_an_update(tmp_path):
+    """A view with a Python computed column gets a fresh name each run, so its table's layout
+    names another group: the same dashboard, published again by the next run, is refused."""
+    adapter = {"name": "kv", "config": {"store_method": "file_based", "file_path": str(tmp_path / "store")}}
+
+    def run() -> None:
+        engine = iii_live.start(port=0, background=True, adapter=adapter)
+        try:
+            base = engine.stream("m")
+            base.set("hosts", "h1", {"cpu": 10})
+            view = base.view("hosts", columns={"cpu": "cpu", "double": lambda item: item["cpu"] * 2})
+            table = engine.stream(view.stream_name).table(view.group_id)
+            engine.publish(iii_live.Dashboard("Ops", [[table]]), name="ops")
+        finally:
+            engine.stop()
+
+    run()
+    run()  # the same app, run again
