@@ -532,11 +532,10 @@ class Engine:
         """Serve ``dashboard`` as a live page at ``/d/<name>`` and return its URL (its share link).
 
         Publishing under the same name again updates open pages in place; a name held by a
-        different dashboard needs ``replace=True``, also when another engine sharing the
-        storage (a Redis) published it, or an earlier run left its layout there. ``token`` is
-        what viewers present, apart from the engine's own token: a string, ``True`` (a new
-        one), ``False`` (none), or ``None``: the one published before, else a new one when the
-        engine requires a token.
+        different dashboard (another layout) needs ``replace=True``. ``token`` is what viewers
+        present, apart from the engine's own token: a string, ``True`` (a new one), ``False``
+        (none), or ``None``: the one published before, else a new one when the engine requires
+        a token.
         Viewers read the dashboard's groups and nothing else.
         """
         if not isinstance(dashboard, Dashboard):
@@ -553,16 +552,6 @@ class Engine:
         if any(stream == LAYOUT_STREAM for stream, _ in groups):
             raise ValueError(f"{LAYOUT_STREAM} is reserved for the layouts of dashboards")
         previous = self.dashboards.get(name)
-        if previous is None and not replace:
-            stored = self.core.streams.get(
-                {"stream_name": LAYOUT_STREAM, "group_id": name, "item_id": LAYOUT_ITEM}
-            )
-            if stored is not None and stored != codec.normalize(layout)[0]:
-                raise ValueError(
-                    f"a different dashboard is published as {name!r} in this engine's storage (by another "
-                    f"engine sharing it, or by an earlier run): pass replace=True to replace it, or "
-                    f"choose another name"
-                )
         token = view_token(token, previous, self.token)
         published = Published(name, dashboard, layout, groups, token)
         self.dashboards.publish(published, replace=replace)
@@ -579,9 +568,13 @@ class Engine:
     def unpublish(self, name: str) -> bool:
         """Stop serving the dashboard ``name``: open pages say so and show nothing more.
         Returns whether it was published."""
-        if self.dashboards.unpublish(name) is None:
+        published = self.dashboards.unpublish(name)
+        if published is None:
             return False
-        self.core.streams.delete_reserved(LAYOUT_STREAM, name, LAYOUT_ITEM)
+        ref = {"stream_name": LAYOUT_STREAM, "group_id": name, "item_id": LAYOUT_ITEM}
+        if self.core.streams.get(ref) == codec.normalize(published.layout)[0]:
+            # not when another engine sharing the storage has published its own since
+            self.core.streams.delete_reserved(LAYOUT_STREAM, name, LAYOUT_ITEM)
         self._require_runtime().call_soon(self.dashboards.recheck_viewers, name)
         return True
 

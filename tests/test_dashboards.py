@@ -590,73 +590,6 @@ def test_a_viewer_being_closed_gets_no_frame_after_the_close_frame(engine, ops, 
         assert not data
 
 
-def test_engines_sharing_redis_keep_each_ones_published_layout(redis_engines):
-    """The layouts live in a stream every engine on the Redis shares: another engine that
-    publishes or unpublishes the same name must not change what this engine's viewers see."""
-    here, there = redis_engines(), redis_engines()
-    mine = here.stream("m").table("hosts")
-    theirs = there.stream("n").table("other")
-    viewer = None
-    try:
-        url = here.publish(iii_live.Dashboard("Mine", [[mine]]), name="ops")
-        viewer = Client(socket_url(url))
-        join(viewer, "layout", LAYOUT_STREAM, "ops")
-        assert viewer.recv()["event"]["data"]["layout"]["title"] == "Mine"
-        try:
-            there.publish(iii_live.Dashboard("Theirs", [[theirs]]), name="ops")
-            there.unpublish("ops")
-        except ValueError:
-            pass  # refused: the name is taken on the shared storage
-        again = iii_live.Dashboard("Mine again", [[mine]])
-        here.publish(again, name="ops", replace=True)  # the sentinel: the next change viewers see
-        assert viewer.recv()["event"] == {"type": "update", "data": again.layout()}
-    finally:
-        if viewer is not None:
-            viewer.close()
-        mine.close()
-        theirs.close()
-
-
-def test_a_layout_left_in_storage_by_an_earlier_run_is_replaced_only_when_asked(tmp_path):
-    adapter = {"name": "kv", "config": {"store_method": "file_based", "file_path": str(tmp_path / "store")}}
-
-    def run(title: str, replace: bool = False) -> None:
-        engine = iii_live.start(port=0, background=True, adapter=adapter)
-        try:
-            table = engine.stream("m").table("hosts")
-            engine.publish(iii_live.Dashboard(title, [[table]]), name="ops", replace=replace)
-            assert engine.stream(LAYOUT_STREAM).get("ops", "layout")["title"] == title
-        finally:
-            engine.stop()
-
-    run("Ops")
-    run("Ops")  # the same dashboard, published again by the next run
-    with pytest.raises(
-        ValueError, match="a different dashboard is published as 'ops' in this engine's storage"
-    ):
-        run("Other")
-    run("Other", replace=True)
-
-
-def test_an_engine_that_published_the_same_layout_does_not_unpublish_another_ones(redis_engines):
-    """Engines serving one app on a shared Redis publish the same layout (allowed: it is the
-    same dashboard); one of them unpublishing it, or stopping its app, must leave the layout
-    the others still serve, or their viewers see "not published" while they serve it."""
-    here, there = redis_engines(), redis_engines()
-    mine = here.stream("m").table("hosts")
-    theirs = there.stream("m").table("hosts")
-    try:
-        served = iii_live.Dashboard("Ops", [[mine]])
-        here.publish(served, name="ops")
-        there.publish(iii_live.Dashboard("Ops", [[theirs]]), name="ops")  # the same layout
-        assert there.unpublish("ops")
-        assert here.dashboards.names() == ["ops"]  # still served here
-        assert here.stream(LAYOUT_STREAM).get("ops", "layout") == served.layout()
-    finally:
-        mine.close()
-        theirs.close()
-
-
 def test_the_same_dashboard_made_again_in_the_same_engine_is_an_update(engine, ops):
     """Re-running a notebook cell builds the same dashboard as a new object: the next run's
     engine takes it as an update (the stored layout is the same), so must this engine."""
@@ -685,3 +618,26 @@ def test_the_next_run_publishing_the_same_dashboard_of_a_python_view_is_an_updat
 
     run()
     run()  # the same app, run again
+
+
+def test_engines_sharing_redis_show_the_last_published_layout_and_unpublish_only_their_own(redis_engines):
+    here, there = redis_engines(), redis_engines()
+    mine = here.stream("m").table("hosts")
+    theirs = there.stream("n").table("other")
+    viewer = None
+    try:
+        url = here.publish(iii_live.Dashboard("Mine", [[mine]]), name="ops")
+        viewer = Client(socket_url(url))
+        join(viewer, "layout", LAYOUT_STREAM, "ops")
+        assert viewer.recv()["event"]["data"]["layout"]["title"] == "Mine"
+        there.publish(iii_live.Dashboard("Theirs", [[theirs]]), name="ops")  # the last publish wins
+        assert viewer.recv()["event"]["data"]["title"] == "Theirs"
+        assert here.unpublish("ops")  # its own layout is gone already: it leaves theirs
+        assert there.stream(LAYOUT_STREAM).get("ops", "layout")["title"] == "Theirs"
+        assert there.unpublish("ops")
+        assert viewer.recv()["event"]["type"] == "delete"  # the next change: theirs, deleted
+    finally:
+        if viewer is not None:
+            viewer.close()
+        mine.close()
+        theirs.close()

@@ -68,10 +68,16 @@ class Dashboards:
         return sorted(self._published)
 
     def publish(self, published: Published, *, replace: bool) -> None:
-        """Record ``published``; a name held by a different dashboard needs ``replace``."""
+        """Record ``published``; a name held by a different dashboard (another layout: the
+        same one made again, by a cell run again, is an update) needs ``replace``."""
         with self._lock:
             current = self._published.get(published.name)
-            if current is not None and current.source is not published.source and not replace:
+            if (
+                current is not None
+                and current.source is not published.source
+                and current.layout != published.layout
+                and not replace
+            ):
                 raise ValueError(
                     f"a different dashboard is published as {published.name!r}: pass replace=True to "
                     f"replace it, or choose another name"
