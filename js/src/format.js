@@ -17,10 +17,15 @@ export function flatten(value, prefix = "", out = {}, depth = 0) {
   if (isRecord(value) && depth < MAX_DEPTH) {
     for (const [key, child] of Object.entries(value)) flatten(child, prefix ? `${prefix}.${key}` : key, out, depth + 1);
   } else {
-    out[prefix || "value"] = value;
+    const key = prefix || "value";
+    // `out.__proto__ = v` would set the prototype: that field is defined, as JSON.parse does
+    if (key === "__proto__") Object.defineProperty(out, key, { value, writable: true, enumerable: true, configurable: true });
+    else out[key] = value;
   }
   return out;
 }
+
+const hasOwn = Object.prototype.hasOwnProperty;
 
 /**
  * The value at a "a.b" path of an item ("value" is a scalar item itself).
@@ -32,7 +37,7 @@ export function pick(value, path) {
   if (path === "value" && (value === null || typeof value !== "object")) return value;
   let node = value;
   for (const part of path.split(".")) {
-    if (!isRecord(node)) return undefined;
+    if (!isRecord(node) || !hasOwn.call(node, part)) return undefined; // not what it inherits
     node = node[part];
   }
   return node;
