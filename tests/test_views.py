@@ -646,3 +646,53 @@ def test_a_sum_past_the_largest_float_is_null_in_events_as_in_storage(engine):
         wait_for(lambda: rows and rows[-1]["n"] == 2)
     assert (rows[-1]["total"], rows[-1]["avg"]) == (None, None)  # not inf or nan: JSON has neither
     assert engine.stream(view.stream_name).items(view.group_id)["x"] == rows[-1]
+
+
+def test_a_max_of_a_computed_column_past_the_largest_float_is_null_in_events_as_in_storage(engine):
+    """``v * 10`` overflows to inf for a large ``v``: its max is stored as null (JSON has no
+    infinity), and subscribers must get what is stored, as for a sum."""
+    stream = engine.stream("huge")
+    stream.set("g", "a", {"v": 1e308})
+    view = stream.view("g", columns={"big": "v * 10"}, agg={"high": ("big", "max"), "n": ("v", "count")})
+    rows = []
+    with engine.stream(view.stream_name).subscribe(
+        view.group_id, lambda m: rows.append(m["event"]["data"]) if m["event"]["type"] == "update" else None
+    ):
+        stream.set("g", "b", {"v": 1.0})
+        wait_for(lambda: rows and rows[-1]["n"] == 2)
+    assert rows[-1]["high"] is None
+    assert engine.stream(view.stream_name).items(view.group_id)["all"] == rows[-1]
+
+
+def test_an_integer_sum_past_64_bits_still_updates_its_row(engine):
+    """JSON holds integers of 64 bits: a sum beyond must become a float (as in expressions),
+    not a row that cannot be stored, which leaves the group's last row standing."""
+    stream = engine.stream("ints")
+    stream.set("g", "a", {"k": "x", "v": 2**63})
+    view = stream.view("g", group_by="k", agg={"total": ("v", "sum"), "n": ("v", "count")})
+    assert view.items() == {"x": {"k": "x", "total": 2**63, "n": 1}}
+    stream.set("g", "b", {"k": "x", "v": 2**63})
+    stream.set("g", "c", {"k": "y", "v": 1})  # the sentinel: a row written after x's
+    rows = view.items()
+    assert rows["y"] == {"k": "y", "total": 1, "n": 1}
+    assert rows["x"] == {"k": "x", "total": float(2**64), "n": 2}
+
+
+def test_group_keys_that_are_not_finite_numbers_are_skipped_as_nulls(engine):
+    """``float(s)`` of "nan" or "inf" gives keys JSON writes as null: two nan keys make two
+    groups (nan != nan) under one row id ``null``, so the row shows one of them and deleting
+    the other deletes the row. As nulls are, they must be skipped (pandas drops NaN keys)."""
+    stream = engine.stream("keys")
+    for item_id, text in [("a", "nan"), ("b", "nan"), ("c", "inf"), ("d", "-inf"), ("e", "1")]:
+        stream.set("g", item_id, {"s": text})
+    view = stream.view("g", columns={"x": "float(s)"}, group_by="x", agg={"n": ("s", "count")})
+    assert view.items() == {"1.0": {"x": 1.0, "n": 1}}
+
+
+def test_group_keys_of_different_types_with_the_same_text_are_different_rows(engine):
+    """1 and "1" are two groups (as in pandas): each must keep a row of its own."""
+    stream = engine.stream("mixed")
+    stream.set("g", "a", {"k": 1})
+    stream.set("g", "b", {"k": "1"})
+    view = stream.view("g", group_by="k", agg={"n": ("k", "count")})
+    assert sorted(((row["k"], row["n"]) for row in view.items().values()), key=repr) == [(1, 1), ("1", 1)]
