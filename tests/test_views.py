@@ -696,3 +696,16 @@ def test_group_keys_of_different_types_with_the_same_text_are_different_rows(eng
     stream.set("g", "b", {"k": "1"})
     view = stream.view("g", group_by="k", agg={"n": ("k", "count")})
     assert sorted(((row["k"], row["n"]) for row in view.items().values()), key=repr) == [(1, 1), ("1", 1)]
+
+
+def test_a_sort_key_that_is_nan_keeps_the_window_of_a_sorted_view(engine):
+    """``float(t)`` of "nan" is a key that compares neither below nor above any number: the
+    window's sorted list cannot find it again, and removing it fails with the other rows lost.
+    It must sort as a null does (last), and leave with its item."""
+    stream = engine.stream("nan")
+    stream.set("g", "a", {"t": "1"})
+    stream.set("g", "b", {"t": "nan"})
+    stream.set("g", "c", {"t": "2"})
+    view = stream.view("g", columns={"x": "float(t)"}, sort_by="x", limit=2)
+    stream.delete("g", "b")
+    assert [(row_id, row["x"]) for row_id, row in view.items().items()] == [("a", 1.0), ("c", 2.0)]
