@@ -14,7 +14,6 @@ keeps an item's place, as the kv store keeps it).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,7 @@ from sortedcontainers import SortedDict  # type: ignore[import-untyped]
 
 from .errors import ViewSpecError
 from .extremes import Extremes
-from .fields import MISSING, hashable
+from .fields import MISSING, hashable, json_number
 
 FUNCTIONS = ("count", "sum", "mean", "min", "max", "first", "last", "count_distinct")
 ALIASES = {"nunique": "count_distinct", "size": "count", "avg": "mean"}
@@ -179,11 +178,14 @@ class FieldState:
         self.float_sum = total
 
     def total(self) -> Any:
-        """The sum; None past the largest float (JSON has no infinity: stored, it is null)."""
+        """The sum, as JSON holds it: an integer beyond 64 bits as a float, a float past the
+        largest one as None (stored, it is null)."""
         if not self.floats:
-            return self.int_sum
-        total = self.int_sum + (self.float_sum + self.compensation)
-        return total if math.isfinite(total) else None
+            return json_number(self.int_sum)
+        try:
+            return json_number(self.int_sum + (self.float_sum + self.compensation))
+        except OverflowError:  # an integer sum too large for a float
+            return None
 
     def mean(self) -> Any:
         total = self.total()

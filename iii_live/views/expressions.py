@@ -32,14 +32,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ViewSpecError
-from .fields import MISSING, is_number
+from .fields import MISSING, is_number, json_number
 
 MAX_LENGTH = 1_000
 MAX_NODES = 200
 MAX_TEXT = 65_536
 """Longest text ``+`` builds (a longer result is null)."""
-INT_RANGE = (-(2**63), 2**64 - 1)
-"""The integers JSON holds here (signed and unsigned 64-bit); others become floats."""
 MAX_ROUND_DIGITS = 400
 """Beyond this many digits either side of the point, ``round`` gives the same result."""
 
@@ -84,21 +82,11 @@ def _null(value: Any) -> Any:
     return None if value is MISSING else value
 
 
-def _json_number(value: Any) -> Any:
-    """``value`` if JSON holds it; an integer beyond 64 bits as a float (null beyond that)."""
-    if type(value) is not int or INT_RANGE[0] <= value <= INT_RANGE[1]:
-        return value
-    try:
-        return float(value)
-    except OverflowError:
-        return None
-
-
 def _numbers(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     def apply(a: Any, b: Any) -> Any:
         if is_number(a) and is_number(b):
             try:
-                return _json_number(fn(a, b))
+                return json_number(fn(a, b))
             except (ArithmeticError, ValueError):
                 return None
         return None
@@ -108,7 +96,7 @@ def _numbers(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
 
 def _add(a: Any, b: Any) -> Any:
     if is_number(a) and is_number(b):
-        return _json_number(a + b)
+        return json_number(a + b)
     if type(a) is str and type(b) is str and len(a) + len(b) <= MAX_TEXT:
         return a + b
     return None
@@ -171,7 +159,7 @@ def _to_number(kind: type) -> Callable[[Any], Any]:
     def convert(value: Any) -> Any:
         if type(value) in (str, int, float):
             try:
-                return _json_number(kind(value))
+                return json_number(kind(value))
             except (ValueError, OverflowError):
                 return None
         return None
@@ -199,12 +187,12 @@ def _extreme(pick: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _round(value: Any, digits: Any = None) -> Any:
-    value = _json_number(value)
+    value = json_number(value)
     if not is_number(value) or (digits is not None and type(digits) is not int):
         return None
     try:
         if digits is None:
-            return _json_number(round(value))
+            return json_number(round(value))
         # round(n, -d) computes 10 ** d: past the digits a JSON number has, every d gives one result
         return round(value, max(-MAX_ROUND_DIGITS, min(digits, MAX_ROUND_DIGITS)))
     except (OverflowError, ValueError):
@@ -213,7 +201,7 @@ def _round(value: Any, digits: Any = None) -> Any:
 
 FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
     # name: (function, fewest arguments, most arguments)
-    "abs": (lambda v: _json_number(abs(v)) if is_number(v) else None, 1, 1),
+    "abs": (lambda v: json_number(abs(v)) if is_number(v) else None, 1, 1),
     "round": (_round, 1, 2),
     "min": (_extreme(min), 1, 32),
     "max": (_extreme(max), 1, 32),
@@ -254,7 +242,7 @@ class _Compiler:
         value = node.value
         if value is not None and type(value) not in (str, int, float, bool):
             raise self.fail(f"the literal {value!r} is not allowed")
-        value = _json_number(value)
+        value = json_number(value)
         if value is None and node.value is not None:
             raise self.fail("a number beyond a float's range")
         return lambda item, computed: value
@@ -386,7 +374,7 @@ class _Compiler:
 
 
 def _negate(value: Any) -> Any:
-    return _json_number(-value) if is_number(value) else None
+    return json_number(-value) if is_number(value) else None
 
 
 def _positive(value: Any) -> Any:

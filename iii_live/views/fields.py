@@ -6,6 +6,7 @@ an object, reads as ``MISSING``; views treat it, and a JSON ``null``, as null.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,8 @@ Getter = Callable[[Any, Any], Any]
 (the item's computed columns) is there so item fields and computed columns read alike."""
 
 SCALARS = (str, int, float, bool)
+INT_RANGE = (-(2**63), 2**64 - 1)
+"""The integers JSON holds here (signed and unsigned 64-bit); others become floats."""
 
 
 def path_getter(path: str) -> Getter:
@@ -64,6 +67,21 @@ def put_path(row: dict[str, Any], path: str, value: Any) -> None:
             child = node[part] = {}
         node = child
     node[leaf] = value
+
+
+def json_number(value: Any) -> Any:
+    """``value`` if JSON holds it; an integer beyond 64 bits as a float (null beyond that),
+    a float that is not finite as null (as stored: a group key or a sort key that is nan
+    would match nothing, not even itself)."""
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is not int or INT_RANGE[0] <= value <= INT_RANGE[1]:
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def is_number(value: Any) -> bool:

@@ -9,6 +9,7 @@ view costs what its spec asks for and nothing per item it does not touch.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -297,12 +298,13 @@ def _guarded(name: str, function: Callable[[Any], Any]) -> Evaluate:
     def evaluate(item: Any, computed: Any) -> Any:
         nonlocal failed
         try:
-            return function(item)
+            value = function(item)
         except Exception:
             if not failed:
                 failed = True
                 log.exception("computed column %r failed; its value is null where it fails", name)
             return None
+        return None if isinstance(value, float) and not math.isfinite(value) else value  # as stored
 
     return evaluate
 
