@@ -23,8 +23,8 @@ CELL = """([group, item, column]) => {
     const entry = (globalThis.__iiiLive || []).find(e => e.group === group);
     const row = entry && entry.view.root.querySelector(`.iii-row[data-id="${item}"]`);
     const cell = row && row.querySelector(`[data-column="${column}"]`);
-    return cell && {text: cell.textContent, title: cell.title, classes: [...cell.classList],
-                    clipped: cell.scrollWidth > cell.clientWidth};
+    return cell ? {text: cell.textContent, title: cell.title, classes: [...cell.classList],
+                   clipped: cell.scrollWidth > cell.clientWidth} : null;  // null until the view is there
 }"""
 
 
