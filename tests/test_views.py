@@ -700,3 +700,19 @@ def test_a_sort_key_that_is_nan_keeps_the_window_of_a_sorted_view(engine):
     view = stream.view("g", columns={"x": "float(t)"}, sort_by="x", limit=2)
     stream.delete("g", "b")
     assert [(row_id, row["x"]) for row_id, row in view.items().items()] == [("a", 1.0), ("c", 2.0)]
+
+
+def test_group_keys_of_different_types_with_the_same_text_are_different_rows(engine):
+    """1 and "1" are two groups (as in pandas): each keeps a row of its own, and leaves alone."""
+    stream = engine.stream("mixed")
+    stream.set("g", "a", {"k": 1})
+    stream.set("g", "b", {"k": "1"})
+    stream.set("g", "c", {"k": "1"})
+    view = stream.view("g", group_by="k", agg={"n": ("k", "count")})
+    rows = view.items()
+    assert sorted(((row["k"], row["n"]) for row in rows.values()), key=repr) == [("1", 2), (1, 1)]
+    assert rows["1"] == {"k": 1, "n": 1}  # the first key keeps the plain id
+    stream.delete("g", "a")
+    stream.set("g", "d", {"k": "2"})  # the sentinel: a change after the delete
+    wait_for(lambda: "2" in view.items())
+    assert sorted(((row["k"], row["n"]) for row in view.items().values()), key=repr) == [("1", 2), ("2", 1)]

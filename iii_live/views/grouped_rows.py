@@ -35,9 +35,18 @@ def row_id_of(parts: tuple[Any, ...]) -> str:
     try:
         check_name("row id", text, ValueError, DEFAULT_LIMITS.max_name_length)
     except ValueError:
-        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
-        return "~" + digest
+        return _digest(text)
     return text
+
+
+def typed_row_id_of(parts: tuple[Any, ...]) -> str:
+    """The id of a key whose ``row_id_of`` another key already holds (``1`` and ``"1"``):
+    ``~`` and a digest of its values with their types."""
+    return _digest(repr(tuple((type(part).__name__, part) for part in parts)))
+
+
+def _digest(text: str) -> str:
+    return "~" + hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
 class Group:
@@ -154,6 +163,8 @@ class GroupedRows:
             parts = (key,) if len(self.plan.group_readers) == 1 else key
             fields = [FieldState(needs) for needs in self.plan.input_needs]
             group = self.groups[key] = Group(key, parts, fields)
+            if group.row_id in self.by_row_id:  # another key reads the same (1 and "1")
+                group.row_id = typed_row_id_of(parts)
             self.by_row_id[group.row_id] = group
         group.size += 1
         if self._read_value is not None:
