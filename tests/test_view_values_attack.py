@@ -57,7 +57,10 @@ def test_numpy_scalars_of_a_python_column_are_numbers_to_aggregates_and_keys(eng
     for item_id, x in (("a", 1), ("b", 1), ("c", 2)):
         stream.set("h", item_id, {"x": x})
     totals = stream.view(
-        "h", group_by="x", agg={"t": ("z", "sum"), "m": ("z", "max")}, columns={"z": lambda item: np.int64(item["x"])}
+        "h",
+        group_by="x",
+        agg={"t": ("z", "sum"), "m": ("z", "max")},
+        columns={"z": lambda item: np.int64(item["x"])},
     )
     assert totals.items() == {"1": {"x": 1, "t": 2, "m": 1}, "2": {"x": 2, "t": 2, "m": 2}}
     keys = stream.view(
@@ -76,7 +79,10 @@ def test_a_python_group_key_beyond_64_bits_does_not_stop_the_view_counting_other
     stream.set("h", "a", {"x": 3})
     stream.set("h", "b", {"x": 1})
     view = stream.view(
-        "h", group_by="z", agg={"n": ("x", "count")}, columns={"z": lambda item: 2**70 if item["x"] == 3 else 1}
+        "h",
+        group_by="z",
+        agg={"n": ("x", "count")},
+        columns={"z": lambda item: 2**70 if item["x"] == 3 else 1},
     )
     stream.set("h", "c", {"x": 5})
     wait_for(lambda: "1" in view.items())
