@@ -591,8 +591,8 @@ def test_a_viewer_being_closed_gets_no_frame_after_the_close_frame(engine, ops, 
 
 
 def test_the_same_dashboard_made_again_in_the_same_engine_is_an_update(engine, ops):
-    """Re-running a notebook cell builds the same dashboard as a new object: the next run's
-    engine takes it as an update (the stored layout is the same), so must this engine."""
+    """Re-running a notebook cell builds the same dashboard as a new object: the same layout
+    is an update, not a different dashboard that needs ``replace=True``."""
     engine.publish(ops, name="ops")
     again = iii_live.Dashboard(ops.title, [list(row) for row in ops.rows])
     assert again.layout() == ops.layout()
@@ -602,7 +602,7 @@ def test_the_same_dashboard_made_again_in_the_same_engine_is_an_update(engine, o
 
 def test_the_next_run_publishing_the_same_dashboard_of_a_python_view_is_an_update(tmp_path):
     """A view with a Python computed column gets a fresh name each run, so its table's layout
-    names another group: the same dashboard, published again by the next run, is refused."""
+    names another group: the same app run again over the same storage still publishes."""
     adapter = {"name": "kv", "config": {"store_method": "file_based", "file_path": str(tmp_path / "store")}}
 
     def run() -> None:

@@ -194,7 +194,7 @@ def _round(value: Any, digits: Any = None) -> Any:
         if digits is None:
             return json_number(round(value))
         # round(n, -d) computes 10 ** d: past the digits a JSON number has, every d gives one result
-        return round(value, max(-MAX_ROUND_DIGITS, min(digits, MAX_ROUND_DIGITS)))
+        return json_number(round(value, max(-MAX_ROUND_DIGITS, min(digits, MAX_ROUND_DIGITS))))
     except (OverflowError, ValueError):
         return None
 

@@ -248,7 +248,8 @@ class GroupedRows:
         changes: list[tuple[str, Any]] = []
         for row_id, key in pending:
             group = groups.get(key)
-            if group is not None and (everything or self._shown(group)):
+            # the key's group now, if it still has this id (a key's group made again may not)
+            if group is not None and group.row_id == row_id and (everything or self._shown(group)):
                 changes.append((row_id, row(group)))
             else:
                 changes.append((row_id, None))

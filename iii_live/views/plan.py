@@ -9,7 +9,6 @@ view costs what its spec asks for and nothing per item it does not touch.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,7 @@ from .aggregates import NUMERIC, READERS, FieldState, Needs
 from .budget import TermBudget
 from .errors import ViewSpecError
 from .expressions import Evaluate, Resolve, compile_expression
-from .fields import MISSING, is_number, path_getter, put_path
+from .fields import MISSING, is_number, json_number, path_getter, put_path
 from .filters import Predicate, compile_where
 from .ordering import Ordering
 
@@ -299,12 +298,14 @@ def _guarded(name: str, function: Callable[[Any], Any]) -> Evaluate:
         nonlocal failed
         try:
             value = function(item)
+            if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+                value = value.item()  # numpy's scalars, as the values they hold
         except Exception:
             if not failed:
                 failed = True
                 log.exception("computed column %r failed; its value is null where it fails", name)
             return None
-        return None if isinstance(value, float) and not math.isfinite(value) else value  # as stored
+        return json_number(value)  # as stored: JSON numbers only
 
     return evaluate
 
